@@ -1,0 +1,130 @@
+//! The command line: `run`, `check`, `demo`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+
+/// Exit code for a configuration that cannot be used.
+pub const EXIT_CONFIG: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "A self-hosted operator desk for Telegram bots"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Connect every bot in the configuration and relay until stopped (SIGINT/SIGTERM).
+    Run {
+        /// The configuration file.
+        #[arg(long, short, default_value = "bots.toml", env = "SWITCHBOARD_CONFIG")]
+        config: PathBuf,
+    },
+    /// Check the configuration and print each bot's resolved settings (tokens masked).
+    Check {
+        /// The configuration file.
+        #[arg(long, short, default_value = "bots.toml", env = "SWITCHBOARD_CONFIG")]
+        config: PathBuf,
+    },
+    /// Play a scripted support conversation against a built-in fake Telegram; needs no token.
+    Demo,
+}
+
+/// Parses the arguments and runs the command; errors become a message and an exit code.
+#[must_use]
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(matches!(cli.command, Command::Demo));
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Check { config } => Ok(match Config::load(&config) {
+            Ok(config) => {
+                println!("{}", config.describe());
+                println!("configuration OK");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("{err}");
+                ExitCode::from(EXIT_CONFIG)
+            }
+        }),
+        Command::Run { config } => {
+            let config = match Config::load(&config) {
+                Ok(config) => config,
+                Err(err) => {
+                    eprintln!("{err}");
+                    return Ok(ExitCode::from(EXIT_CONFIG));
+                }
+            };
+            runtime()?.block_on(async {
+                let shutdown = CancellationToken::new();
+                tokio::spawn(stop_on_signal(shutdown.clone()));
+                crate::app::run(config, crate::app::Options::default(), shutdown).await
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo => {
+            runtime()?.block_on(crate::demo::run(&mut std::io::stdout()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Cancels `shutdown` on SIGINT or SIGTERM (systemd's stop).
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    shutdown.cancel();
+}
+
+/// Logs to stderr; `RUST_LOG` overrides the level (default `info`, `warn` for the demo).
+fn init_tracing(quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if quiet { "warn" } else { "info" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

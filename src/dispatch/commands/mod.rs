@@ -1,0 +1,48 @@
+//! Operator commands, one file each. A command is never relayed to a user.
+
+pub mod close;
+pub mod new;
+
+use super::Ctx;
+use super::rules::Command;
+use crate::outbox::{Job, Priority, Target};
+use crate::store::dialogs::Dialog;
+
+/// What operators can do inside a dialog's topic, for the unknown-command answer.
+const TOPIC_HELP: &str = "In a dialog's topic: /close closes the dialog; a message starting with \"/ \" is a note for operators and is not sent.";
+
+/// A command written inside a dialog's topic.
+pub fn in_topic(ctx: &mut Ctx<'_>, dialog: &Dialog, command: &Command) -> anyhow::Result<()> {
+    match command.name.as_str() {
+        "close" => close::run(ctx, dialog),
+        "new" => note(
+            ctx,
+            dialog,
+            "/new works in the General topic: /new USER_ID.".into(),
+        ),
+        other => note(
+            ctx,
+            dialog,
+            format!("Unknown command /{other}: nothing was sent to the user. {TOPIC_HELP}"),
+        ),
+    }
+}
+
+/// A command written in the General topic. Commands of other bots sharing the
+/// group are left alone.
+pub fn in_general(ctx: &mut Ctx<'_>, command: &Command) -> anyhow::Result<()> {
+    match command.name.as_str() {
+        "new" => new::run(ctx, &command.args),
+        "close" => ctx.answer_in_general("/close works inside a dialog's topic.".into()),
+        _ => Ok(()),
+    }
+}
+
+/// A note for operators in the dialog's topic.
+pub fn note(ctx: &mut Ctx<'_>, dialog: &Dialog, text: String) -> anyhow::Result<()> {
+    let job = Job::Text {
+        to: Target::Topic(dialog.id),
+        text,
+    };
+    ctx.enqueue(dialog, Priority::TopicEdit, job)
+}

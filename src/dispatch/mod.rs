@@ -1,0 +1,457 @@
+//! The dispatcher: turns stored updates into state changes and outbox jobs.
+//!
+//! It reads the inbox in arrival order, a batch at a time, and handles each
+//! row inside one SQLite transaction together with everything it decides
+//! (dialog changes, jobs), then deletes the row: a crash anywhere leaves
+//! either all of it or none. It makes no network calls (DESIGN invariant 4);
+//! the rules themselves are plain functions in [`rules`].
+
+pub mod commands;
+pub mod rules;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use frankenstein::types::Message;
+use frankenstein::updates::{Update, UpdateContent};
+use rusqlite::Transaction;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+
+use crate::clock::Clock;
+use crate::config::BotConfig;
+use crate::outbox::{self, Job, Outcome, Priority, Target};
+use crate::store::dialogs::{self, Dialog, Status};
+use crate::store::users::{self, User};
+use crate::store::{self, Store, inbox};
+use rules::{OperatorPlan, UserPlan};
+
+/// Inbox rows handled per transaction.
+const BATCH: usize = 256;
+
+/// What users are told when their message could not reach support.
+pub const NOT_DELIVERED_NOTICE: &str =
+    "Sorry, your message could not be delivered to support. Please try again later.";
+
+/// The shared dispatcher task.
+pub struct Dispatcher {
+    pub store: Store,
+    pub bots: Arc<HashMap<String, BotConfig>>,
+    pub clock: Arc<dyn Clock>,
+    /// Notified when the inbox has new rows.
+    pub wake: Arc<Notify>,
+    /// Each bot's sender, notified when it has new jobs.
+    pub senders: HashMap<String, Arc<Notify>>,
+}
+
+impl Dispatcher {
+    pub async fn run(self, shutdown: CancellationToken) {
+        let names: Arc<Vec<String>> = Arc::new(self.bots.keys().cloned().collect());
+        let mut failures = 0;
+        loop {
+            let bots = Arc::clone(&self.bots);
+            let names = Arc::clone(&names);
+            let now = self.clock.now();
+            let result = self
+                .store
+                .write(move |tx| dispatch_batch(tx, &bots, &names, now))
+                .await;
+            match result {
+                Ok((handled, touched)) => {
+                    failures = 0;
+                    self.notify(&touched);
+                    if handled == BATCH {
+                        continue;
+                    }
+                }
+                Err(err) => {
+                    failures += 1;
+                    error!(cause = %format!("{err:#}"), "dispatching failed; will retry");
+                    let pause = crate::backoff::delay(failures, Duration::from_secs(30));
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(pause) => continue,
+                    }
+                }
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = self.wake.notified() => {}
+            }
+        }
+    }
+
+    fn notify(&self, touched: &BTreeSet<String>) {
+        for bot in touched {
+            if let Some(wake) = self.senders.get(bot) {
+                wake.notify_one();
+            }
+        }
+    }
+}
+
+/// Handles up to [`BATCH`] inbox rows; returns how many, and which bots got jobs.
+pub fn dispatch_batch(
+    tx: &Transaction<'_>,
+    bots: &HashMap<String, BotConfig>,
+    names: &[String],
+    now: i64,
+) -> anyhow::Result<(usize, BTreeSet<String>)> {
+    let rows = inbox::next_batch(tx, names, BATCH)?;
+    let mut touched = BTreeSet::new();
+    for row in &rows {
+        if let Some(bot) = bots.get(&row.bot) {
+            let mut ctx = Ctx {
+                tx,
+                bot,
+                now,
+                enqueued: false,
+            };
+            match row.kind {
+                inbox::Kind::Update => ctx.handle_update(&row.payload)?,
+                inbox::Kind::Outcome => ctx.handle_outcome(&row.payload)?,
+            }
+            if ctx.enqueued {
+                touched.insert(row.bot.clone());
+            }
+        }
+        inbox::remove(tx, row.id)?;
+    }
+    Ok((rows.len(), touched))
+}
+
+/// Closes the dialogs whose last operator reply is older than their bot's
+/// `autoclose` and that the user has not answered since. Returns the bots
+/// that got jobs.
+pub fn autoclose_due(
+    tx: &Transaction<'_>,
+    bots: &HashMap<String, BotConfig>,
+    now: i64,
+) -> anyhow::Result<BTreeSet<String>> {
+    let mut touched = BTreeSet::new();
+    for bot in bots.values() {
+        let Some(after) = bot.settings.autoclose else {
+            continue;
+        };
+        let cutoff = now.saturating_sub(i64::try_from(after.as_secs()).unwrap_or(i64::MAX));
+        for dialog in dialogs::waiting_since(tx, &bot.name, cutoff)? {
+            let mut ctx = Ctx {
+                tx,
+                bot,
+                now,
+                enqueued: false,
+            };
+            let note = format!(
+                "Closed automatically: no reply from the user for {}.",
+                crate::config::format_duration(after)
+            );
+            ctx.enqueue(
+                &dialog,
+                Priority::TopicEdit,
+                Job::Text {
+                    to: Target::Topic(dialog.id),
+                    text: note,
+                },
+            )?;
+            commands::close::close(&mut ctx, &dialog)?;
+            info!(bot = %bot.name, dialog = dialog.id, "dialog closed automatically");
+            touched.insert(bot.name.clone());
+        }
+    }
+    Ok(touched)
+}
+
+/// One bot's view of the open transaction.
+pub struct Ctx<'a> {
+    pub tx: &'a Transaction<'a>,
+    pub bot: &'a BotConfig,
+    pub now: i64,
+    /// Whether any job was queued (the bot's sender must be woken).
+    enqueued: bool,
+}
+
+impl Ctx<'_> {
+    /// Queues a job in the dialog's lane.
+    pub fn enqueue(&mut self, dialog: &Dialog, priority: Priority, job: Job) -> anyhow::Result<()> {
+        self.enqueue_in(&outbox::dialog_lane(dialog.user_id), priority, job)
+    }
+
+    pub fn enqueue_in(&mut self, lane: &str, priority: Priority, job: Job) -> anyhow::Result<()> {
+        let id = store::outbox::enqueue(self.tx, &self.bot.name, lane, priority, &job, self.now)?;
+        debug!(bot = %self.bot.name, job = id, lane, ?priority, "queued");
+        self.enqueued = true;
+        Ok(())
+    }
+
+    /// Answers operators in the General topic.
+    pub fn answer_in_general(&mut self, text: String) -> anyhow::Result<()> {
+        let to = Target::General(self.bot.backend_group);
+        self.enqueue_in(
+            outbox::GENERAL_LANE,
+            Priority::TopicEdit,
+            Job::Text { to, text },
+        )
+    }
+
+    /// Queues the topic's creation, or its reopening, as the dialog needs.
+    pub fn ensure_topic(
+        &mut self,
+        dialog: &Dialog,
+        user: &User,
+        reopen: bool,
+    ) -> anyhow::Result<()> {
+        if dialog.topic_id.is_none() {
+            let name = rules::topic_name(user);
+            self.enqueue(
+                dialog,
+                Priority::Inbound,
+                Job::CreateTopic {
+                    dialog_id: dialog.id,
+                    name,
+                },
+            )
+        } else if reopen {
+            self.enqueue(
+                dialog,
+                Priority::Inbound,
+                Job::ReopenTopic {
+                    dialog_id: dialog.id,
+                },
+            )
+        } else {
+            Ok(())
+        }
+    }
+
+    fn handle_update(&mut self, payload: &str) -> anyhow::Result<()> {
+        let update: Update = match serde_json::from_str(payload) {
+            Ok(update) => update,
+            Err(err) => {
+                warn!(bot = %self.bot.name, kinds = %update_kinds(payload), cause = %err,
+                    "skipping an update of a kind switchboard does not handle");
+                return Ok(());
+            }
+        };
+        debug!(bot = %self.bot.name, update = update.update_id, "dispatching");
+        match &update.content {
+            UpdateContent::Message(message) if rules::is_private(message) => {
+                self.on_user_message(message)
+            }
+            UpdateContent::Message(message) if message.chat.id == self.bot.backend_group => {
+                self.on_operator_message(message)
+            }
+            UpdateContent::Message(message) => {
+                debug!(bot = %self.bot.name, chat = message.chat.id, "ignoring a message from another chat");
+                Ok(())
+            }
+            _ => {
+                debug!(bot = %self.bot.name, update = update.update_id, "ignoring an update kind without a rule");
+                Ok(())
+            }
+        }
+    }
+
+    fn on_user_message(&mut self, message: &Message) -> anyhow::Result<()> {
+        let Some(from) = message.from.as_deref() else {
+            warn!(bot = %self.bot.name, "private message without a sender; skipped");
+            return Ok(());
+        };
+        if from.is_bot || !rules::has_content(message) {
+            return Ok(());
+        }
+        let user = User {
+            user_id: i64::try_from(from.id)?,
+            first_name: from.first_name.clone(),
+            last_name: from.last_name.clone(),
+            username: from.username.clone(),
+        };
+        users::upsert(self.tx, &self.bot.name, &user, self.now)?;
+        let existing = dialogs::by_user(self.tx, &self.bot.name, user.user_id)?;
+        let plan = rules::plan_user_message(
+            existing.as_ref().map(|d| d.status),
+            rules::searchable_text(message),
+            &self.bot.settings.private_keywords,
+        );
+        let dialog = match (plan, existing) {
+            (UserPlan::WaitForKeyword, _) => {
+                debug!(bot = %self.bot.name, user = user.user_id, "no private keyword yet; not relayed");
+                return Ok(());
+            }
+            (UserPlan::Open, _) | (_, None) => {
+                let dialog = dialogs::insert(
+                    self.tx,
+                    &self.bot.name,
+                    user.user_id,
+                    self.bot.backend_group,
+                    self.now,
+                )?;
+                self.welcome(&dialog)?;
+                self.ensure_topic(&dialog, &user, false)?;
+                dialog
+            }
+            (UserPlan::Reopen, Some(dialog)) => {
+                self.welcome(&dialog)?;
+                self.ensure_topic(&dialog, &user, true)?;
+                dialog
+            }
+            (UserPlan::Relay, Some(dialog)) => {
+                self.ensure_topic(&dialog, &user, false)?;
+                dialog
+            }
+        };
+        dialogs::set_status(self.tx, dialog.id, Status::UserAnswered)?;
+        let copy = Job::Copy {
+            to: Target::Topic(dialog.id),
+            from_chat: message.chat.id,
+            message_id: message.message_id,
+        };
+        self.enqueue(&dialog, Priority::Inbound, copy)
+    }
+
+    fn welcome(&mut self, dialog: &Dialog) -> anyhow::Result<()> {
+        match &self.bot.settings.welcome {
+            Some(text) => {
+                let job = Job::Text {
+                    to: Target::User(dialog.user_id),
+                    text: text.clone(),
+                };
+                self.enqueue(dialog, Priority::Inbound, job)
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn on_operator_message(&mut self, message: &Message) -> anyhow::Result<()> {
+        let username = store::bots::username(self.tx, &self.bot.name)?;
+        let plan =
+            rules::plan_operator_message(message, self.bot.backend_group, username.as_deref());
+        let in_topic = message.is_topic_message == Some(true);
+        let dialog = match message.message_thread_id.filter(|_| in_topic) {
+            Some(topic) => dialogs::by_topic(
+                self.tx,
+                &self.bot.name,
+                self.bot.backend_group,
+                topic.into(),
+            )?,
+            None => None,
+        };
+        match (plan, dialog) {
+            (OperatorPlan::Ignore | OperatorPlan::Note, _) => Ok(()),
+            (OperatorPlan::Command(command), dialog) if in_topic => match dialog {
+                Some(dialog) => commands::in_topic(self, &dialog, &command),
+                None => Ok(()), // a topic that is not a dialog of this bot
+            },
+            (OperatorPlan::Command(command), _) => commands::in_general(self, &command),
+            (OperatorPlan::Relay, Some(dialog)) => self.relay_reply(&dialog, message),
+            (OperatorPlan::Relay, None) if in_topic => {
+                info!(bot = %self.bot.name, topic = ?message.message_thread_id,
+                    "not relayed: this topic is not a dialog of this bot");
+                Ok(())
+            }
+            (OperatorPlan::Relay, None) => Ok(()), // chatter in General
+        }
+    }
+
+    fn relay_reply(&mut self, dialog: &Dialog, message: &Message) -> anyhow::Result<()> {
+        if dialog.status == Status::Closed {
+            self.enqueue(
+                dialog,
+                Priority::TopicEdit,
+                Job::ReopenTopic {
+                    dialog_id: dialog.id,
+                },
+            )?;
+        }
+        dialogs::record_operator_reply(self.tx, dialog.id, self.now)?;
+        let copy = Job::Copy {
+            to: Target::User(dialog.user_id),
+            from_chat: message.chat.id,
+            message_id: message.message_id,
+        };
+        self.enqueue(dialog, Priority::Reply, copy)
+    }
+
+    /// A job failed for good: tell whoever is waiting for it.
+    fn handle_outcome(&mut self, payload: &str) -> anyhow::Result<()> {
+        let Outcome { job, error } = match serde_json::from_str(payload) {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                warn!(bot = %self.bot.name, cause = %err, "skipping an unreadable job outcome");
+                return Ok(());
+            }
+        };
+        match job {
+            // A user's message did not reach the topic.
+            Job::Copy {
+                to: Target::Topic(dialog_id),
+                ..
+            } => {
+                let Some(dialog) = dialogs::by_id(self.tx, dialog_id)? else {
+                    return Ok(());
+                };
+                if !self.bot.settings.silent_mode {
+                    let notice = Job::Text {
+                        to: Target::User(dialog.user_id),
+                        text: NOT_DELIVERED_NOTICE.into(),
+                    };
+                    self.enqueue(&dialog, Priority::Reply, notice)?;
+                }
+                Ok(())
+            }
+            // An operator's reply did not reach the user.
+            Job::Copy {
+                to: Target::User(user_id),
+                ..
+            } => {
+                let Some(dialog) = dialogs::by_user(self.tx, &self.bot.name, user_id)? else {
+                    return Ok(());
+                };
+                let note = format!("⚠️ Not delivered to the user: {error}");
+                self.enqueue(
+                    &dialog,
+                    Priority::TopicEdit,
+                    Job::Text {
+                        to: Target::Topic(dialog.id),
+                        text: note,
+                    },
+                )
+            }
+            Job::CreateTopic { dialog_id, .. } => {
+                let user = match dialogs::by_id(self.tx, dialog_id)? {
+                    Some(dialog) => users::get(self.tx, &self.bot.name, dialog.user_id)?,
+                    None => None,
+                };
+                let who = user.map_or_else(
+                    || format!("dialog {dialog_id}"),
+                    |u| rules::describe_user(&u),
+                );
+                self.answer_in_general(format!(
+                    "⚠️ Could not create a topic for {who}: {error}. The bot must be an admin of this group with the right to manage topics."
+                ))
+            }
+            // Notes and topic edits: the sender logged them; nobody else waits.
+            Job::Text { .. }
+            | Job::Copy {
+                to: Target::General(_),
+                ..
+            }
+            | Job::CloseTopic { .. }
+            | Job::ReopenTopic { .. } => Ok(()),
+        }
+    }
+}
+
+/// The top-level keys of an update, to name a kind we could not decode.
+fn update_kinds(payload: &str) -> String {
+    match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(payload) {
+        Ok(map) => map
+            .keys()
+            .filter(|k| *k != "update_id")
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(","),
+        Err(_) => "(not a JSON object)".into(),
+    }
+}

@@ -1,0 +1,639 @@
+//! A stateful fake of the Telegram Bot API, served over real HTTP.
+//!
+//! [`FakeTelegram::start`] binds `127.0.0.1:0` and answers `GET`/`POST
+//! /bot{token}/{method}` with the Bot API's wire format: JSON or form bodies in,
+//! `{"ok":true,"result":..}` or `{"ok":false,"error_code":..,"description":..,
+//! "parameters":{..}}` out, with the HTTP status equal to the error code. The
+//! integration tests, the benchmarks and `switchboard demo` run against it.
+//!
+//! What it models:
+//! - **Accounts**: bots (with tokens) and users. Ids are unique per fake.
+//! - **Private chats**, one per (bot, user) pair; chat id = user id. A user
+//!   "starts" a bot by writing to it, and can block and unblock it.
+//! - **Forum supergroups** shared by the bots in them (as admins with
+//!   `can_manage_topics`), with topics (created, closed, reopened, edited,
+//!   deleted) and the General topic. A topic's id is the id of its
+//!   `forum_topic_created` service message; message ids are per chat.
+//! - **Updates**: one queue per bot with `getUpdates` semantics (offset
+//!   confirmation, negative offsets, long polling, `allowed_updates`, 409 when a
+//!   second poller or a webhook competes). Bots never see messages sent by bots.
+//! - **Methods**: `getMe`, `getUpdates`, `setWebhook`, `deleteWebhook`,
+//!   `getWebhookInfo`, `sendMessage` (plain, entities, or HTML parse mode),
+//!   `copyMessage`, `copyMessages`, `createForumTopic`, `closeForumTopic`,
+//!   `reopenForumTopic`, `editForumTopic`, `getChat`, `getChatMember`. Other
+//!   methods answer 404 like Telegram does for unknown ones.
+//! - **Faults**: a test injects [`FaultRule`]s (Telegram-shaped errors, hangs,
+//!   delays, dropped connections) matched by method and bot.
+//!
+//! A test acts as a person ([`FakeTelegram::user_sends`],
+//! [`FakeTelegram::operator_sends`], ...) and inspects what each chat shows
+//! ([`FakeTelegram::private_chat`], [`FakeTelegram::topic_messages`], ...), what
+//! the bots asked for ([`FakeTelegram::requests`]), and waits for the system
+//! under test with [`FakeTelegram::wait_until`].
+//!
+//! Not modelled (yet): rate limits (the seam is `server::admit`), files and
+//! multipart uploads, Markdown parse modes (the text is kept as sent), message
+//! edits and deletions, webhook delivery.
+//!
+//! Concurrency: the whole world lives behind one `std::sync::Mutex` that is never
+//! held across an `.await`. Every change bumps a `tokio::sync::watch` version
+//! counter; long polls and [`FakeTelegram::wait_until`] sleep on it.
+
+mod html;
+mod params;
+mod server;
+mod world;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::sync::watch;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use self::world::World;
+
+/// A running fake Bot API server and a handle on its state.
+///
+/// Cheap to clone; all clones share one server. The server stops on
+/// [`FakeTelegram::shutdown`] or when the last clone is dropped.
+#[derive(Clone)]
+pub struct FakeTelegram {
+    /// The shared state, also held by the server task.
+    core: Arc<Core>,
+    /// Where the server listens.
+    addr: SocketAddr,
+    /// Cancels the server when the last handle goes away; the server task holds
+    /// `core` but not this, so it cannot keep itself alive.
+    _stop_on_drop: Arc<DropGuard>,
+}
+
+/// A bot account known to the fake.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FakeBot {
+    /// Telegram user id of the bot; also the prefix of its token.
+    pub id: i64,
+    /// The full token, `"{id}:{35 random chars}"`.
+    pub token: String,
+    /// The bot's username (also used as its first name).
+    pub username: String,
+}
+
+/// A human account known to the fake (a user or an operator).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FakeUser {
+    /// Telegram user id; also the id of this user's private chats with bots.
+    pub id: i64,
+    /// First name shown in `from` and in private chats.
+    pub first_name: String,
+    /// Optional `@username` (without the `@`).
+    pub username: Option<String>,
+}
+
+/// A message as stored by the fake, with the fields tests look at most.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FakeMessage {
+    /// Id within its chat.
+    pub message_id: i64,
+    /// Sender's user id (a bot or a human); 0 for a group's creation message,
+    /// which has no sender.
+    pub from_id: i64,
+    /// Whether the sender is a bot.
+    pub from_is_bot: bool,
+    /// Topic the message is in; `None` in private chats and in General.
+    pub thread_id: Option<i64>,
+    /// Text of a text message.
+    pub text: Option<String>,
+    /// Caption of a media message.
+    pub caption: Option<String>,
+    /// Whether this is a service message (topic created/closed/..., group created).
+    pub is_service: bool,
+    /// The full Telegram `Message` object as the Bot API would return it.
+    pub json: serde_json::Value,
+}
+
+/// A forum topic as operators see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FakeTopic {
+    /// Topic id (= id of its `forum_topic_created` message).
+    pub thread_id: i64,
+    /// Current name.
+    pub name: String,
+    /// Icon color chosen at creation.
+    pub icon_color: i64,
+    /// Whether the topic is closed.
+    pub closed: bool,
+    /// Whether an admin deleted it ([`FakeTelegram::delete_topic`]).
+    pub deleted: bool,
+}
+
+/// One HTTP request as it reached the fake.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordedRequest {
+    /// The bot whose token was in the URL; `None` for an unknown token.
+    pub bot_id: Option<i64>,
+    /// Method name, canonical spelling for known methods (`sendMessage`), as
+    /// sent otherwise.
+    pub method: String,
+    /// All parameters (query string and body merged) as a JSON object. Form
+    /// values that parse as JSON are stored as that JSON.
+    pub params: serde_json::Value,
+}
+
+/// What an injected fault does to a request it matches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer with a Telegram-shaped error; the HTTP status is `code`.
+    Error {
+        /// `error_code` and HTTP status.
+        code: u16,
+        /// `description`, e.g. `"Bad Request: message thread not found"`.
+        description: String,
+        /// `parameters.retry_after`.
+        retry_after: Option<u32>,
+        /// `parameters.migrate_to_chat_id`.
+        migrate_to_chat_id: Option<i64>,
+    },
+    /// Never answer (until the fake shuts down). The request is recorded but not
+    /// applied.
+    Hang,
+    /// Apply and answer normally after the delay.
+    Delay(Duration),
+    /// Close the connection without an answer. With `after_apply` the request
+    /// takes effect first (the client cannot know it did); without, it does not.
+    Disconnect {
+        /// Apply the request before dropping the connection.
+        after_apply: bool,
+    },
+}
+
+impl Fault {
+    /// A Telegram-shaped error with the given code and description.
+    #[must_use]
+    pub fn error(code: u16, description: &str) -> Fault {
+        Fault::Error {
+            code,
+            description: description.to_owned(),
+            retry_after: None,
+            migrate_to_chat_id: None,
+        }
+    }
+
+    /// 429 `Too Many Requests: retry after N` with `parameters.retry_after`.
+    #[must_use]
+    pub fn retry_after(secs: u32) -> Fault {
+        Fault::Error {
+            code: 429,
+            description: format!("Too Many Requests: retry after {secs}"),
+            retry_after: Some(secs),
+            migrate_to_chat_id: None,
+        }
+    }
+
+    /// 502 `Bad Gateway`, what Telegram's front end answers when its back end is down.
+    #[must_use]
+    pub fn server_error() -> Fault {
+        Fault::error(502, "Bad Gateway")
+    }
+
+    /// 403 `Forbidden: bot was blocked by the user`.
+    #[must_use]
+    pub fn blocked_by_user() -> Fault {
+        Fault::error(403, "Forbidden: bot was blocked by the user")
+    }
+
+    /// 400 `Bad Request: message thread not found`.
+    #[must_use]
+    pub fn thread_not_found() -> Fault {
+        Fault::error(400, "Bad Request: message thread not found")
+    }
+
+    /// 401 `Unauthorized` (a revoked token).
+    #[must_use]
+    pub fn unauthorized() -> Fault {
+        Fault::error(401, "Unauthorized")
+    }
+
+    /// 409 `Conflict: terminated by other getUpdates request; ...`.
+    #[must_use]
+    pub fn conflict() -> Fault {
+        Fault::error(409, world::CONFLICT_OTHER_POLLER)
+    }
+
+    /// 400 `Bad Request: group chat was upgraded to a supergroup chat` with
+    /// `parameters.migrate_to_chat_id`.
+    #[must_use]
+    pub fn migrated_to(chat_id: i64) -> Fault {
+        Fault::Error {
+            code: 400,
+            description: "Bad Request: group chat was upgraded to a supergroup chat".to_owned(),
+            retry_after: None,
+            migrate_to_chat_id: Some(chat_id),
+        }
+    }
+}
+
+/// Which requests a [`Fault`] applies to, and how many times.
+///
+/// Rules are tried in the order they were injected; the first that matches a
+/// request consumes one of its `times` and decides the fault. A rule with
+/// `times == 0` is spent and never matches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FaultRule {
+    /// Method name (case-insensitive); `None` matches every method.
+    pub method: Option<String>,
+    /// Bot id; `None` matches every bot (and unknown tokens).
+    pub bot_id: Option<i64>,
+    /// How many matching requests this rule still affects.
+    pub times: usize,
+    /// What happens to them.
+    pub fault: Fault,
+}
+
+impl FaultRule {
+    /// A rule for the next request of `method` (any bot), once.
+    #[must_use]
+    pub fn on(method: &str, fault: Fault) -> FaultRule {
+        FaultRule {
+            method: Some(method.to_owned()),
+            bot_id: None,
+            times: 1,
+            fault,
+        }
+    }
+
+    /// A rule for the next request of any method (any bot), once.
+    #[must_use]
+    pub fn any(fault: Fault) -> FaultRule {
+        FaultRule {
+            method: None,
+            bot_id: None,
+            times: 1,
+            fault,
+        }
+    }
+
+    /// Restricts the rule to one bot.
+    #[must_use]
+    pub fn for_bot(mut self, bot: &FakeBot) -> FaultRule {
+        self.bot_id = Some(bot.id);
+        self
+    }
+
+    /// Makes the rule affect `n` matching requests.
+    #[must_use]
+    pub fn times(mut self, n: usize) -> FaultRule {
+        self.times = n;
+        self
+    }
+
+    /// Makes the rule affect every matching request until [`FakeTelegram::clear_faults`].
+    #[must_use]
+    pub fn always(mut self) -> FaultRule {
+        self.times = usize::MAX;
+        self
+    }
+}
+
+/// Content for [`FakeTelegram::user_sends_content`]: a photo with a fresh
+/// `file_id` in two sizes, and an optional caption.
+#[must_use]
+pub fn photo_content(caption: Option<&str>) -> serde_json::Value {
+    let unique = world::random_string(16);
+    let mut content = serde_json::json!({
+        "photo": [
+            {"file_id": format!("AgAC-small-{unique}"), "file_unique_id": format!("s{unique}"),
+             "width": 90, "height": 60, "file_size": 1200},
+            {"file_id": format!("AgAC-large-{unique}"), "file_unique_id": format!("l{unique}"),
+             "width": 1280, "height": 853, "file_size": 98000},
+        ]
+    });
+    if let Some(caption) = caption {
+        content["caption"] = caption.into();
+    }
+    content
+}
+
+/// State shared by the handles and the server task.
+struct Core {
+    /// Everything the fake knows. Never locked across an `.await`.
+    world: Mutex<World>,
+    /// Bumped after every change to `world`; waiters re-check on each bump.
+    version: watch::Sender<u64>,
+    /// Stops the server and wakes every long poll and hang.
+    shutdown: CancellationToken,
+}
+
+impl Core {
+    /// Reads the world without announcing a change.
+    fn read<R>(&self, f: impl FnOnce(&World) -> R) -> R {
+        let world = self.world.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&world)
+    }
+
+    /// Changes the world, then wakes everyone waiting for a change.
+    fn mutate<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
+        let result = {
+            let mut world = self.world.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut world)
+        };
+        self.version.send_modify(|version| *version += 1);
+        result
+    }
+}
+
+/// `timeout` from now, or a year from now if that would overflow.
+fn deadline_after(timeout: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
+}
+
+impl std::fmt::Debug for FakeTelegram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeTelegram")
+            .field("api_url", &self.api_url())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FakeTelegram {
+    /// Binds 127.0.0.1:0 and serves until [`FakeTelegram::shutdown`] or the drop
+    /// of the last handle. Must be called inside a tokio runtime.
+    ///
+    /// # Errors
+    /// If the port cannot be bound.
+    pub async fn start() -> anyhow::Result<FakeTelegram> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .context("binding the fake Bot API to 127.0.0.1:0")?;
+        let addr = listener
+            .local_addr()
+            .context("reading the fake Bot API's address")?;
+        let core = Arc::new(Core {
+            world: Mutex::new(World::new()),
+            version: watch::Sender::new(0),
+            shutdown: CancellationToken::new(),
+        });
+        let stop_on_drop = core.shutdown.clone().drop_guard();
+        tokio::spawn(server::serve(listener, Arc::clone(&core)));
+        Ok(FakeTelegram {
+            core,
+            addr,
+            _stop_on_drop: Arc::new(stop_on_drop),
+        })
+    }
+
+    /// Base URL without a trailing slash; methods are at `{api_url}/bot{token}/{method}`.
+    #[must_use]
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops the server. Waiting long polls answer an empty list, hanging
+    /// requests are dropped; the state stays inspectable.
+    pub fn shutdown(&self) {
+        self.core.shutdown.cancel();
+    }
+
+    // ---- world building -------------------------------------------------
+
+    /// Creates a bot account with a fresh id and token.
+    #[must_use]
+    pub fn add_bot(&self, username: &str) -> FakeBot {
+        self.core.mutate(|w| w.add_bot(username))
+    }
+
+    /// Creates a human account.
+    #[must_use]
+    pub fn add_user(&self, first_name: &str, username: Option<&str>) -> FakeUser {
+        self.core.mutate(|w| w.add_user(first_name, username))
+    }
+
+    /// Creates a forum supergroup (id like `-1001000000001`) whose admins are
+    /// `admin_bots`, with `can_manage_topics`. Its message 1 is the
+    /// `supergroup_chat_created` service message, so topic ids start at 2.
+    #[must_use]
+    pub fn add_forum_group(&self, title: &str, admin_bots: &[&FakeBot]) -> i64 {
+        let bots: Vec<i64> = admin_bots.iter().map(|b| b.id).collect();
+        self.core.mutate(|w| w.add_group(title, true, &bots))
+    }
+
+    /// Creates a supergroup that is not a forum, with `admin_bots` as admins.
+    #[must_use]
+    pub fn add_plain_group(&self, title: &str, admin_bots: &[&FakeBot]) -> i64 {
+        let bots: Vec<i64> = admin_bots.iter().map(|b| b.id).collect();
+        self.core.mutate(|w| w.add_group(title, false, &bots))
+    }
+
+    /// Adds `bot` to `group` as an admin (with `can_manage_topics`) or as a
+    /// plain member; a bot already there gets its role changed.
+    ///
+    /// # Panics
+    /// If the group or the bot does not belong to this fake.
+    pub fn add_bot_to_group(&self, group: i64, bot: &FakeBot, admin: bool) {
+        self.core
+            .mutate(|w| w.add_bot_to_group(group, bot.id, admin));
+    }
+
+    // ---- acting as a person ----------------------------------------------
+
+    /// `user` writes `text` to `bot`; the first message starts the bot, a
+    /// message to a blocked bot unblocks it first. Returns the new message id.
+    ///
+    /// # Panics
+    /// If the bot or the user does not belong to this fake (as do the other
+    /// acting methods for unknown bots, users, groups or topics).
+    pub fn user_sends(&self, bot: &FakeBot, user: &FakeUser, text: &str) -> i64 {
+        self.user_sends_content(bot, user, serde_json::json!({ "text": text }))
+    }
+
+    /// Like [`FakeTelegram::user_sends`], with `content` merged into the message
+    /// object, e.g. `{"photo":[..],"caption":"x"}` (see [`photo_content`]).
+    pub fn user_sends_content(
+        &self,
+        bot: &FakeBot,
+        user: &FakeUser,
+        content: serde_json::Value,
+    ) -> i64 {
+        self.core
+            .mutate(|w| w.user_sends(bot.id, user.id, world::content_map(content)))
+    }
+
+    /// `user` blocks `bot`: a `my_chat_member` update (member -> kicked); later
+    /// sends to the user get 403 `Forbidden: bot was blocked by the user`.
+    pub fn user_blocks_bot(&self, bot: &FakeBot, user: &FakeUser) {
+        self.core.mutate(|w| w.set_blocked(bot.id, user.id, true));
+    }
+
+    /// `user` unblocks `bot`: a `my_chat_member` update (kicked -> member).
+    pub fn user_unblocks_bot(&self, bot: &FakeBot, user: &FakeUser) {
+        self.core.mutate(|w| w.set_blocked(bot.id, user.id, false));
+    }
+
+    /// `operator` writes `text` in `group`, in topic `thread` or in General
+    /// (`None`). Every bot in the group gets the update. Returns the message id.
+    pub fn operator_sends(
+        &self,
+        group: i64,
+        thread: Option<i64>,
+        operator: &FakeUser,
+        text: &str,
+    ) -> i64 {
+        self.operator_sends_content(group, thread, operator, serde_json::json!({ "text": text }))
+    }
+
+    /// Like [`FakeTelegram::operator_sends`], with `content` merged into the message.
+    pub fn operator_sends_content(
+        &self,
+        group: i64,
+        thread: Option<i64>,
+        operator: &FakeUser,
+        content: serde_json::Value,
+    ) -> i64 {
+        let content = world::content_map(content);
+        self.core
+            .mutate(|w| w.operator_sends(group, thread, operator.id, None, content))
+    }
+
+    /// `operator` replies to message `reply_to` of `group` with `text`, in `thread`.
+    pub fn operator_replies(
+        &self,
+        group: i64,
+        thread: Option<i64>,
+        operator: &FakeUser,
+        reply_to: i64,
+        text: &str,
+    ) -> i64 {
+        let content = world::content_map(serde_json::json!({ "text": text }));
+        self.core
+            .mutate(|w| w.operator_sends(group, thread, operator.id, Some(reply_to), content))
+    }
+
+    /// `operator` closes the topic: service message `forum_topic_closed`, update to the bots.
+    pub fn operator_closes_topic(&self, group: i64, thread: i64, operator: &FakeUser) {
+        self.core
+            .mutate(|w| w.operator_sets_topic_closed(group, thread, operator.id, true));
+    }
+
+    /// `operator` reopens the topic: service message `forum_topic_reopened`, update to the bots.
+    pub fn operator_reopens_topic(&self, group: i64, thread: i64, operator: &FakeUser) {
+        self.core
+            .mutate(|w| w.operator_sets_topic_closed(group, thread, operator.id, false));
+    }
+
+    /// An admin deletes the topic: later sends into it get 400 `Bad Request:
+    /// message thread not found`. Its messages stay inspectable.
+    pub fn delete_topic(&self, group: i64, thread: i64) {
+        self.core.mutate(|w| w.delete_topic(group, thread));
+    }
+
+    /// Queues `update` (a JSON object without `update_id`, e.g.
+    /// `{"future_kind":{..}}`) for `bot`, bypassing the `allowed_updates`
+    /// filter. Returns the assigned `update_id`.
+    ///
+    /// # Panics
+    /// If `update` is not a JSON object.
+    pub fn push_raw_update(&self, bot: &FakeBot, update: serde_json::Value) -> i64 {
+        self.core.mutate(|w| w.push_raw_update(bot.id, update))
+    }
+
+    // ---- inspecting -------------------------------------------------------
+
+    /// Every message of the private chat between `bot` and `user`, both
+    /// directions, in order. Empty if they never talked.
+    #[must_use]
+    pub fn private_chat(&self, bot: &FakeBot, user: &FakeUser) -> Vec<FakeMessage> {
+        self.core.read(|w| w.private_chat(bot.id, user.id))
+    }
+
+    /// Every topic of `group` ever created, deleted ones included, by id.
+    #[must_use]
+    pub fn topics(&self, group: i64) -> Vec<FakeTopic> {
+        self.core.read(|w| w.topics(group))
+    }
+
+    /// Messages in topic `thread` of `group`, service messages included, in order.
+    #[must_use]
+    pub fn topic_messages(&self, group: i64, thread: i64) -> Vec<FakeMessage> {
+        self.core
+            .read(|w| w.group_messages(group, |m| world::thread_of(m) == Some(thread)))
+    }
+
+    /// Messages in the General topic of `group` (no thread), in order.
+    #[must_use]
+    pub fn general_messages(&self, group: i64) -> Vec<FakeMessage> {
+        self.core
+            .read(|w| w.group_messages(group, |m| world::thread_of(m).is_none()))
+    }
+
+    /// Every request in arrival order, recorded before faults are applied.
+    #[must_use]
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.core.read(|w| w.requests().to_vec())
+    }
+
+    /// Forgets the recorded requests (e.g. after a test's setup phase, or to
+    /// bound memory in long benchmark and demo runs).
+    pub fn clear_requests(&self) {
+        self.core.mutate(World::clear_requests);
+    }
+
+    /// How many requests of `method` (case-insensitive) arrived.
+    #[must_use]
+    pub fn request_count(&self, method: &str) -> usize {
+        self.core.read(|w| {
+            w.requests()
+                .iter()
+                .filter(|r| r.method.eq_ignore_ascii_case(method))
+                .count()
+        })
+    }
+
+    /// Updates queued for `bot` and not yet confirmed by an offset.
+    #[must_use]
+    pub fn pending_update_count(&self, bot: &FakeBot) -> usize {
+        self.core.read(|w| w.pending_update_count(bot.id))
+    }
+
+    /// Resolves as soon as `check` returns `Some` (re-checked after every change
+    /// of the fake's state), or `None` after `timeout`.
+    pub async fn wait_until<T>(
+        &self,
+        timeout: Duration,
+        mut check: impl FnMut(&FakeTelegram) -> Option<T>,
+    ) -> Option<T> {
+        let deadline = deadline_after(timeout);
+        // Subscribed before the first check: no change can slip in between.
+        let mut changes = self.core.version.subscribe();
+        loop {
+            if let Some(found) = check(self) {
+                return Some(found);
+            }
+            tokio::select! {
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return None;
+                    }
+                }
+                () = tokio::time::sleep_until(deadline) => return check(self),
+            }
+        }
+    }
+
+    // ---- faults -----------------------------------------------------------
+
+    /// Adds a fault rule after the existing ones.
+    pub fn inject(&self, rule: FaultRule) {
+        self.core.mutate(|w| w.inject(rule));
+    }
+
+    /// Removes every fault rule.
+    pub fn clear_faults(&self) {
+        self.core.mutate(World::clear_faults);
+    }
+}

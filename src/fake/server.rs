@@ -1,0 +1,341 @@
+//! The HTTP side of the fake: routes `/bot{token}/{method}`, decodes the
+//! parameters, passes every request through [`admit`] (recording, faults, and
+//! later rate limits), applies it to the world, and answers in the Bot API's
+//! shape.
+//!
+//! A request's life: parse path, query and body -> `admit` records it and picks
+//! a fault -> the fault answers, hangs, delays or cuts the connection -> the
+//! method runs under the world's lock (`getUpdates` may then wait on the
+//! version counter, without the lock) -> `{"ok":..}` with the HTTP status equal
+//! to the error code.
+//!
+//! To drop a connection on purpose, every accepted TCP stream is wrapped in a
+//! [`CuttableStream`] whose [`ConnectionCutter`] the handler receives as its
+//! connect info; once cut, the stream fails its writes and hyper closes it.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::connect_info::Connected;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::serve::{IncomingStream, Listener};
+use serde_json::{Value, json};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::params::{Params, percent_decode};
+use super::world::{ApiError, PollRequest, canonical_method};
+use super::{Core, Fault};
+
+/// Bodies above this are refused with 413 (Telegram's own limits are lower
+/// for everything but file uploads, which the fake does not take).
+const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// Serves until `core.shutdown` is cancelled and in-flight requests have answered.
+pub(super) async fn serve(listener: TcpListener, core: Arc<Core>) {
+    let shutdown = core.shutdown.clone();
+    let app = Router::new()
+        .fallback(handle)
+        .with_state(core)
+        .into_make_service_with_connect_info::<ConnectionCutter>();
+    let served = axum::serve(CuttableListener(listener), app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await;
+    if let Err(err) = served {
+        tracing::warn!(cause = %err, "fake Bot API server stopped with an error");
+    }
+}
+
+/// Every path lands here; anything but `/bot{token}/{method}` is a 404.
+async fn handle(
+    State(core): State<Arc<Core>>,
+    ConnectInfo(cutter): ConnectInfo<ConnectionCutter>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let route = (parts.method == Method::GET || parts.method == Method::POST)
+        .then(|| split_path(parts.uri.path()))
+        .flatten();
+    let Some((token, method_name)) = route else {
+        return error_response(&ApiError::not_found());
+    };
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return error_response(&ApiError::new(413, "Request Entity Too Large"));
+    };
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let params = Params::parse(parts.uri.query(), content_type, &body);
+    let method = canonical_method(&method_name).map_or(method_name, str::to_owned);
+    let recorded = params.as_ref().map_or_else(|_| json!({}), Params::to_json);
+
+    let (bot, fault) = admit(&core, &token, &method, recorded);
+    tracing::debug!(bot = ?bot, method = %method, fault = ?fault, "fake Bot API request");
+    match fault {
+        None => {}
+        Some(Fault::Error {
+            code,
+            description,
+            retry_after,
+            migrate_to_chat_id,
+        }) => {
+            return error_response(&ApiError {
+                code,
+                description,
+                retry_after,
+                migrate_to_chat_id,
+            });
+        }
+        Some(Fault::Hang) => {
+            core.shutdown.cancelled().await;
+            return error_response(&ApiError::new(503, "Service Unavailable"));
+        }
+        Some(Fault::Delay(delay)) => {
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = core.shutdown.cancelled() => {}
+            }
+        }
+        Some(Fault::Disconnect { after_apply }) => {
+            if after_apply {
+                // The effect happens; only the answer is lost.
+                let _ = execute(&core, bot, &method, params).await;
+            }
+            cutter.cut();
+            return error_response(&ApiError::new(500, "connection cut by the fake"));
+        }
+    }
+    respond(execute(&core, bot, &method, params).await)
+}
+
+/// The gate every request passes after it is decoded and before it is
+/// applied: it is recorded (so tests see it even if it then fails or hangs),
+/// then matched against the injected fault rules.
+///
+/// Telegram's rate limits belong here too: per bot (~30 messages/s), per chat
+/// (~1/s with bursts), per group (20/min); a request over budget would get
+/// `Fault::retry_after(secs)` without being applied. They are not modelled yet.
+fn admit(core: &Core, token: &str, method: &str, params: Value) -> (Option<i64>, Option<Fault>) {
+    core.mutate(|world| {
+        let bot = world.bot_for_token(token);
+        world.record(bot, method, params);
+        let fault = world.take_fault(bot, method);
+        (bot, fault)
+    })
+}
+
+/// Runs one admitted request: unknown token 401, unknown method 404, bad
+/// parameters 400, then the method itself.
+async fn execute(
+    core: &Core,
+    bot: Option<i64>,
+    method: &str,
+    params: Result<Params, ApiError>,
+) -> Result<Value, ApiError> {
+    let bot = bot.ok_or_else(ApiError::unauthorized)?;
+    let method = canonical_method(method).ok_or_else(ApiError::not_found)?;
+    let params = params?;
+    if method == "getUpdates" {
+        return long_poll(core, bot, &params).await;
+    }
+    core.mutate(|world| world.apply(bot, method, &params))
+}
+
+/// `getUpdates`: answers at once if updates are pending, otherwise waits up
+/// to `timeout` for one to arrive. A newer `getUpdates` for the same bot ends
+/// the wait with 409.
+async fn long_poll(core: &Core, bot: i64, params: &Params) -> Result<Value, ApiError> {
+    let request = PollRequest::parse(params)?;
+    let generation = core.mutate(|world| world.begin_poll(bot, &request))?;
+    let deadline = super::deadline_after(request.timeout);
+    // Subscribed before the first look: an update that arrives in between
+    // still wakes us.
+    let mut changes = core.version.subscribe();
+    loop {
+        let updates = core.read(|world| world.poll(bot, generation, request.limit))?;
+        if !updates.is_empty() || request.timeout == Duration::ZERO {
+            return Ok(Value::Array(updates));
+        }
+        tokio::select! {
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    return Ok(json!([]));
+                }
+            }
+            () = tokio::time::sleep_until(deadline) => return Ok(json!([])),
+            () = core.shutdown.cancelled() => return Ok(json!([])),
+        }
+    }
+}
+
+fn respond(result: Result<Value, ApiError>) -> Response {
+    match result {
+        Ok(result) => Json(json!({ "ok": true, "result": result })).into_response(),
+        Err(err) => error_response(&err),
+    }
+}
+
+fn error_response(err: &ApiError) -> Response {
+    let status = StatusCode::from_u16(err.code)
+        .ok()
+        .filter(|s| s.as_u16() >= 200)
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, Json(err.body())).into_response()
+}
+
+/// `/bot{token}/{method}` -> (token, method), percent-decoded.
+fn split_path(path: &str) -> Option<(String, String)> {
+    let mut segments = path.strip_prefix('/')?.split('/');
+    let token = segments.next()?.strip_prefix("bot")?;
+    let method = segments.next()?;
+    if segments.next().is_some() || token.is_empty() || method.is_empty() {
+        return None;
+    }
+    Some((
+        percent_decode(token, false).ok()?,
+        percent_decode(method, false).ok()?,
+    ))
+}
+
+/// Lets a handler drop the connection its request came on.
+#[derive(Clone, Debug, Default)]
+struct ConnectionCutter(Arc<AtomicBool>);
+
+impl ConnectionCutter {
+    fn cut(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    fn is_cut(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Connected<IncomingStream<'_, CuttableListener>> for ConnectionCutter {
+    fn connect_info(stream: IncomingStream<'_, CuttableListener>) -> Self {
+        stream.remote_addr().clone()
+    }
+}
+
+/// A TCP listener whose connections can be cut; the "address" of each
+/// connection is its cutter.
+struct CuttableListener(TcpListener);
+
+impl Listener for CuttableListener {
+    type Io = CuttableStream;
+    type Addr = ConnectionCutter;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.0.accept().await {
+                Ok((stream, _)) => {
+                    // Small request/answer pairs: don't let Nagle delay them.
+                    let _ = stream.set_nodelay(true);
+                    let cutter = ConnectionCutter::default();
+                    let io = CuttableStream {
+                        inner: stream,
+                        cutter: cutter.clone(),
+                    };
+                    return (io, cutter);
+                }
+                Err(err) => {
+                    // E.g. out of file descriptors: wait instead of spinning.
+                    tracing::debug!(cause = %err, "fake Bot API accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        Ok(ConnectionCutter::default())
+    }
+}
+
+/// A TCP stream that fails all I/O once its cutter is cut.
+struct CuttableStream {
+    inner: TcpStream,
+    cutter: ConnectionCutter,
+}
+
+impl CuttableStream {
+    fn cut_error() -> io::Error {
+        io::Error::new(io::ErrorKind::ConnectionReset, "cut by the fake Bot API")
+    }
+}
+
+impl AsyncRead for CuttableStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.cutter.is_cut() {
+            return Poll::Ready(Err(Self::cut_error()));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for CuttableStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.cutter.is_cut() {
+            return Poll::Ready(Err(Self::cut_error()));
+        }
+        Pin::new(&mut this.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.cutter.is_cut() {
+            return Poll::Ready(Err(Self::cut_error()));
+        }
+        Pin::new(&mut this.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_bot_paths_route() {
+        assert_eq!(
+            split_path("/bot123:abc/getMe"),
+            Some(("123:abc".to_owned(), "getMe".to_owned()))
+        );
+        assert_eq!(
+            split_path("/bot123%3Aabc/sendMessage"),
+            Some(("123:abc".to_owned(), "sendMessage".to_owned()))
+        );
+        for path in [
+            "/",
+            "/bot123:abc",
+            "/bot/getMe",
+            "/x123/getMe",
+            "/bot1/a/b",
+            "/bot1/",
+        ] {
+            assert_eq!(split_path(path), None, "{path}");
+        }
+    }
+}

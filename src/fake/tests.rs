@@ -1,0 +1,1165 @@
+//! The fake driven over real HTTP, with reqwest (wire format, error shapes,
+//! form bodies) and with frankenstein's `Bot` (its types decode our answers).
+
+use std::time::{Duration, Instant};
+
+use frankenstein::AsyncTelegramApi;
+use frankenstein::client_reqwest::Bot;
+use frankenstein::methods::{
+    CloseForumTopicParams, CopyMessageParams, CreateForumTopicParams, GetUpdatesParams,
+    SendMessageParams,
+};
+use frankenstein::types::{AllowedUpdate, ChatMember, ChatType, MessageEntityType};
+use frankenstein::updates::UpdateContent;
+use serde_json::{Value, json};
+
+use super::*;
+
+/// A fake with one bot, one user, one operator and a forum group.
+struct Desk {
+    fake: FakeTelegram,
+    bot: FakeBot,
+    user: FakeUser,
+    operator: FakeUser,
+    group: i64,
+}
+
+async fn desk() -> Desk {
+    let fake = FakeTelegram::start().await.unwrap();
+    let bot = fake.add_bot("shop_bot");
+    let user = fake.add_user("Alice", Some("alice"));
+    let operator = fake.add_user("Olga", None);
+    let group = fake.add_forum_group("Support", &[&bot]);
+    Desk {
+        fake,
+        bot,
+        user,
+        operator,
+        group,
+    }
+}
+
+fn method_url(fake: &FakeTelegram, token: &str, method: &str) -> String {
+    format!("{}/bot{token}/{method}", fake.api_url())
+}
+
+/// POSTs JSON params; returns the HTTP status and the body.
+async fn call(fake: &FakeTelegram, token: &str, method: &str, params: Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(method_url(fake, token, method))
+        .json(&params)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+/// Calls a method that must succeed; returns its `result`.
+async fn ok(fake: &FakeTelegram, bot: &FakeBot, method: &str, params: Value) -> Value {
+    let (status, body) = call(fake, &bot.token, method, params).await;
+    assert_eq!(status, 200, "{method}: {body}");
+    assert_eq!(body["ok"], true);
+    body["result"].clone()
+}
+
+/// Calls a method that must fail with `code`; returns the description.
+async fn fails(
+    fake: &FakeTelegram,
+    bot: &FakeBot,
+    method: &str,
+    params: Value,
+    code: u16,
+) -> String {
+    let (status, body) = call(fake, &bot.token, method, params).await;
+    assert_eq!(status, code, "{method}: {body}");
+    assert_eq!(body["ok"], false);
+    assert_eq!(body["error_code"], code);
+    body["description"].as_str().unwrap().to_owned()
+}
+
+fn frankenstein_bot(fake: &FakeTelegram, bot: &FakeBot) -> Bot {
+    Bot::new_url(format!("{}/bot{}", fake.api_url(), bot.token))
+}
+
+fn update_ids(updates: &Value) -> Vec<i64> {
+    updates
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["update_id"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn long_poll_wakes_when_a_user_sends() {
+    let d = desk().await;
+    let poll = tokio::spawn({
+        let (fake, bot) = (d.fake.clone(), d.bot.clone());
+        async move {
+            let started = Instant::now();
+            let updates = ok(&fake, &bot, "getUpdates", json!({ "timeout": 10 })).await;
+            (updates, started.elapsed())
+        }
+    });
+    d.fake
+        .wait_until(Duration::from_secs(2), |f| {
+            (f.request_count("getUpdates") == 1).then_some(())
+        })
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        !poll.is_finished(),
+        "the poll must wait while nothing is queued"
+    );
+
+    let sent = d.fake.user_sends(&d.bot, &d.user, "hello");
+    let (updates, elapsed) = poll.await.unwrap();
+    assert!(elapsed < Duration::from_secs(2), "woke after {elapsed:?}");
+    let message = &updates[0]["message"];
+    assert_eq!(message["message_id"], sent);
+    assert_eq!(message["text"], "hello");
+    assert_eq!(
+        message["chat"],
+        json!({"id": d.user.id, "type": "private", "first_name": "Alice", "username": "alice"})
+    );
+    assert_eq!(message["from"]["id"], d.user.id);
+    assert_eq!(message["from"]["is_bot"], false);
+}
+
+#[tokio::test]
+async fn offsets_confirm_and_negative_offsets_keep_the_last_updates() {
+    let d = desk().await;
+    for text in ["one", "two", "three"] {
+        d.fake.user_sends(&d.bot, &d.user, text);
+    }
+    let updates = ok(&d.fake, &d.bot, "getUpdates", json!({})).await;
+    let ids = update_ids(&updates);
+    assert_eq!(ids.len(), 3);
+    assert!(ids.windows(2).all(|w| w[1] == w[0] + 1));
+    // Delivered but not confirmed: still pending, delivered again.
+    assert_eq!(d.fake.pending_update_count(&d.bot), 3);
+    let limited = ok(&d.fake, &d.bot, "getUpdates", json!({ "limit": 2 })).await;
+    assert_eq!(update_ids(&limited), ids[..2]);
+
+    let after_first = ok(
+        &d.fake,
+        &d.bot,
+        "getUpdates",
+        json!({ "offset": ids[0] + 1 }),
+    )
+    .await;
+    assert_eq!(update_ids(&after_first), ids[1..]);
+    assert_eq!(d.fake.pending_update_count(&d.bot), 2);
+    let none = ok(
+        &d.fake,
+        &d.bot,
+        "getUpdates",
+        json!({ "offset": ids[2] + 1 }),
+    )
+    .await;
+    assert_eq!(none, json!([]));
+    assert_eq!(d.fake.pending_update_count(&d.bot), 0);
+
+    for text in ["four", "five", "six"] {
+        d.fake.user_sends(&d.bot, &d.user, text);
+    }
+    let last = ok(&d.fake, &d.bot, "getUpdates", json!({ "offset": -1 })).await;
+    assert_eq!(last[0]["message"]["text"], "six");
+    assert_eq!(d.fake.pending_update_count(&d.bot), 1);
+}
+
+#[tokio::test]
+async fn frankenstein_decodes_every_answer() {
+    let d = desk().await;
+    let api = frankenstein_bot(&d.fake, &d.bot);
+
+    let me = api.get_me().await.unwrap().result;
+    assert_eq!(u64::try_from(d.bot.id).ok(), Some(me.id));
+    assert!(me.is_bot);
+    assert_eq!(me.username.as_deref(), Some("shop_bot"));
+    assert_eq!(me.can_join_groups, Some(true));
+
+    d.fake.user_sends(&d.bot, &d.user, "/start");
+    d.fake
+        .user_sends_content(&d.bot, &d.user, photo_content(Some("look")));
+    d.fake.user_blocks_bot(&d.bot, &d.user);
+    d.fake.user_unblocks_bot(&d.bot, &d.user);
+    let params = GetUpdatesParams::builder()
+        .timeout(1)
+        .allowed_updates(vec![AllowedUpdate::Message, AllowedUpdate::MyChatMember])
+        .build();
+    let updates = api.get_updates(&params).await.unwrap().result;
+    assert_eq!(updates.len(), 4);
+    let UpdateContent::Message(start) = &updates[0].content else {
+        panic!("{:?}", updates[0]);
+    };
+    assert_eq!(start.text.as_deref(), Some("/start"));
+    assert_eq!(start.chat.type_field, ChatType::Private);
+    let command = &start.entities.as_ref().unwrap()[0];
+    assert_eq!(
+        (command.type_field, command.offset, command.length),
+        (MessageEntityType::BotCommand, 0, 6)
+    );
+    let UpdateContent::Message(photo) = &updates[1].content else {
+        panic!("{:?}", updates[1]);
+    };
+    assert_eq!(photo.photo.as_ref().unwrap().len(), 2);
+    assert_eq!(photo.caption.as_deref(), Some("look"));
+    let UpdateContent::MyChatMember(blocked) = &updates[2].content else {
+        panic!("{:?}", updates[2]);
+    };
+    assert!(matches!(blocked.old_chat_member, ChatMember::Member(_)));
+    assert!(matches!(blocked.new_chat_member, ChatMember::Kicked(_)));
+    assert!(
+        matches!(&updates[3].content, UpdateContent::MyChatMember(u) if matches!(u.new_chat_member, ChatMember::Member(_)))
+    );
+
+    let reply = SendMessageParams::builder()
+        .chat_id(d.user.id)
+        .text("Hi Alice")
+        .build();
+    let sent = api.send_message(&reply).await.unwrap().result;
+    assert_eq!(sent.message_id, 3);
+    assert_eq!(sent.chat.id, d.user.id);
+    assert!(sent.from.as_ref().unwrap().is_bot);
+
+    let topic = api
+        .create_forum_topic(
+            &CreateForumTopicParams::builder()
+                .chat_id(d.group)
+                .name("Alice #1")
+                .build(),
+        )
+        .await
+        .unwrap()
+        .result;
+    assert_eq!(
+        topic.message_thread_id, 2,
+        "message 1 is the group's creation"
+    );
+    assert_eq!(topic.icon_color, 7_322_096);
+
+    let copy = CopyMessageParams::builder()
+        .chat_id(d.group)
+        .message_thread_id(topic.message_thread_id)
+        .from_chat_id(d.user.id)
+        .message_id(photo.message_id)
+        .build();
+    let copied = api.copy_message(&copy).await.unwrap().result;
+    assert_eq!(copied.message_id, 3);
+
+    let in_topic = d.fake.topic_messages(d.group, 2);
+    assert_eq!(in_topic.len(), 2);
+    assert!(in_topic[0].is_service);
+    assert_eq!(in_topic[0].json["forum_topic_created"]["name"], "Alice #1");
+    let copy = &in_topic[1];
+    assert_eq!(
+        (copy.message_id, copy.thread_id, copy.from_id),
+        (3, Some(2), d.bot.id)
+    );
+    assert_eq!(copy.caption.as_deref(), Some("look"));
+    assert_eq!(
+        copy.json["photo"],
+        d.fake.private_chat(&d.bot, &d.user)[1].json["photo"]
+    );
+    assert_eq!(copy.json["is_topic_message"], true);
+    assert_eq!(copy.json["reply_to_message"]["message_id"], 2);
+
+    // An operator's answer in the topic, decoded as an Update.
+    let answer = d
+        .fake
+        .operator_sends(d.group, Some(2), &d.operator, "We are on it");
+    let updates = api
+        .get_updates(
+            &GetUpdatesParams::builder()
+                .offset(i64::from(updates[3].update_id) + 1)
+                .build(),
+        )
+        .await
+        .unwrap()
+        .result;
+    let UpdateContent::Message(message) = &updates[0].content else {
+        panic!("{:?}", updates[0]);
+    };
+    assert_eq!(i64::from(message.message_id), answer);
+    assert_eq!(message.message_thread_id, Some(2));
+    assert_eq!(message.is_topic_message, Some(true));
+    assert_eq!(message.chat.is_forum, Some(true));
+
+    let closed = api
+        .close_forum_topic(
+            &CloseForumTopicParams::builder()
+                .chat_id(d.group)
+                .message_thread_id(2)
+                .build(),
+        )
+        .await
+        .unwrap()
+        .result;
+    assert!(closed);
+    assert!(d.fake.topics(d.group)[0].closed);
+}
+
+#[tokio::test]
+async fn error_answers_have_telegrams_shape() {
+    let d = desk().await;
+    let (status, body) = call(&d.fake, "123:nope", "getMe", json!({})).await;
+    assert_eq!(
+        (status, body),
+        (
+            401,
+            json!({"ok": false, "error_code": 401, "description": "Unauthorized"})
+        )
+    );
+    assert_eq!(
+        fails(&d.fake, &d.bot, "sendRocket", json!({}), 404).await,
+        "Not Found"
+    );
+    let wrong_path = reqwest::get(format!("{}/nothing", d.fake.api_url()))
+        .await
+        .unwrap();
+    assert_eq!(wrong_path.status().as_u16(), 404);
+
+    // Before the user writes, the bot cannot.
+    let hello = json!({ "chat_id": d.user.id, "text": "hi" });
+    assert_eq!(
+        fails(&d.fake, &d.bot, "sendMessage", hello.clone(), 403).await,
+        "Forbidden: bot can't initiate conversation with a user"
+    );
+    let first = d.fake.user_sends(&d.bot, &d.user, "help");
+    ok(&d.fake, &d.bot, "sendMessage", hello.clone()).await;
+
+    d.fake.user_blocks_bot(&d.bot, &d.user);
+    assert_eq!(
+        fails(&d.fake, &d.bot, "sendMessage", hello.clone(), 403).await,
+        "Forbidden: bot was blocked by the user"
+    );
+    let copy_to_user =
+        json!({ "chat_id": d.user.id, "from_chat_id": d.user.id, "message_id": first });
+    assert_eq!(
+        fails(&d.fake, &d.bot, "copyMessage", copy_to_user, 403).await,
+        "Forbidden: bot was blocked by the user"
+    );
+
+    let topic = ok(
+        &d.fake,
+        &d.bot,
+        "createForumTopic",
+        json!({ "chat_id": d.group, "name": "Alice" }),
+    )
+    .await;
+    let thread = topic["message_thread_id"].as_i64().unwrap();
+    d.fake.delete_topic(d.group, thread);
+    assert!(d.fake.topics(d.group)[0].deleted);
+    let into_topic = json!({ "chat_id": d.group, "message_thread_id": thread, "text": "answer" });
+    assert_eq!(
+        fails(&d.fake, &d.bot, "sendMessage", into_topic, 400).await,
+        "Bad Request: message thread not found"
+    );
+    let copy_into_topic = json!({ "chat_id": d.group, "message_thread_id": 99, "from_chat_id": d.user.id, "message_id": first });
+    assert_eq!(
+        fails(&d.fake, &d.bot, "copyMessage", copy_into_topic, 400).await,
+        "Bad Request: message thread not found"
+    );
+
+    let cases = [
+        (
+            "sendMessage",
+            json!({ "text": "x" }),
+            "Bad Request: chat_id is empty",
+        ),
+        (
+            "sendMessage",
+            json!({ "chat_id": d.group, "text": "  " }),
+            "Bad Request: message text is empty",
+        ),
+        (
+            "sendMessage",
+            json!({ "chat_id": d.group, "text": "x".repeat(4097) }),
+            "Bad Request: message is too long",
+        ),
+        (
+            "sendMessage",
+            json!({ "chat_id": -1_009_999, "text": "x" }),
+            "Bad Request: chat not found",
+        ),
+        (
+            "sendMessage",
+            json!({ "chat_id": "@nobody", "text": "x" }),
+            "Bad Request: chat not found",
+        ),
+        (
+            "sendMessage",
+            json!({ "chat_id": d.group, "text": "x", "message_thread_id": "two" }),
+            "Bad Request: invalid message_thread_id specified",
+        ),
+        (
+            "copyMessage",
+            json!({ "chat_id": d.group, "from_chat_id": d.user.id, "message_id": 77 }),
+            "Bad Request: message to copy not found",
+        ),
+        (
+            "copyMessage",
+            json!({ "chat_id": d.group, "from_chat_id": d.group, "message_id": 1 }),
+            "Bad Request: message can't be copied",
+        ),
+        (
+            "closeForumTopic",
+            json!({ "chat_id": d.group, "message_thread_id": 42 }),
+            "Bad Request: message thread not found",
+        ),
+    ];
+    for (method, params, expected) in cases {
+        assert_eq!(
+            fails(&d.fake, &d.bot, method, params.clone(), 400).await,
+            expected,
+            "{method} {params}"
+        );
+    }
+
+    // Malformed bodies are 400s, never a crash.
+    for (content_type, body) in [
+        ("application/json", "{\"chat_id\":"),
+        ("application/json", "42"),
+    ] {
+        let response = reqwest::Client::new()
+            .post(method_url(&d.fake, &d.bot.token, "sendMessage"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 400);
+        let body: Value = response.json().await.unwrap();
+        assert!(
+            body["description"]
+                .as_str()
+                .unwrap()
+                .starts_with("Bad Request: "),
+            "{body}"
+        );
+    }
+
+    // frankenstein surfaces the same errors as Error::Api.
+    let api = frankenstein_bot(&d.fake, &d.bot);
+    let err = api
+        .send_message(
+            &SendMessageParams::builder()
+                .chat_id(d.user.id)
+                .text("x")
+                .build(),
+        )
+        .await
+        .unwrap_err();
+    let frankenstein::Error::Api(err) = err else {
+        panic!("{err}");
+    };
+    assert_eq!(
+        (err.error_code, err.description.as_str()),
+        (403, "Forbidden: bot was blocked by the user")
+    );
+}
+
+#[tokio::test]
+async fn allowed_updates_filter_is_remembered_and_raw_updates_bypass_it() {
+    let d = desk().await;
+    // Default filter: my_chat_member is delivered, chat_member would not be.
+    d.fake.user_blocks_bot(&d.bot, &d.user);
+    let updates = ok(&d.fake, &d.bot, "getUpdates", json!({})).await;
+    assert!(updates[0].get("my_chat_member").is_some());
+    let next = updates[0]["update_id"].as_i64().unwrap() + 1;
+
+    let only_messages = json!({ "offset": next, "allowed_updates": ["message"] });
+    assert_eq!(
+        ok(&d.fake, &d.bot, "getUpdates", only_messages).await,
+        json!([])
+    );
+    // Writing to a blocked bot unblocks it (my_chat_member, filtered out) and sends.
+    d.fake.user_sends(&d.bot, &d.user, "back again");
+    // No allowed_updates: the remembered filter still applies.
+    let updates = ok(&d.fake, &d.bot, "getUpdates", json!({ "offset": next })).await;
+    assert_eq!(updates.as_array().unwrap().len(), 1);
+    assert_eq!(updates[0]["message"]["text"], "back again");
+
+    let raw = d
+        .fake
+        .push_raw_update(&d.bot, json!({ "future_kind": { "x": 1 } }));
+    let updates = ok(&d.fake, &d.bot, "getUpdates", json!({ "offset": raw })).await;
+    assert_eq!(
+        updates,
+        json!([{ "update_id": raw, "future_kind": { "x": 1 } }])
+    );
+
+    // An empty list means the default set again.
+    let confirm = json!({ "offset": raw + 1, "allowed_updates": [] });
+    ok(&d.fake, &d.bot, "getUpdates", confirm).await;
+    d.fake.user_blocks_bot(&d.bot, &d.user);
+    assert_eq!(d.fake.pending_update_count(&d.bot), 1);
+}
+
+#[tokio::test]
+async fn a_second_get_updates_ends_the_waiting_one_with_409() {
+    let d = desk().await;
+    let first = tokio::spawn({
+        let (fake, bot) = (d.fake.clone(), d.bot.clone());
+        async move { call(&fake, &bot.token, "getUpdates", json!({ "timeout": 10 })).await }
+    });
+    d.fake
+        .wait_until(Duration::from_secs(2), |f| {
+            (f.request_count("getUpdates") == 1).then_some(())
+        })
+        .await
+        .unwrap();
+    let second = ok(&d.fake, &d.bot, "getUpdates", json!({ "timeout": 0 })).await;
+    assert_eq!(second, json!([]));
+    let (status, body) = first.await.unwrap();
+    assert_eq!(status, 409);
+    assert_eq!(
+        body["description"],
+        "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
+    );
+}
+
+#[tokio::test]
+async fn a_webhook_blocks_get_updates_until_deleted() {
+    let d = desk().await;
+    ok(
+        &d.fake,
+        &d.bot,
+        "setWebhook",
+        json!({ "url": "https://example.org/hook" }),
+    )
+    .await;
+    d.fake.user_sends(&d.bot, &d.user, "hi");
+    let info = ok(&d.fake, &d.bot, "getWebhookInfo", json!({})).await;
+    assert_eq!(info["url"], "https://example.org/hook");
+    assert_eq!(info["pending_update_count"], 1);
+    let conflict = fails(&d.fake, &d.bot, "getUpdates", json!({}), 409).await;
+    assert!(conflict.starts_with("Conflict: can't use getUpdates method while webhook is active"));
+    ok(&d.fake, &d.bot, "deleteWebhook", json!({})).await;
+    let updates = ok(&d.fake, &d.bot, "getUpdates", json!({})).await;
+    assert_eq!(updates[0]["message"]["text"], "hi");
+    assert_eq!(
+        ok(&d.fake, &d.bot, "getWebhookInfo", json!({})).await["url"],
+        ""
+    );
+}
+
+#[tokio::test]
+async fn error_faults_answer_as_injected_then_run_out() {
+    let d = desk().await;
+    let other = d.fake.add_bot("other_bot");
+    d.fake
+        .inject(FaultRule::on("getMe", Fault::retry_after(3)).for_bot(&d.bot));
+    d.fake
+        .inject(FaultRule::on("GETME", Fault::server_error()).times(2));
+
+    // The other bot skips the first rule and consumes the second.
+    assert_eq!(
+        fails(&d.fake, &other, "getMe", json!({}), 502).await,
+        "Bad Gateway"
+    );
+    let (status, body) = call(&d.fake, &d.bot.token, "getMe", json!({})).await;
+    assert_eq!(status, 429);
+    assert_eq!(body["parameters"], json!({ "retry_after": 3 }));
+    assert_eq!(body["description"], "Too Many Requests: retry after 3");
+    assert_eq!(
+        fails(&d.fake, &d.bot, "getMe", json!({}), 502).await,
+        "Bad Gateway"
+    );
+    ok(&d.fake, &d.bot, "getMe", json!({})).await;
+
+    // frankenstein reads parameters.retry_after.
+    d.fake.inject(FaultRule::any(Fault::retry_after(7)));
+    let frankenstein::Error::Api(err) = frankenstein_bot(&d.fake, &d.bot)
+        .get_me()
+        .await
+        .unwrap_err()
+    else {
+        panic!("expected an API error");
+    };
+    assert_eq!(err.parameters.and_then(|p| p.retry_after), Some(7));
+
+    d.fake
+        .inject(FaultRule::any(Fault::migrated_to(-100_777)).always());
+    let (_, body) = call(&d.fake, &d.bot.token, "sendMessage", json!({})).await;
+    assert_eq!(body["parameters"]["migrate_to_chat_id"], -100_777);
+    d.fake.clear_faults();
+    ok(&d.fake, &d.bot, "getMe", json!({})).await;
+    // Every request was recorded, faulted or not.
+    assert_eq!(d.fake.request_count("getme"), 6);
+    assert_eq!(d.fake.requests()[0].bot_id, Some(other.id));
+}
+
+#[tokio::test]
+async fn a_hang_is_recorded_but_never_answered_or_applied() {
+    let d = desk().await;
+    d.fake.user_sends(&d.bot, &d.user, "hi");
+    d.fake.inject(FaultRule::on("sendMessage", Fault::Hang));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let err = client
+        .post(method_url(&d.fake, &d.bot.token, "sendMessage"))
+        .json(&json!({ "chat_id": d.user.id, "text": "lost" }))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    let recorded = d.fake.requests().pop().unwrap();
+    assert_eq!(recorded.method, "sendMessage");
+    assert_eq!(recorded.params["text"], "lost");
+    assert_eq!(d.fake.private_chat(&d.bot, &d.user).len(), 1);
+}
+
+#[tokio::test]
+async fn a_delay_answers_late_but_normally() {
+    let d = desk().await;
+    d.fake.inject(FaultRule::on(
+        "getMe",
+        Fault::Delay(Duration::from_millis(150)),
+    ));
+    let started = Instant::now();
+    let me = ok(&d.fake, &d.bot, "getMe", json!({})).await;
+    assert!(started.elapsed() >= Duration::from_millis(150));
+    assert_eq!(me["username"], "shop_bot");
+}
+
+#[tokio::test]
+async fn a_disconnect_drops_the_answer_with_or_without_the_effect() {
+    let d = desk().await;
+    d.fake.user_sends(&d.bot, &d.user, "hi");
+    let send = |text: &str| {
+        reqwest::Client::new()
+            .post(method_url(&d.fake, &d.bot.token, "sendMessage"))
+            .json(&json!({ "chat_id": d.user.id, "text": text }))
+            .send()
+    };
+    d.fake.inject(FaultRule::on(
+        "sendMessage",
+        Fault::Disconnect { after_apply: false },
+    ));
+    let outcome = match send("not applied").await {
+        Ok(response) => response.text().await.map(|_| ()),
+        Err(err) => Err(err),
+    };
+    assert!(outcome.is_err(), "the client must see a broken connection");
+    assert_eq!(d.fake.private_chat(&d.bot, &d.user).len(), 1);
+
+    d.fake.inject(FaultRule::on(
+        "sendMessage",
+        Fault::Disconnect { after_apply: true },
+    ));
+    let outcome = match send("applied").await {
+        Ok(response) => response.text().await.map(|_| ()),
+        Err(err) => Err(err),
+    };
+    assert!(outcome.is_err(), "the client must see a broken connection");
+    let chat = d.fake.private_chat(&d.bot, &d.user);
+    assert_eq!(chat.last().unwrap().text.as_deref(), Some("applied"));
+    assert_eq!(
+        d.fake.request_count("sendMessage"),
+        2,
+        "no silent client retries"
+    );
+}
+
+#[tokio::test]
+async fn form_and_query_parameters_work_like_json() {
+    let d = desk().await;
+    d.fake.user_sends(&d.bot, &d.user, "hi");
+    let client = reqwest::Client::new();
+    let response = client
+        .post(method_url(&d.fake, &d.bot.token, "sendmessage"))
+        .form(&[
+            ("chat_id", d.user.id.to_string()),
+            ("text", "007".to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["result"]["text"], "007");
+    assert_eq!(d.fake.requests().last().unwrap().method, "sendMessage");
+
+    let response = client
+        .post(method_url(&d.fake, &d.bot.token, "getUpdates"))
+        .form(&[
+            ("offset", "0"),
+            ("allowed_updates", r#"["my_chat_member"]"#),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["result"].as_array().unwrap().len(), 1, "{body}");
+    let recorded = d.fake.requests().pop().unwrap();
+    assert_eq!(
+        recorded.params,
+        json!({ "offset": 0, "allowed_updates": ["my_chat_member"] })
+    );
+    d.fake.user_sends(&d.bot, &d.user, "filtered out");
+    assert_eq!(d.fake.pending_update_count(&d.bot), 1);
+
+    let response = client
+        .get(method_url(&d.fake, &d.bot.token, "sendMessage"))
+        .query(&[
+            ("chat_id", d.user.id.to_string()),
+            ("text", "via query".to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        d.fake
+            .private_chat(&d.bot, &d.user)
+            .last()
+            .unwrap()
+            .text
+            .as_deref(),
+        Some("via query")
+    );
+}
+
+#[tokio::test]
+async fn topics_are_created_closed_reopened_and_edited() {
+    let d = desk().await;
+    let create = |name: &str| json!({ "chat_id": d.group, "name": name, "icon_color": 16_766_590 });
+    let first = ok(&d.fake, &d.bot, "createForumTopic", create("Alice")).await;
+    let second = ok(&d.fake, &d.bot, "createForumTopic", create("Bob")).await;
+    assert_eq!(
+        first,
+        json!({ "message_thread_id": 2, "name": "Alice", "icon_color": 16_766_590 })
+    );
+    assert_eq!(second["message_thread_id"], 3);
+    let created = &d.fake.topic_messages(d.group, 3)[0];
+    assert_eq!(
+        (created.message_id, created.thread_id, created.is_service),
+        (3, Some(3), true)
+    );
+
+    let thread = json!({ "chat_id": d.group, "message_thread_id": 2 });
+    assert_eq!(
+        ok(&d.fake, &d.bot, "closeForumTopic", thread.clone()).await,
+        true
+    );
+    assert_eq!(
+        fails(&d.fake, &d.bot, "closeForumTopic", thread.clone(), 400).await,
+        "Bad Request: TOPIC_NOT_MODIFIED"
+    );
+    // Admin bots may still post in a closed topic.
+    ok(
+        &d.fake,
+        &d.bot,
+        "sendMessage",
+        json!({ "chat_id": d.group, "message_thread_id": 2, "text": "noted" }),
+    )
+    .await;
+    ok(&d.fake, &d.bot, "reopenForumTopic", thread.clone()).await;
+    assert_eq!(
+        fails(&d.fake, &d.bot, "reopenForumTopic", thread.clone(), 400).await,
+        "Bad Request: TOPIC_NOT_MODIFIED"
+    );
+
+    let rename = json!({ "chat_id": d.group, "message_thread_id": 2, "name": "Alice" });
+    assert_eq!(
+        fails(&d.fake, &d.bot, "editForumTopic", rename, 400).await,
+        "Bad Request: TOPIC_NOT_MODIFIED"
+    );
+    let rename = json!({ "chat_id": d.group, "message_thread_id": 2, "name": "✅ Alice" });
+    ok(&d.fake, &d.bot, "editForumTopic", rename).await;
+    let kinds: Vec<String> = d
+        .fake
+        .topic_messages(d.group, 2)
+        .iter()
+        .map(|m| {
+            let json = m.json.as_object().unwrap();
+            let kind = [
+                "forum_topic_created",
+                "forum_topic_closed",
+                "forum_topic_reopened",
+                "forum_topic_edited",
+                "text",
+            ];
+            kind.iter()
+                .find(|k| json.contains_key(**k))
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "forum_topic_created",
+            "forum_topic_closed",
+            "text",
+            "forum_topic_reopened",
+            "forum_topic_edited"
+        ]
+    );
+    assert_eq!(
+        d.fake.topic_messages(d.group, 2)[4].json["forum_topic_edited"],
+        json!({ "name": "✅ Alice" })
+    );
+    let topics = d.fake.topics(d.group);
+    assert_eq!(
+        topics[0],
+        FakeTopic {
+            thread_id: 2,
+            name: "✅ Alice".into(),
+            icon_color: 16_766_590,
+            closed: false,
+            deleted: false
+        }
+    );
+    // Bots get no updates for what bots did.
+    assert_eq!(d.fake.pending_update_count(&d.bot), 0);
+
+    // An operator closing a topic is news for every bot of the group.
+    d.fake.operator_closes_topic(d.group, 3, &d.operator);
+    let updates = ok(&d.fake, &d.bot, "getUpdates", json!({})).await;
+    assert_eq!(updates[0]["message"]["forum_topic_closed"], json!({}));
+    assert_eq!(updates[0]["message"]["message_thread_id"], 3);
+    assert!(d.fake.topics(d.group)[1].closed);
+
+    let plain = d.fake.add_plain_group("Not a forum", &[&d.bot]);
+    let name = json!({ "chat_id": plain, "name": "x" });
+    assert_eq!(
+        fails(&d.fake, &d.bot, "createForumTopic", name, 400).await,
+        "Bad Request: the chat is not a forum"
+    );
+    let member_bot = d.fake.add_bot("member_bot");
+    d.fake.add_bot_to_group(d.group, &member_bot, false);
+    assert_eq!(
+        fails(&d.fake, &member_bot, "createForumTopic", create("x"), 400).await,
+        "Bad Request: not enough rights to create a topic"
+    );
+    let empty = json!({ "chat_id": d.group, "name": "" });
+    assert_eq!(
+        fails(&d.fake, &d.bot, "createForumTopic", empty, 400).await,
+        "Bad Request: TOPIC_NAME_INVALID"
+    );
+}
+
+#[tokio::test]
+async fn chats_are_per_bot_and_groups_are_shared() {
+    let d = desk().await;
+    let second = d.fake.add_bot("second_bot");
+    d.fake.add_bot_to_group(d.group, &second, true);
+    assert_eq!(d.fake.user_sends(&d.bot, &d.user, "to first"), 1);
+    assert_eq!(d.fake.user_sends(&second, &d.user, "to second"), 1);
+    assert_eq!(d.fake.user_sends(&second, &d.user, "again"), 2);
+    assert_eq!(d.fake.private_chat(&d.bot, &d.user).len(), 1);
+    assert_eq!(d.fake.private_chat(&second, &d.user).len(), 2);
+    assert_eq!(d.fake.pending_update_count(&d.bot), 1);
+    assert_eq!(d.fake.pending_update_count(&second), 2);
+
+    // A bot's message in the group reaches no bot; an operator's reaches both.
+    ok(
+        &d.fake,
+        &d.bot,
+        "sendMessage",
+        json!({ "chat_id": d.group, "text": "from a bot" }),
+    )
+    .await;
+    let id = d.fake.operator_sends(d.group, None, &d.operator, "/new 42");
+    assert_eq!(d.fake.pending_update_count(&d.bot), 2);
+    assert_eq!(d.fake.pending_update_count(&second), 3);
+    let general = d.fake.general_messages(d.group);
+    assert_eq!(
+        general.iter().map(|m| m.message_id).collect::<Vec<_>>(),
+        [1, 2, id]
+    );
+    let command = &general[2].json;
+    assert_eq!(
+        command["entities"],
+        json!([{ "type": "bot_command", "offset": 0, "length": 4 }])
+    );
+    assert!(command.get("message_thread_id").is_none());
+    assert!(command.get("is_topic_message").is_none());
+
+    // An operator's reply points at the message replied to.
+    let reply = d
+        .fake
+        .operator_replies(d.group, None, &d.operator, 2, "thanks");
+    assert_eq!(
+        d.fake.general_messages(d.group)[3].json["reply_to_message"]["message_id"],
+        2
+    );
+    assert_eq!(reply, 4);
+}
+
+#[tokio::test]
+async fn html_parse_mode_becomes_entities_and_bad_markup_is_rejected() {
+    let d = desk().await;
+    d.fake.user_sends(&d.bot, &d.user, "hi");
+    let html =
+        json!({ "chat_id": d.user.id, "text": "<b>Hi</b> &lt;Alice&gt;", "parse_mode": "HTML" });
+    let sent = ok(&d.fake, &d.bot, "sendMessage", html).await;
+    assert_eq!(sent["text"], "Hi <Alice>");
+    assert_eq!(
+        sent["entities"],
+        json!([{ "type": "bold", "offset": 0, "length": 2 }])
+    );
+    let bad = json!({ "chat_id": d.user.id, "text": "Hi <Alice>", "parse_mode": "HTML" });
+    let err = fails(&d.fake, &d.bot, "sendMessage", bad, 400).await;
+    assert!(
+        err.starts_with("Bad Request: can't parse entities: "),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn copies_carry_content_and_captions_can_change() {
+    let d = desk().await;
+    let photo = d
+        .fake
+        .user_sends_content(&d.bot, &d.user, photo_content(Some("old")));
+    let topic = ok(
+        &d.fake,
+        &d.bot,
+        "createForumTopic",
+        json!({ "chat_id": d.group, "name": "Alice" }),
+    )
+    .await;
+    let copy = json!({
+        "chat_id": d.group, "message_thread_id": topic["message_thread_id"],
+        "from_chat_id": d.user.id, "message_id": photo, "caption": "<i>new</i>", "parse_mode": "HTML",
+    });
+    ok(&d.fake, &d.bot, "copyMessage", copy).await;
+    let copied = d.fake.topic_messages(d.group, 2).pop().unwrap();
+    assert_eq!(copied.caption.as_deref(), Some("new"));
+    assert_eq!(
+        copied.json["caption_entities"],
+        json!([{ "type": "italic", "offset": 0, "length": 3 }])
+    );
+    assert!(copied.json.get("forward_origin").is_none());
+    assert_eq!(copied.json["from"]["id"], d.bot.id);
+
+    // Operator answer copied back to the user, in one copyMessages call.
+    let answer = d
+        .fake
+        .operator_sends(d.group, Some(2), &d.operator, "here you go");
+    let photo_answer =
+        d.fake
+            .operator_sends_content(d.group, Some(2), &d.operator, photo_content(None));
+    let copies = ok(
+        &d.fake,
+        &d.bot,
+        "copyMessages",
+        json!({ "chat_id": d.user.id, "from_chat_id": d.group, "message_ids": [answer, photo_answer] }),
+    )
+    .await;
+    assert_eq!(copies, json!([{ "message_id": 2 }, { "message_id": 3 }]));
+    let chat = d.fake.private_chat(&d.bot, &d.user);
+    assert_eq!(chat[1].text.as_deref(), Some("here you go"));
+    assert!(chat[1].from_is_bot);
+    assert!(chat[1].json.get("message_thread_id").is_none());
+    assert!(chat[2].json.get("photo").is_some());
+}
+
+#[tokio::test]
+async fn wait_until_sees_changes_and_times_out() {
+    let d = desk().await;
+    let waiter = tokio::spawn({
+        let fake = d.fake.clone();
+        async move {
+            fake.wait_until(Duration::from_secs(5), |f| {
+                f.requests()
+                    .iter()
+                    .find(|r| r.method == "getMe")
+                    .map(|r| r.bot_id)
+            })
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    ok(&d.fake, &d.bot, "getMe", json!({})).await;
+    assert_eq!(waiter.await.unwrap(), Some(Some(d.bot.id)));
+
+    let started = Instant::now();
+    let never = d
+        .fake
+        .wait_until(Duration::from_millis(50), |f| {
+            (f.request_count("sendMessage") > 0).then_some(())
+        })
+        .await;
+    assert_eq!(never, None);
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn shutdown_ends_long_polls_and_stops_serving() {
+    let d = desk().await;
+    let poll = tokio::spawn({
+        let (fake, bot) = (d.fake.clone(), d.bot.clone());
+        async move { call(&fake, &bot.token, "getUpdates", json!({ "timeout": 30 })).await }
+    });
+    d.fake
+        .wait_until(Duration::from_secs(2), |f| {
+            (f.request_count("getUpdates") == 1).then_some(())
+        })
+        .await
+        .unwrap();
+    d.fake.shutdown();
+    let (status, body) = tokio::time::timeout(Duration::from_secs(2), poll)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((status, body["result"].clone()), (200, json!([])));
+    let refused = tokio::time::timeout(Duration::from_secs(2), async {
+        loop {
+            let attempt = reqwest::Client::new()
+                .post(method_url(&d.fake, &d.bot.token, "getMe"))
+                .send()
+                .await;
+            if attempt.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(refused.is_ok(), "the server must stop listening");
+}
+
+#[tokio::test]
+async fn dropping_the_last_handle_stops_the_server() {
+    let fake = FakeTelegram::start().await.unwrap();
+    let bot = fake.add_bot("b");
+    let url = method_url(&fake, &bot.token, "getMe");
+    let clone = fake.clone();
+    drop(fake);
+    assert!(
+        reqwest::Client::new().post(&url).send().await.is_ok(),
+        "a clone keeps it alive"
+    );
+    drop(clone);
+    let stopped = tokio::time::timeout(Duration::from_secs(2), async {
+        while reqwest::Client::new().post(&url).send().await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(stopped.is_ok());
+}
+
+#[tokio::test]
+async fn tokens_and_ids_look_like_telegrams() {
+    let d = desk().await;
+    let (id, secret) = d.bot.token.split_once(':').unwrap();
+    assert_eq!(id, d.bot.id.to_string());
+    assert_eq!(secret.len(), 35);
+    assert!(
+        secret
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    );
+    assert_eq!(d.group, -1_001_000_000_001);
+    assert!(d.fake.api_url().starts_with("http://127.0.0.1:"));
+    assert!(!d.fake.api_url().ends_with('/'));
+    let chat = ok(&d.fake, &d.bot, "getChat", json!({ "chat_id": d.group })).await;
+    let decoded: frankenstein::types::ChatFullInfo = serde_json::from_value(chat).unwrap();
+    assert_eq!(decoded.is_forum, Some(true));
+    let member = ok(
+        &d.fake,
+        &d.bot,
+        "getChatMember",
+        json!({ "chat_id": d.group, "user_id": d.bot.id }),
+    )
+    .await;
+    let decoded: ChatMember = serde_json::from_value(member).unwrap();
+    let ChatMember::Administrator(admin) = decoded else {
+        panic!("{decoded:?}");
+    };
+    assert_eq!(admin.can_manage_topics, Some(true));
+}
+
+#[tokio::test]
+async fn odd_inputs_get_400s_never_a_crash() {
+    let d = desk().await;
+    d.fake.user_sends(&d.bot, &d.user, "hi");
+    // A pending update answers at once, whatever the timeout.
+    let huge = json!({ "offset": i64::MIN, "limit": -5, "timeout": i64::MAX });
+    assert_eq!(
+        ok(&d.fake, &d.bot, "getUpdates", huge)
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let cases = [
+        ("getUpdates", json!({ "timeout": 1e300 })),
+        ("getUpdates", json!({ "allowed_updates": "message" })),
+        ("sendMessage", json!({ "chat_id": { "a": 1 }, "text": "x" })),
+        ("sendMessage", json!({ "chat_id": d.group, "text": ["x"] })),
+        (
+            "sendMessage",
+            json!({ "chat_id": d.group, "text": "x", "message_thread_id": i64::MIN }),
+        ),
+        (
+            "sendMessage",
+            json!({ "chat_id": d.group, "text": "x", "reply_parameters": "{" }),
+        ),
+        (
+            "sendMessage",
+            json!({ "chat_id": d.group, "text": "x", "reply_parameters": { "message_id": 999 } }),
+        ),
+        (
+            "sendMessage",
+            json!({ "chat_id": d.group, "text": "x", "entities": 5 }),
+        ),
+        (
+            "sendMessage",
+            json!({ "chat_id": d.group, "text": "x", "parse_mode": "Klingon" }),
+        ),
+        (
+            "copyMessage",
+            json!({ "chat_id": d.group, "from_chat_id": d.user.id, "message_id": i64::MIN }),
+        ),
+        (
+            "copyMessages",
+            json!({ "chat_id": d.group, "from_chat_id": d.user.id, "message_ids": [3, 2] }),
+        ),
+        (
+            "copyMessages",
+            json!({ "chat_id": d.group, "from_chat_id": d.user.id, "message_ids": [] }),
+        ),
+        (
+            "createForumTopic",
+            json!({ "chat_id": d.group, "name": "x", "icon_color": "red" }),
+        ),
+        (
+            "createForumTopic",
+            json!({ "chat_id": d.group, "name": "x".repeat(129) }),
+        ),
+        (
+            "editForumTopic",
+            json!({ "chat_id": d.group, "message_thread_id": 1, "name": "y" }),
+        ),
+        ("getChatMember", json!({ "chat_id": d.group })),
+    ];
+    for (method, params) in cases {
+        fails(&d.fake, &d.bot, method, params, 400).await;
+    }
+    // Replies inside the same chat work, and are optional when allowed.
+    let reply =
+        json!({ "chat_id": d.user.id, "text": "re", "reply_parameters": { "message_id": 1 } });
+    assert_eq!(
+        ok(&d.fake, &d.bot, "sendMessage", reply).await["reply_to_message"]["text"],
+        "hi"
+    );
+    let lenient = json!({ "chat_id": d.user.id, "text": "re", "reply_to_message_id": 99, "allow_sending_without_reply": true });
+    assert!(
+        ok(&d.fake, &d.bot, "sendMessage", lenient)
+            .await
+            .get("reply_to_message")
+            .is_none()
+    );
+}

@@ -1,0 +1,34 @@
+//! switchboard: a self-hosted operator desk for Telegram bots.
+//!
+//! One process serves many bots. For each, users' private messages become
+//! topics in a forum supergroup (the backend group) where operators answer.
+//! Data flows through the crate in this order:
+//!
+//! 1. [`poller`]: one task per bot long-polls `getUpdates` through the
+//!    [`telegram`] client and stores each batch, with the new offset, in the
+//!    inbox ([`store`]) in one transaction.
+//! 2. [`dispatch`]: one shared task reads the inbox and applies the product
+//!    rules ([`dispatch::rules`], [`dispatch::commands`]): dialog state
+//!    changes and outbox jobs, in one transaction per batch. No network I/O.
+//! 3. [`outbox`]: per bot, the [`outbox::sender`] executes the jobs (one FIFO
+//!    lane per dialog, priorities across lanes, retries), records results, and
+//!    hands jobs that failed for good back to the dispatcher.
+//! 4. [`app`] starts and stops all of it; the scheduler in it runs autoclose;
+//!    [`http`] serves `/healthz`.
+//!
+//! [`config`] loads `bots.toml`; [`fake`] is a stateful fake Bot API used by
+//! the tests and by `switchboard demo` ([`demo`]); [`cli`] is the command line.
+
+pub mod app;
+pub mod backoff;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod dispatch;
+pub mod fake;
+pub mod http;
+pub mod outbox;
+pub mod poller;
+pub mod store;
+pub mod telegram;

@@ -1,0 +1,490 @@
+//! The sender: executes one bot's outbox jobs against the Bot API.
+//!
+//! Algorithm. The outbox table is the source of truth; the sender keeps an
+//! in-memory view of the pending jobs, grouped in lanes (one per dialog):
+//!
+//! 1. Load every pending job with an id above the last one loaded (all of them
+//!    at start, so a restart goes on where the last run stopped), appending
+//!    each to its lane. The dispatcher wakes the sender after each commit.
+//! 2. A lane whose head is not running and not waiting for a retry is *ready*.
+//!    Ready heads start in priority order, then age, up to `MAX_IN_FLIGHT` at
+//!    once; a lane never has two jobs running, so order per dialog is kept.
+//! 3. When a call ends, its result is recorded in SQLite before the lane moves
+//!    on: done jobs leave the outbox; a transient failure (network, 5xx, 429)
+//!    keeps the job at the head of its lane and retries it after `retry_after`
+//!    or an exponential backoff with jitter; a permanent failure (4xx) marks
+//!    the job failed and hands an [`Outcome`] to the dispatcher.
+//!
+//! The sender decides nothing about the product: what to tell people about a
+//! failure is the dispatcher's business.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use frankenstein::methods::{
+    CloseForumTopicParams, CopyMessageParams, CreateForumTopicParams, ReopenForumTopicParams,
+    SendMessageParams,
+};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+
+use super::{Job, Outcome, Priority, Target};
+use crate::store::{self, Store, dialogs, inbox, outbox::Row};
+use crate::telegram::{self, Client};
+
+/// Calls in flight at once per bot.
+const MAX_IN_FLIGHT: usize = 16;
+/// Jobs loaded from SQLite per query.
+const LOAD_BATCH: usize = 1000;
+/// Longest wait between two tries of a job.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(300);
+/// How long a stopping sender lets calls in flight finish.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Everything one bot's sender needs.
+pub struct Sender {
+    pub bot: String,
+    pub store: Store,
+    pub client: Client,
+    /// Notified by the dispatcher after it committed new jobs for this bot.
+    pub wake: Arc<Notify>,
+    /// Notified after an [`Outcome`] was added to the inbox.
+    pub dispatcher_wake: Arc<Notify>,
+}
+
+/// How one try of a job ended.
+enum Attempt {
+    Done { topic: Option<(i64, i64)> },
+    Retry { after: Duration, error: String },
+    Failed { error: String },
+}
+
+impl Sender {
+    pub async fn run(self, shutdown: CancellationToken) {
+        let this = Arc::new(self);
+        let mut lanes = Lanes::default();
+        let mut last_loaded = 0;
+        let mut in_flight: JoinSet<(String, Attempt)> = JoinSet::new();
+        let mut load_failures = 0;
+        loop {
+            match this.load(last_loaded, &mut lanes).await {
+                Ok(last) => {
+                    last_loaded = last;
+                    load_failures = 0;
+                }
+                Err(err) => {
+                    error!(bot = %this.bot, cause = %format!("{err:#}"), "cannot read the outbox");
+                    load_failures += 1;
+                    let pause = crate::backoff::delay(load_failures, MAX_RETRY_DELAY);
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = tokio::time::sleep(pause) => continue,
+                    }
+                }
+            }
+            lanes.promote_due(Instant::now());
+            while in_flight.len() < MAX_IN_FLIGHT {
+                let Some(row) = lanes.start_next() else { break };
+                debug!(bot = %this.bot, job = row.id, lane = %row.lane, "sending");
+                let sender = Arc::clone(&this);
+                in_flight.spawn(async move {
+                    let attempt = sender.attempt(&row).await;
+                    (row.lane, attempt)
+                });
+            }
+            let next_retry = lanes.next_retry();
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                Some(joined) = in_flight.join_next() => this.finish(joined, &mut lanes).await,
+                () = this.wake.notified() => {}
+                () = sleep_until(next_retry) => {}
+            }
+        }
+        // Calls already on the wire: let them land so their results are
+        // recorded; whatever does not finish in time stays pending and is sent
+        // again after a restart.
+        let drain = async {
+            while let Some(joined) = in_flight.join_next().await {
+                this.finish(joined, &mut lanes).await;
+            }
+        };
+        if tokio::time::timeout(DRAIN_TIMEOUT, drain).await.is_err() {
+            warn!(bot = %this.bot, "stopped with calls in flight; they are sent again on restart");
+        }
+    }
+
+    /// Appends newly committed jobs to their lanes; returns the last id seen.
+    async fn load(&self, mut last: i64, lanes: &mut Lanes) -> anyhow::Result<i64> {
+        loop {
+            let bot = self.bot.clone();
+            let rows = self
+                .store
+                .run(move |conn| Ok(store::outbox::pending_after(conn, &bot, last, LOAD_BATCH)?))
+                .await?;
+            let full = rows.len() == LOAD_BATCH;
+            for row in rows {
+                last = row.id;
+                lanes.push(row);
+            }
+            if !full {
+                return Ok(last);
+            }
+        }
+    }
+
+    async fn finish(
+        &self,
+        joined: Result<(String, Attempt), tokio::task::JoinError>,
+        lanes: &mut Lanes,
+    ) {
+        let (lane, attempt) = match joined {
+            Ok(result) => result,
+            Err(err) => {
+                // Only a bug can get here; the job stays pending for a restart.
+                error!(bot = %self.bot, cause = %err, "a send task failed");
+                return;
+            }
+        };
+        let Some(row) = lanes.head(&lane) else { return };
+        let (id, attempts, job) = (row.id, row.attempts, row.job.clone());
+        let recorded = match attempt {
+            Attempt::Done { topic } => {
+                let result = self
+                    .store
+                    .write(move |tx| {
+                        if let Some((dialog, topic)) = topic {
+                            dialogs::set_topic(tx, dialog, topic)?;
+                        }
+                        Ok(store::outbox::complete(tx, id)?)
+                    })
+                    .await;
+                result.map(|()| lanes.advance(&lane))
+            }
+            Attempt::Retry { after, error } => {
+                debug!(bot = %self.bot, job = id, attempts, cause = %error, "will retry in {after:?}");
+                let result = self
+                    .store
+                    .write(move |tx| Ok(store::outbox::record_retry(tx, id, &error)?))
+                    .await;
+                lanes.retry(&lane, Instant::now() + after);
+                result
+            }
+            Attempt::Failed { error } => {
+                warn!(bot = %self.bot, job = id, cause = %error, "job failed for good");
+                let bot = self.bot.clone();
+                let result = self
+                    .store
+                    .write(move |tx| {
+                        store::outbox::fail(tx, id, &error)?;
+                        if let Ok(job) = job {
+                            let outcome = serde_json::to_string(&Outcome { job, error })?;
+                            inbox::append(tx, &bot, inbox::Kind::Outcome, &outcome)?;
+                        }
+                        Ok(())
+                    })
+                    .await;
+                if result.is_ok() {
+                    self.dispatcher_wake.notify_one();
+                }
+                result.map(|()| lanes.advance(&lane))
+            }
+        };
+        if let Err(err) = recorded {
+            // The result could not be stored: try the job again later rather
+            // than lose it (at worst it is delivered twice).
+            error!(bot = %self.bot, job = id, cause = %format!("{err:#}"), "cannot record a job's result");
+            lanes.retry(&lane, Instant::now() + Duration::from_secs(1));
+        }
+    }
+
+    async fn attempt(&self, row: &Row) -> Attempt {
+        let job = match &row.job {
+            Ok(job) => job,
+            Err(err) => {
+                return Attempt::Failed {
+                    error: format!("this version cannot read the job: {err}"),
+                };
+            }
+        };
+        match self.execute(job).await {
+            Ok(topic) => Attempt::Done { topic },
+            Err(Failure::Telegram(err)) if err.is_not_modified() => Attempt::Done { topic: None },
+            Err(Failure::Telegram(telegram::Error::RetryAfter(after))) => Attempt::Retry {
+                after,
+                error: format!("429: retry after {}s", after.as_secs()),
+            },
+            Err(Failure::Telegram(err)) if err.is_transient() => Attempt::Retry {
+                after: crate::backoff::delay(row.attempts, MAX_RETRY_DELAY),
+                error: err.to_string(),
+            },
+            Err(Failure::Telegram(err)) => Attempt::Failed {
+                error: err.to_string(),
+            },
+            Err(Failure::NoTopic) => Attempt::Failed {
+                error: "the dialog has no topic: creating it failed".into(),
+            },
+            Err(Failure::Store(err)) => Attempt::Retry {
+                after: crate::backoff::delay(row.attempts, MAX_RETRY_DELAY),
+                error: format!("database: {err:#}"),
+            },
+        }
+    }
+
+    /// Makes the call. `Ok(Some((dialog, topic)))` when a topic was created.
+    async fn execute(&self, job: &Job) -> Result<Option<(i64, i64)>, Failure> {
+        match job {
+            Job::CreateTopic { dialog_id, name } => {
+                let dialog = self.dialog(*dialog_id).await?;
+                if dialog.topic_id.is_some() {
+                    return Ok(None);
+                }
+                let params = CreateForumTopicParams::builder()
+                    .chat_id(dialog.backend_group)
+                    .name(name.clone())
+                    .build();
+                let topic = self.client.create_forum_topic(&params).await?;
+                info!(bot = %self.bot, dialog = dialog.id, topic = topic.message_thread_id, "topic created");
+                Ok(Some((dialog.id, i64::from(topic.message_thread_id))))
+            }
+            Job::Copy {
+                to,
+                from_chat,
+                message_id,
+            } => {
+                let (chat, thread) = self.resolve(to).await?;
+                let params = CopyMessageParams::builder()
+                    .chat_id(chat)
+                    .maybe_message_thread_id(thread)
+                    .from_chat_id(*from_chat)
+                    .message_id(*message_id)
+                    .build();
+                self.client.copy_message(&params).await?;
+                Ok(None)
+            }
+            Job::Text { to, text } => {
+                let (chat, thread) = self.resolve(to).await?;
+                let params = SendMessageParams::builder()
+                    .chat_id(chat)
+                    .maybe_message_thread_id(thread)
+                    .text(text.clone())
+                    .build();
+                self.client.send_message(&params).await?;
+                Ok(None)
+            }
+            Job::CloseTopic { dialog_id } => {
+                if let Some((chat, thread)) = self.topic_of(*dialog_id).await? {
+                    let params = CloseForumTopicParams::builder()
+                        .chat_id(chat)
+                        .message_thread_id(thread)
+                        .build();
+                    self.client.close_forum_topic(&params).await?;
+                }
+                Ok(None)
+            }
+            Job::ReopenTopic { dialog_id } => {
+                if let Some((chat, thread)) = self.topic_of(*dialog_id).await? {
+                    let params = ReopenForumTopicParams::builder()
+                        .chat_id(chat)
+                        .message_thread_id(thread)
+                        .build();
+                    self.client.reopen_forum_topic(&params).await?;
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    async fn dialog(&self, id: i64) -> Result<dialogs::Dialog, Failure> {
+        self.store
+            .run(move |conn| Ok(dialogs::by_id(conn, id)?))
+            .await
+            .map_err(Failure::Store)?
+            .ok_or(Failure::NoTopic)
+    }
+
+    /// The dialog's (group, topic), if it has a topic.
+    async fn topic_of(&self, dialog_id: i64) -> Result<Option<(i64, i32)>, Failure> {
+        let dialog = self.dialog(dialog_id).await?;
+        Ok(dialog.topic_id.and_then(|topic| {
+            i32::try_from(topic)
+                .ok()
+                .map(|topic| (dialog.backend_group, topic))
+        }))
+    }
+
+    /// The chat and thread a target stands for now.
+    async fn resolve(&self, target: &Target) -> Result<(i64, Option<i32>), Failure> {
+        match target {
+            Target::User(user) => Ok((*user, None)),
+            Target::General(group) => Ok((*group, None)),
+            Target::Topic(dialog) => match self.topic_of(*dialog).await? {
+                Some((group, topic)) => Ok((group, Some(topic))),
+                None => Err(Failure::NoTopic),
+            },
+        }
+    }
+}
+
+enum Failure {
+    Telegram(telegram::Error),
+    /// The job's dialog has no topic (its creation failed for good).
+    NoTopic,
+    Store(anyhow::Error),
+}
+
+impl From<telegram::Error> for Failure {
+    fn from(err: telegram::Error) -> Failure {
+        Failure::Telegram(err)
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Pending jobs by lane, and which lanes may start their head job.
+#[derive(Default)]
+struct Lanes {
+    lanes: HashMap<String, Lane>,
+    /// Heads that may start now: (priority, job id, lane).
+    ready: BTreeSet<(Priority, i64, String)>,
+    /// Lanes waiting to retry their head, by when.
+    waiting: BinaryHeap<Reverse<(Instant, String)>>,
+}
+
+#[derive(Default)]
+struct Lane {
+    jobs: VecDeque<Row>,
+    /// The head is running or waiting for a retry.
+    busy: bool,
+}
+
+impl Lanes {
+    fn push(&mut self, row: Row) {
+        let lane = self.lanes.entry(row.lane.clone()).or_default();
+        if lane.jobs.is_empty() && !lane.busy {
+            self.ready.insert((row.priority, row.id, row.lane.clone()));
+        }
+        lane.jobs.push_back(row);
+    }
+
+    /// Takes the best ready head and marks its lane busy.
+    fn start_next(&mut self) -> Option<Row> {
+        let (_, _, name) = self.ready.pop_first()?;
+        let lane = self.lanes.get_mut(&name)?;
+        lane.busy = true;
+        lane.jobs.front().cloned()
+    }
+
+    /// The job at the head of a lane: the running one, for a busy lane.
+    fn head(&self, name: &str) -> Option<&Row> {
+        self.lanes.get(name).and_then(|lane| lane.jobs.front())
+    }
+
+    /// The head is finished: the next job of the lane becomes ready.
+    fn advance(&mut self, name: &str) {
+        let Some(lane) = self.lanes.get_mut(name) else {
+            return;
+        };
+        lane.jobs.pop_front();
+        lane.busy = false;
+        match lane.jobs.front() {
+            Some(next) => {
+                self.ready.insert((next.priority, next.id, name.to_owned()));
+            }
+            None => {
+                self.lanes.remove(name);
+            }
+        }
+    }
+
+    /// The head failed for now: it runs again at `at`, nothing else in its lane before it.
+    fn retry(&mut self, name: &str, at: Instant) {
+        if let Some(lane) = self.lanes.get_mut(name) {
+            lane.busy = true;
+            if let Some(head) = lane.jobs.front_mut() {
+                head.attempts += 1;
+            }
+            self.waiting.push(Reverse((at, name.to_owned())));
+        }
+    }
+
+    fn promote_due(&mut self, now: Instant) {
+        while let Some(Reverse((at, _))) = self.waiting.peek() {
+            if *at > now {
+                break;
+            }
+            let Some(Reverse((_, name))) = self.waiting.pop() else {
+                break;
+            };
+            if let Some(head) = self.lanes.get(&name).and_then(|lane| lane.jobs.front()) {
+                self.ready.insert((head.priority, head.id, name));
+            }
+        }
+    }
+
+    fn next_retry(&self) -> Option<Instant> {
+        self.waiting.peek().map(|Reverse((at, _))| *at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i64, lane: &str, priority: Priority) -> Row {
+        Row {
+            id,
+            lane: lane.into(),
+            priority,
+            job: Ok(Job::Text {
+                to: Target::User(1),
+                text: id.to_string(),
+            }),
+            attempts: 0,
+        }
+    }
+
+    #[test]
+    fn one_job_per_lane_at_a_time_in_priority_then_age_order() {
+        let mut lanes = Lanes::default();
+        lanes.push(row(1, "a", Priority::Inbound));
+        lanes.push(row(2, "a", Priority::Reply));
+        lanes.push(row(3, "b", Priority::Reply));
+        lanes.push(row(4, "c", Priority::TopicEdit));
+        let order: Vec<i64> = std::iter::from_fn(|| lanes.start_next().map(|r| r.id)).collect();
+        // Lane a's reply (2) waits behind its own older job (1).
+        assert_eq!(order, [3, 1, 4]);
+        lanes.advance("a");
+        assert_eq!(lanes.start_next().map(|r| r.id), Some(2));
+        assert!(lanes.start_next().is_none());
+    }
+
+    #[test]
+    fn a_retrying_head_blocks_its_lane_until_due() {
+        let mut lanes = Lanes::default();
+        lanes.push(row(1, "a", Priority::Reply));
+        lanes.push(row(2, "a", Priority::Reply));
+        lanes.push(row(3, "b", Priority::Reply));
+        assert_eq!(lanes.start_next().map(|r| r.id), Some(1));
+        let now = Instant::now();
+        lanes.retry("a", now + Duration::from_secs(5));
+        assert_eq!(lanes.start_next().map(|r| r.id), Some(3));
+        assert!(lanes.start_next().is_none());
+        lanes.promote_due(now + Duration::from_secs(4));
+        assert!(lanes.start_next().is_none());
+        assert_eq!(lanes.next_retry(), Some(now + Duration::from_secs(5)));
+        lanes.promote_due(now + Duration::from_secs(5));
+        let retried = lanes.start_next().unwrap();
+        assert_eq!((retried.id, retried.attempts), (1, 1));
+    }
+}

@@ -1,0 +1,164 @@
+//! The `dialogs` table: one per (bot, user), shown as one topic.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+/// Where a dialog stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// The user wrote last: waiting for support.
+    UserAnswered,
+    /// An operator replied last: waiting for the user (autoclose counts from here).
+    SupportAnswered,
+    Closed,
+}
+
+impl Status {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::UserAnswered => "user_answered",
+            Status::SupportAnswered => "support_answered",
+            Status::Closed => "closed",
+        }
+    }
+
+    fn parse(s: &str) -> Status {
+        match s {
+            "support_answered" => Status::SupportAnswered,
+            "closed" => Status::Closed,
+            _ => Status::UserAnswered,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dialog {
+    pub id: i64,
+    pub bot: String,
+    pub user_id: i64,
+    pub backend_group: i64,
+    /// `None` until `createForumTopic` succeeded.
+    pub topic_id: Option<i64>,
+    pub status: Status,
+}
+
+const COLUMNS: &str = "id, bot, user_id, backend_group, topic_id, status";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Dialog> {
+    let status: String = row.get(5)?;
+    Ok(Dialog {
+        id: row.get(0)?,
+        bot: row.get(1)?,
+        user_id: row.get(2)?,
+        backend_group: row.get(3)?,
+        topic_id: row.get(4)?,
+        status: Status::parse(&status),
+    })
+}
+
+pub fn by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Dialog>> {
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM dialogs WHERE id = ?1"))?
+        .query_row([id], from_row)
+        .optional()
+}
+
+pub fn by_user(conn: &Connection, bot: &str, user_id: i64) -> rusqlite::Result<Option<Dialog>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM dialogs WHERE bot = ?1 AND user_id = ?2"
+    ))?
+    .query_row(params![bot, user_id], from_row)
+    .optional()
+}
+
+pub fn by_topic(
+    conn: &Connection,
+    bot: &str,
+    backend_group: i64,
+    topic_id: i64,
+) -> rusqlite::Result<Option<Dialog>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM dialogs WHERE bot = ?1 AND backend_group = ?2 AND topic_id = ?3"
+    ))?
+    .query_row(params![bot, backend_group, topic_id], from_row)
+    .optional()
+}
+
+/// Creates an open dialog without a topic yet; returns it.
+pub fn insert(
+    conn: &Connection,
+    bot: &str,
+    user_id: i64,
+    backend_group: i64,
+    now: i64,
+) -> rusqlite::Result<Dialog> {
+    conn.prepare_cached(
+        "INSERT INTO dialogs (bot, user_id, backend_group, status, opened_at)
+         VALUES (?1, ?2, ?3, 'user_answered', ?4)",
+    )?
+    .execute(params![bot, user_id, backend_group, now])?;
+    Ok(Dialog {
+        id: conn.last_insert_rowid(),
+        bot: bot.to_owned(),
+        user_id,
+        backend_group,
+        topic_id: None,
+        status: Status::UserAnswered,
+    })
+}
+
+pub fn set_status(conn: &Connection, id: i64, status: Status) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE dialogs SET status = ?2 WHERE id = ?1")?
+        .execute(params![id, status.as_str()])?;
+    Ok(())
+}
+
+/// An operator replied at `now`: the dialog waits for the user.
+pub fn record_operator_reply(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE dialogs SET status = 'support_answered', last_operator_reply_at = ?2 WHERE id = ?1",
+    )?
+    .execute(params![id, now])?;
+    Ok(())
+}
+
+pub fn set_topic(conn: &Connection, id: i64, topic_id: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE dialogs SET topic_id = ?2 WHERE id = ?1")?
+        .execute(params![id, topic_id])?;
+    Ok(())
+}
+
+/// Dialogs of `bot` waiting for the user since `cutoff` or earlier.
+pub fn waiting_since(conn: &Connection, bot: &str, cutoff: i64) -> rusqlite::Result<Vec<Dialog>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM dialogs
+         WHERE status = 'support_answered' AND last_operator_reply_at <= ?2 AND bot = ?1"
+    ))?;
+    let rows = stmt.query_map(params![bot, cutoff], from_row)?;
+    rows.collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::temp_store;
+
+    #[test]
+    fn lifecycle_and_lookups() {
+        let (store, _dir) = temp_store();
+        let conn = store.conn().unwrap();
+        let d = insert(&conn, "a", 7, -100, 1).unwrap();
+        assert_eq!(by_user(&conn, "a", 7).unwrap().unwrap(), d);
+        assert_eq!(by_topic(&conn, "a", -100, 5).unwrap(), None);
+        set_topic(&conn, d.id, 5).unwrap();
+        assert_eq!(by_topic(&conn, "a", -100, 5).unwrap().unwrap().id, d.id);
+        assert_eq!(by_topic(&conn, "b", -100, 5).unwrap(), None);
+
+        assert!(waiting_since(&conn, "a", 100).unwrap().is_empty());
+        record_operator_reply(&conn, d.id, 50).unwrap();
+        assert!(waiting_since(&conn, "a", 49).unwrap().is_empty());
+        assert_eq!(waiting_since(&conn, "a", 50).unwrap()[0].id, d.id);
+        set_status(&conn, d.id, Status::Closed).unwrap();
+        assert!(waiting_since(&conn, "a", 100).unwrap().is_empty());
+        assert_eq!(by_id(&conn, d.id).unwrap().unwrap().status, Status::Closed);
+    }
+}

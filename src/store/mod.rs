@@ -1,0 +1,180 @@
+//! SQLite storage: the connection pool, the schema and its migrations, and the
+//! queries, grouped by the table they touch.
+//!
+//! Every blocking call runs inside `spawn_blocking` through [`Store::run`], so
+//! async tasks never wait on disk. Write transactions are `BEGIN IMMEDIATE`:
+//! SQLite then queues writers on `busy_timeout` instead of failing a read
+//! transaction that tries to upgrade to a write.
+
+pub mod bots;
+pub mod dialogs;
+pub mod inbox;
+pub mod outbox;
+pub mod users;
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+/// A pool of SQLite connections to one database file.
+#[derive(Clone)]
+pub struct Store {
+    pool: r2d2::Pool<SqliteConnectionManager>,
+}
+
+/// Schema migrations: entry `i` moves the database from `user_version` i to i+1.
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its schema
+    /// up to date.
+    pub fn open(path: &Path) -> anyhow::Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create directory {}", dir.display()))?;
+        }
+        let manager = SqliteConnectionManager::file(path).with_init(|conn| {
+            conn.busy_timeout(Duration::from_secs(10))?;
+            conn.execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = NORMAL;
+                 PRAGMA foreign_keys = ON;",
+            )
+        });
+        let pool = r2d2::Pool::builder()
+            .max_size(8)
+            .build(manager)
+            .with_context(|| format!("cannot open database {}", path.display()))?;
+        let store = Store { pool };
+        let mut conn = store.conn()?;
+        migrate(&mut conn)
+            .with_context(|| format!("cannot migrate database {}", path.display()))?;
+        Ok(store)
+    }
+
+    /// A pooled connection, for blocking code that is already off the async runtime.
+    pub fn conn(&self) -> anyhow::Result<r2d2::PooledConnection<SqliteConnectionManager>> {
+        self.pool.get().context("no database connection available")
+    }
+
+    /// Runs `f` with a connection on the blocking thread pool.
+    pub async fn run<T, F>(&self, f: F) -> anyhow::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> anyhow::Result<T> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = store.conn()?;
+            f(&mut conn)
+        })
+        .await
+        .context("database task failed")?
+    }
+
+    /// Runs `f` inside one write transaction on the blocking thread pool;
+    /// commits if it returns `Ok`, rolls back otherwise.
+    pub async fn write<T, F>(&self, f: F) -> anyhow::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> anyhow::Result<T> + Send + 'static,
+    {
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })
+        .await
+    }
+}
+
+/// Brings the schema up to date, one step per transaction. The version is
+/// read inside each write transaction, so two processes (or a process and a
+/// tool) opening the same new database at once do not both run a step.
+fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        let version = usize::try_from(version).unwrap_or(usize::MAX);
+        let Some(step) = MIGRATIONS.get(version) else {
+            if version > MIGRATIONS.len() {
+                anyhow::bail!(
+                    "the database has schema version {version}, newer than this switchboard knows ({}); \
+                     upgrade switchboard or restore a backup",
+                    MIGRATIONS.len()
+                );
+            }
+            return Ok(());
+        };
+        tx.execute_batch(step)
+            .with_context(|| format!("migration to schema version {}", version + 1))?;
+        tx.pragma_update(None, "user_version", i64::try_from(version + 1)?)?;
+        tx.commit()?;
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::Store;
+
+    /// A store on a fresh file in a temporary directory (kept alive by the guard).
+    pub fn temp_store() -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&dir.path().join("test.db")).expect("open store");
+        (store, dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_run_once_and_reopen_keeps_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        {
+            let store = Store::open(&path).unwrap();
+            let conn = store.conn().unwrap();
+            bots::save_offset(&conn, "shop", 42).unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let conn = store.conn().unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        assert_eq!(bots::offset(&conn, "shop").unwrap(), 42);
+    }
+
+    #[test]
+    fn concurrent_opens_of_a_new_database_migrate_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let openers: Vec<_> = (0..4)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || Store::open(&path).map(|_| ()))
+            })
+            .collect();
+        for opener in openers {
+            opener.join().unwrap().unwrap();
+        }
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "user_version", 99).unwrap();
+        }
+        let err = Store::open(&path).err().expect("must refuse");
+        assert!(format!("{err:#}").contains("newer than this switchboard knows"));
+    }
+}

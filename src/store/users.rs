@@ -1,0 +1,81 @@
+//! The `users` table: people who wrote to a bot.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub user_id: i64,
+    pub first_name: String,
+    pub last_name: Option<String>,
+    pub username: Option<String>,
+}
+
+impl User {
+    /// "Alice Smith" or "Alice".
+    #[must_use]
+    pub fn full_name(&self) -> String {
+        match &self.last_name {
+            Some(last) if !last.is_empty() => format!("{} {last}", self.first_name),
+            _ => self.first_name.clone(),
+        }
+    }
+}
+
+/// Records the user as seen now, keeping their names current.
+pub fn upsert(conn: &Connection, bot: &str, user: &User, now: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO users (bot, user_id, first_name, last_name, username, first_seen, last_seen)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+         ON CONFLICT (bot, user_id) DO UPDATE SET
+            first_name = excluded.first_name, last_name = excluded.last_name,
+            username = excluded.username, last_seen = excluded.last_seen",
+    )?
+    .execute(params![
+        bot,
+        user.user_id,
+        user.first_name,
+        user.last_name,
+        user.username,
+        now
+    ])?;
+    Ok(())
+}
+
+pub fn get(conn: &Connection, bot: &str, user_id: i64) -> rusqlite::Result<Option<User>> {
+    conn.prepare_cached(
+        "SELECT user_id, first_name, last_name, username FROM users WHERE bot = ?1 AND user_id = ?2",
+    )?
+    .query_row(params![bot, user_id], |row| {
+        Ok(User {
+            user_id: row.get(0)?,
+            first_name: row.get(1)?,
+            last_name: row.get(2)?,
+            username: row.get(3)?,
+        })
+    })
+    .optional()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::temp_store;
+
+    #[test]
+    fn upsert_keeps_names_current_per_bot() {
+        let (store, _dir) = temp_store();
+        let conn = store.conn().unwrap();
+        let mut alice = User {
+            user_id: 1,
+            first_name: "Alice".into(),
+            last_name: None,
+            username: Some("alice".into()),
+        };
+        upsert(&conn, "a", &alice, 10).unwrap();
+        alice.last_name = Some("Smith".into());
+        upsert(&conn, "a", &alice, 20).unwrap();
+        let stored = get(&conn, "a", 1).unwrap().unwrap();
+        assert_eq!(stored.full_name(), "Alice Smith");
+        assert_eq!(get(&conn, "b", 1).unwrap(), None);
+    }
+}

@@ -1,0 +1,272 @@
+//! The Bot API client: frankenstein's transport and types, with two things
+//! added that the rest of switchboard relies on.
+//!
+//! * `getUpdates` is fetched as raw JSON and split into one raw update each,
+//!   so that one update of a type frankenstein does not know cannot fail the
+//!   whole batch; the dispatcher decodes them one by one.
+//! * Every failure is classified into an [`Error`] whose kind callers act on
+//!   (retry after, stop the bot, mark the user blocked, ...). Tokens never
+//!   appear in these errors: frankenstein strips the request URL from
+//!   transport errors, and this module never formats the API URL.
+
+use std::time::Duration;
+
+use frankenstein::AsyncTelegramApi;
+use frankenstein::client_reqwest::Bot;
+use frankenstein::methods::{
+    CloseForumTopicParams, CopyMessageParams, CreateForumTopicParams, GetUpdatesParams,
+    ReopenForumTopicParams, SendMessageParams,
+};
+use frankenstein::response::{ErrorResponse, MethodResponse};
+use frankenstein::types::{AllowedUpdate, ForumTopic, Message, MessageId, User};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::config::Token;
+
+/// A failed Bot API call, by what the caller should do about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// 429: wait exactly this long before calling again.
+    #[error("rate limited by Telegram: retry after {}s", .0.as_secs())]
+    RetryAfter(Duration),
+    /// 401: the token was rejected.
+    #[error("unauthorized: Telegram rejected the bot token (revoked or mistyped?)")]
+    Unauthorized,
+    /// 409: another consumer of this token's updates.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// 403, e.g. "bot was blocked by the user".
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// 400 "message thread not found": the topic was deleted.
+    #[error("message thread not found (the topic was deleted?)")]
+    ThreadNotFound,
+    /// 400 with `migrate_to_chat_id`: the group became a supergroup with a new id.
+    #[error("the group moved to chat id {0}")]
+    Migrated(i64),
+    /// Any other 4xx: the request itself is wrong; retrying cannot help.
+    #[error("rejected by Telegram ({code}): {description}")]
+    Rejected { code: u64, description: String },
+    /// 5xx from Telegram or a proxy in front of it.
+    #[error("Telegram server error ({code}): {description}")]
+    Server { code: u64, description: String },
+    /// The request or its answer did not make it (connect, reset, timeout, garbled reply).
+    #[error("network: {0}")]
+    Network(String),
+}
+
+impl Error {
+    /// Whether the same call may succeed later (after a backoff, or `retry_after`).
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Error::RetryAfter(_) | Error::Server { .. } | Error::Network(_)
+        )
+    }
+
+    /// 400 TOPIC_NOT_MODIFIED: the topic is already in the requested state.
+    #[must_use]
+    pub fn is_not_modified(&self) -> bool {
+        matches!(self, Error::Rejected { description, .. } if description.contains("TOPIC_NOT_MODIFIED"))
+    }
+
+    fn from_response(response: ErrorResponse) -> Error {
+        let ErrorResponse {
+            description,
+            error_code: code,
+            parameters,
+            ..
+        } = response;
+        if let Some(seconds) = parameters.and_then(|p| p.retry_after) {
+            return Error::RetryAfter(Duration::from_secs(seconds.into()));
+        }
+        if let Some(chat) = parameters.and_then(|p| p.migrate_to_chat_id) {
+            return Error::Migrated(chat);
+        }
+        match code {
+            401 => Error::Unauthorized,
+            403 => Error::Forbidden(description),
+            409 => Error::Conflict(description),
+            // A 429 without retry_after: wait a second rather than hammer.
+            429 => Error::RetryAfter(Duration::from_secs(1)),
+            400 if description.contains("message thread not found") => Error::ThreadNotFound,
+            500.. => Error::Server { code, description },
+            _ => Error::Rejected { code, description },
+        }
+    }
+}
+
+impl From<frankenstein::Error> for Error {
+    fn from(err: frankenstein::Error) -> Error {
+        match err {
+            frankenstein::Error::Api(response) => Error::from_response(response),
+            // frankenstein already removed the URL (and with it the token).
+            frankenstein::Error::HttpReqwest(err) if err.is_timeout() => {
+                Error::Network("request timed out".into())
+            }
+            frankenstein::Error::HttpReqwest(err) => Error::Network(error_chain(&err)),
+            // A non-JSON answer, typically an HTML error page from a proxy.
+            frankenstein::Error::JsonDecode { source, input } => Error::Network(format!(
+                "unreadable answer ({source}): {}",
+                input.chars().take(200).collect::<String>()
+            )),
+            other => Error::Network(other.to_string()),
+        }
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// One update as Telegram sent it, with its id read out.
+#[derive(Debug)]
+pub struct RawUpdate {
+    pub update_id: i64,
+    pub json: Box<RawValue>,
+}
+
+/// The update types switchboard asks for. Passed explicitly on every
+/// `getUpdates`: Telegram otherwise keeps whatever the last caller chose.
+pub const ALLOWED_UPDATES: &[AllowedUpdate] =
+    &[AllowedUpdate::Message, AllowedUpdate::MyChatMember];
+
+/// A Bot API client for one bot. Deliberately not `Debug`: it holds the token.
+#[derive(Clone)]
+pub struct Client {
+    bot: Bot,
+}
+
+impl Client {
+    /// `timeout` bounds every call; long polls need it above the poll timeout.
+    pub fn new(api_url: &str, token: &Token, timeout: Duration) -> anyhow::Result<Client> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(timeout)
+            .build()
+            .map_err(|err| {
+                anyhow::anyhow!("cannot build the HTTP client: {}", error_chain(&err))
+            })?;
+        let bot = Bot::builder()
+            .api_url(format!("{api_url}/bot{}", token.expose()))
+            .client(http)
+            .build();
+        Ok(Client { bot })
+    }
+
+    pub async fn get_me(&self) -> Result<User, Error> {
+        Ok(self.bot.get_me().await?.result)
+    }
+
+    /// Long-polls for updates from `offset` on, each kept as raw JSON.
+    pub async fn get_updates(
+        &self,
+        offset: i64,
+        timeout: Duration,
+    ) -> Result<Vec<RawUpdate>, Error> {
+        let params = GetUpdatesParams::builder()
+            .offset(offset)
+            .limit(100)
+            .timeout(u32::try_from(timeout.as_secs()).unwrap_or(u32::MAX))
+            .allowed_updates(ALLOWED_UPDATES.to_vec())
+            .build();
+        let response: MethodResponse<Vec<Box<RawValue>>> =
+            self.bot.request("getUpdates", Some(params)).await?;
+        let mut updates = Vec::with_capacity(response.result.len());
+        for json in response.result {
+            #[derive(Deserialize)]
+            struct Id {
+                update_id: i64,
+            }
+            match serde_json::from_str::<Id>(json.get()) {
+                Ok(Id { update_id }) => updates.push(RawUpdate { update_id, json }),
+                Err(err) => tracing::warn!(cause = %err, "skipping an update without update_id"),
+            }
+        }
+        Ok(updates)
+    }
+
+    pub async fn send_message(&self, params: &SendMessageParams) -> Result<Message, Error> {
+        Ok(self.bot.send_message(params).await?.result)
+    }
+
+    pub async fn copy_message(&self, params: &CopyMessageParams) -> Result<MessageId, Error> {
+        Ok(self.bot.copy_message(params).await?.result)
+    }
+
+    pub async fn create_forum_topic(
+        &self,
+        params: &CreateForumTopicParams,
+    ) -> Result<ForumTopic, Error> {
+        Ok(self.bot.create_forum_topic(params).await?.result)
+    }
+
+    pub async fn close_forum_topic(&self, params: &CloseForumTopicParams) -> Result<(), Error> {
+        self.bot.close_forum_topic(params).await?;
+        Ok(())
+    }
+
+    pub async fn reopen_forum_topic(&self, params: &ReopenForumTopicParams) -> Result<(), Error> {
+        self.bot.reopen_forum_topic(params).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use frankenstein::response::ResponseParameters;
+
+    fn response(code: u64, description: &str, parameters: Option<ResponseParameters>) -> Error {
+        Error::from_response(ErrorResponse {
+            ok: false,
+            description: description.into(),
+            error_code: code,
+            parameters,
+        })
+    }
+
+    #[test]
+    fn classifies_errors_by_what_to_do() {
+        let retry = response(
+            429,
+            "Too Many Requests: retry after 7",
+            Some(ResponseParameters {
+                migrate_to_chat_id: None,
+                retry_after: Some(7),
+            }),
+        );
+        assert_eq!(retry, Error::RetryAfter(Duration::from_secs(7)));
+        assert!(retry.is_transient());
+        assert_eq!(response(401, "Unauthorized", None), Error::Unauthorized);
+        assert!(!response(401, "Unauthorized", None).is_transient());
+        assert_eq!(
+            response(400, "Bad Request: message thread not found", None),
+            Error::ThreadNotFound
+        );
+        assert!(
+            matches!(response(403, "Forbidden: bot was blocked by the user", None), Error::Forbidden(d) if d.contains("blocked"))
+        );
+        assert!(response(502, "Bad Gateway", None).is_transient());
+        assert!(!response(400, "Bad Request: chat not found", None).is_transient());
+        assert!(response(400, "Bad Request: TOPIC_NOT_MODIFIED", None).is_not_modified());
+        let migrated = response(
+            400,
+            "Bad Request: group chat was upgraded to a supergroup chat",
+            Some(ResponseParameters {
+                migrate_to_chat_id: Some(-1009),
+                retry_after: None,
+            }),
+        );
+        assert_eq!(migrated, Error::Migrated(-1009));
+    }
+}

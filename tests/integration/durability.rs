@@ -1,0 +1,163 @@
+use std::process::{Child, Command, Stdio};
+
+use switchboard::fake::{FakeBot, FakeTelegram, Fault, FaultRule};
+
+use crate::util::{PATIENCE, texts, welcome};
+
+/// Writes a bots.toml for one bot on the fake and returns its path.
+fn write_config(dir: &std::path::Path, fake: &FakeTelegram, group: i64) -> std::path::PathBuf {
+    let path = dir.join("bots.toml");
+    let text = format!(
+        r#"
+database = "state/switchboard.db"
+api_url = "{}"
+poll_timeout = "5s"
+
+[[bots]]
+name = "shop"
+token = "${{SHOP_TOKEN}}"
+backend_group = {group}
+"#,
+        fake.api_url()
+    );
+    std::fs::write(&path, text).expect("write bots.toml");
+    path
+}
+
+/// A running switchboard process, killed with SIGKILL when dropped (so a
+/// failing test leaves no process behind).
+struct Process(Child);
+
+impl Process {
+    fn kill(&mut self) {
+        self.0.kill().expect("SIGKILL");
+        self.0.wait().expect("reaped");
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_switchboard(config: &std::path::Path, bot: &FakeBot) -> Process {
+    let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["run", "--config"])
+        .arg(config)
+        .env("SHOP_TOKEN", &bot.token)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start switchboard");
+    Process(child)
+}
+
+/// The process is killed (SIGKILL, no graceful stop) after it fetched the
+/// updates and Telegram forgot them (the next getUpdates confirmed them),
+/// while their relay is in flight; after a restart every message arrives
+/// exactly once, in order, in the one topic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_relay_then_restarted_loses_and_repeats_nothing() {
+    let fake = FakeTelegram::start().await.expect("fake");
+    let bot = fake.add_bot("shop_bot");
+    let group = fake.add_forum_group("Support", &[&bot]);
+    let alice = fake.add_user("Alice", None);
+    let operator = fake.add_user("Olga", None);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), &fake, group);
+
+    for text in ["one", "two", "three"] {
+        fake.user_sends(&bot, &alice, text);
+    }
+    // The topic creation never answers: the messages are fetched, stored and
+    // dispatched, and their relay is in flight when the process dies.
+    fake.inject(FaultRule {
+        method: Some("createForumTopic".into()),
+        bot_id: Some(bot.id),
+        times: 1,
+        fault: Fault::Hang,
+    });
+    let mut first = spawn_switchboard(&config, &bot);
+    fake.wait_until(PATIENCE, |f| {
+        (f.request_count("createForumTopic") == 1 && f.pending_update_count(&bot) == 0)
+            .then_some(())
+    })
+    .await
+    .expect("the updates confirmed and the topic creation in flight");
+    first.kill();
+
+    let mut second = spawn_switchboard(&config, &bot);
+    let relayed = fake
+        .wait_until(PATIENCE, |f| {
+            let topic = f.topics(group).first()?.thread_id;
+            let shown = texts(&f.topic_messages(group, topic));
+            (shown.len() >= 3).then_some((topic, shown))
+        })
+        .await;
+    let (topic, shown) = relayed.expect("the messages relayed after the restart");
+
+    fake.operator_sends(group, Some(topic), &operator, "answer");
+    let answered = fake
+        .wait_until(PATIENCE, |f| {
+            texts(&f.private_chat(&bot, &alice))
+                .contains(&"answer".to_string())
+                .then_some(())
+        })
+        .await;
+    second.kill();
+    assert!(
+        answered.is_some(),
+        "the reply was not delivered after the restart"
+    );
+
+    assert_eq!(shown, ["one", "two", "three"]);
+    assert_eq!(fake.topics(group).len(), 1, "one topic");
+    assert_eq!(
+        texts(&fake.private_chat(&bot, &alice)),
+        ["one", "two", "three", &welcome(), "answer"],
+        "the welcome and the answer once each"
+    );
+    assert_eq!(fake.pending_update_count(&bot), 0);
+}
+
+/// A graceful stop and a restart: work queued in the meantime is picked up,
+/// nothing is fetched twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_goes_on_where_the_last_run_stopped() {
+    let mut desk = crate::util::Desk::one_bot().await;
+    let alice = desk.fake.add_user("Alice", None);
+    desk.fake.user_sends(desk.bot(), &alice, "before");
+    let topic = desk.only_topic().await;
+    desk.wait_topic_texts(desk.group(), topic, &["before"])
+        .await;
+    desk.stop().await;
+
+    desk.fake.user_sends(desk.bot(), &alice, "while stopped");
+    desk.fake.operator_sends(
+        desk.group(),
+        Some(topic),
+        &desk.operator,
+        "reply while stopped",
+    );
+    desk.launch();
+    // The operator wrote in the topic while switchboard was down; the user's
+    // message is copied in after the restart.
+    desk.wait_topic_texts(
+        desk.group(),
+        topic,
+        &["before", "reply while stopped", "while stopped"],
+    )
+    .await;
+    desk.wait_chat_texts(
+        desk.bot(),
+        &alice,
+        &["before", &welcome(), "while stopped", "reply while stopped"],
+    )
+    .await;
+    desk.settle().await;
+    assert_eq!(desk.fake.topics(desk.group()).len(), 1);
+}

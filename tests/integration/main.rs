@@ -1,0 +1,15 @@
+//! Integration tests: the real app (or the real binary) against the fake Bot
+//! API, asserting what users and operators see. One test binary, one module
+//! per area.
+
+/// The harness: a fake Telegram, a configured app on it, and waiting helpers.
+mod util;
+
+/// Crash safety: the binary killed with SIGKILL and restarted.
+mod durability;
+/// User <-> topic relaying, isolation between bots.
+mod relay;
+/// Bad input from outside: unknown updates, bad tokens, bad configuration.
+mod robustness;
+/// Welcome, keywords, /new, /close, autoclose, notes, silent mode.
+mod rules;

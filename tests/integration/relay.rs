@@ -1,0 +1,143 @@
+use switchboard::config::BotSettings;
+
+use crate::util::{Desk, texts, welcome};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_message_creates_one_topic_and_later_messages_reuse_it() {
+    let desk = Desk::one_bot().await;
+    let alice = desk.fake.add_user("Alice", Some("alice"));
+
+    desk.fake
+        .user_sends(desk.bot(), &alice, "Hello, my order is late");
+    let topic = desk.only_topic().await;
+    desk.wait_topic_texts(desk.group(), topic, &["Hello, my order is late"])
+        .await;
+
+    desk.fake.user_sends(desk.bot(), &alice, "Order #1234");
+    desk.wait_topic_texts(
+        desk.group(),
+        topic,
+        &["Hello, my order is late", "Order #1234"],
+    )
+    .await;
+    desk.settle().await;
+
+    let topics = desk.fake.topics(desk.group());
+    assert_eq!(topics.len(), 1, "one topic per user: {topics:?}");
+    assert_eq!(topics[0].name, format!("Alice @alice {}", alice.id));
+    // The copies are the bot's, in the topic.
+    let copies = desk.fake.topic_messages(desk.group(), topic);
+    assert!(
+        copies
+            .iter()
+            .filter(|m| !m.is_service)
+            .all(|m| m.from_is_bot)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_reply_reaches_the_user_and_general_chatter_does_not() {
+    let desk = Desk::one_bot().await;
+    let alice = desk.fake.add_user("Alice", None);
+
+    desk.fake
+        .user_sends(desk.bot(), &alice, "Where is my parcel?");
+    let topic = desk.only_topic().await;
+    desk.fake
+        .operator_sends(desk.group(), Some(topic), &desk.operator, "It ships today.");
+    desk.fake
+        .operator_sends(desk.group(), None, &desk.operator, "lunch, anyone?");
+    desk.wait_chat_texts(
+        desk.bot(),
+        &alice,
+        &["Where is my parcel?", &welcome(), "It ships today."],
+    )
+    .await;
+    desk.settle().await;
+    assert_eq!(
+        texts(&desk.fake.private_chat(desk.bot(), &alice)),
+        ["Where is my parcel?", welcome().as_str(), "It ships today."],
+        "General chatter and service messages never reach the user"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_is_copied_with_its_caption() {
+    let desk = Desk::one_bot().await;
+    let alice = desk.fake.add_user("Alice", None);
+    let photo = serde_json::json!({
+        "photo": [{"file_id": "AgAD-photo", "file_unique_id": "u1", "width": 90, "height": 90}],
+        "caption": "the broken part",
+    });
+    desk.fake.user_sends_content(desk.bot(), &alice, photo);
+    let topic = desk.only_topic().await;
+    desk.wait_topic_texts(desk.group(), topic, &["the broken part"])
+        .await;
+    let copy = desk
+        .fake
+        .topic_messages(desk.group(), topic)
+        .into_iter()
+        .find(|m| !m.is_service)
+        .expect("the copy");
+    assert_eq!(copy.json["photo"][0]["file_id"], "AgAD-photo");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_bots_with_two_groups_never_see_each_others_users() {
+    let desk = Desk::start(&[
+        ("shop", BotSettings::default()),
+        ("bank", BotSettings::default()),
+    ])
+    .await;
+    let (shop, bank) = (&desk.bots[0], &desk.bots[1]);
+    let alice = desk.fake.add_user("Alice", None);
+    let bob = desk.fake.add_user("Bob", None);
+
+    desk.fake.user_sends(&shop.bot, &alice, "shop question");
+    desk.fake.user_sends(&bank.bot, &bob, "bank question");
+    desk.fake
+        .user_sends(&bank.bot, &alice, "alice asks the bank");
+    desk.wait("both groups to have their topics", |f| {
+        (f.topics(shop.group).len() == 1 && f.topics(bank.group).len() == 2).then_some(())
+    })
+    .await;
+    desk.settle().await;
+
+    let shop_topics = desk.fake.topics(shop.group);
+    assert_eq!(shop_topics[0].name, format!("Alice {}", alice.id));
+    assert_eq!(
+        texts(
+            &desk
+                .fake
+                .topic_messages(shop.group, shop_topics[0].thread_id)
+        ),
+        ["shop question"]
+    );
+    let mut bank_texts: Vec<Vec<String>> = desk
+        .fake
+        .topics(bank.group)
+        .iter()
+        .map(|t| texts(&desk.fake.topic_messages(bank.group, t.thread_id)))
+        .collect();
+    bank_texts.sort();
+    assert_eq!(bank_texts, [["alice asks the bank"], ["bank question"]]);
+
+    // A reply in the shop's topic goes to Alice's chat with the shop bot only.
+    desk.fake.operator_sends(
+        shop.group,
+        Some(shop_topics[0].thread_id),
+        &desk.operator,
+        "shop answer",
+    );
+    desk.wait_chat_texts(
+        &shop.bot,
+        &alice,
+        &["shop question", &welcome(), "shop answer"],
+    )
+    .await;
+    desk.settle().await;
+    assert_eq!(
+        texts(&desk.fake.private_chat(&bank.bot, &alice)),
+        ["alice asks the bank", welcome().as_str()]
+    );
+}

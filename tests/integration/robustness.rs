@@ -1,0 +1,158 @@
+use std::process::Command;
+
+use switchboard::config::BotSettings;
+use switchboard::fake::{Fault, FaultRule};
+
+use crate::util::{Desk, texts};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_update_in_the_middle_of_a_batch_does_not_block_the_others() {
+    let mut desk = Desk::prepare(&[("shop", BotSettings::default())]).await;
+    let alice = desk.fake.add_user("Alice", None);
+    desk.fake.user_sends(desk.bot(), &alice, "before");
+    desk.fake.push_raw_update(
+        desk.bot(),
+        serde_json::json!({"update_kind_from_the_future": {"id": 1, "payload": [1, 2, 3]}}),
+    );
+    desk.fake.push_raw_update(
+        desk.bot(),
+        serde_json::json!({"message": {"no": "fields it needs"}}),
+    );
+    desk.fake.user_sends(desk.bot(), &alice, "after");
+    desk.launch();
+    let topic = desk.only_topic().await;
+    desk.wait_topic_texts(desk.group(), topic, &["before", "after"])
+        .await;
+    desk.settle().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_with_a_rejected_token_does_not_stop_the_other() {
+    let mut desk = Desk::prepare(&[
+        ("good", BotSettings::default()),
+        ("revoked", BotSettings::default()),
+    ])
+    .await;
+    // A token of the right shape that Telegram does not know: 401.
+    desk.bots[1].config.token =
+        switchboard::config::Token::new("123456789:AAHrevokedrevokedrevokedrevoked-xyz");
+    desk.launch();
+    let alice = desk.fake.add_user("Alice", None);
+    desk.fake
+        .user_sends(&desk.bots[0].bot, &alice, "still working?");
+    let group = desk.bots[0].group;
+    desk.wait("the good bot's topic", |f| {
+        let topic = f.topics(group).first()?.thread_id;
+        (texts(&f.topic_messages(group, topic)) == ["still working?"]).then_some(())
+    })
+    .await;
+    // The rejected bot asked once and stopped: no retry loop against Telegram.
+    let unknown_calls = || {
+        desk.fake
+            .requests()
+            .iter()
+            .filter(|r| r.bot_id.is_none())
+            .count()
+    };
+    desk.wait("the revoked bot's getMe", |_| {
+        (unknown_calls() >= 1).then_some(())
+    })
+    .await;
+    desk.settle().await;
+    assert_eq!(unknown_calls(), 1);
+
+    // Monitoring sees it: 503, the revoked bot stopped with the reason, the good one polling.
+    let response = reqwest::get(format!("http://{}/healthz", desk.http))
+        .await
+        .expect("healthz");
+    assert_eq!(response.status(), 503);
+    let health: serde_json::Value = response.json().await.expect("JSON");
+    assert_eq!(health["status"], "degraded");
+    assert_eq!(health["bots"]["good"]["state"], "polling");
+    assert_eq!(health["bots"]["revoked"]["state"], "stopped");
+    let reason = health["bots"]["revoked"]["reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(reason.contains("unauthorized"), "{health}");
+    assert!(
+        !health.to_string().contains("revokedrevoked"),
+        "no token in /healthz"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_failures_are_retried_until_delivered() {
+    let desk = Desk::one_bot().await;
+    let alice = desk.fake.add_user("Alice", None);
+    desk.fake.inject(FaultRule {
+        method: Some("copyMessage".into()),
+        bot_id: None,
+        times: 2,
+        fault: Fault::server_error(),
+    });
+    desk.fake.inject(FaultRule {
+        method: Some("createForumTopic".into()),
+        bot_id: None,
+        times: 1,
+        fault: Fault::retry_after(1),
+    });
+    desk.fake.user_sends(desk.bot(), &alice, "please arrive");
+    let topic = desk.only_topic().await;
+    desk.wait_topic_texts(desk.group(), topic, &["please arrive"])
+        .await;
+    desk.settle().await;
+    assert!(desk.failed_jobs().is_empty());
+}
+
+#[test]
+fn check_names_the_key_and_the_problem_of_a_broken_config() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("bots.toml");
+    std::fs::write(
+        &path,
+        "poll_timeout = \"30s\"\n\n[[bots]]\nname = \"shop\"\ntoken = \"${NOT_SET_ANYWHERE_42}\"\nbackend_group = -1001234567890\nautoclose = \"4x\"\n",
+    )
+    .expect("write");
+    let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["check", "--config"])
+        .arg(&path)
+        .env_remove("NOT_SET_ANYWHERE_42")
+        .output()
+        .expect("run check");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("bots[0].token") && stderr.contains("NOT_SET_ANYWHERE_42"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(":7: bots[0].autoclose") && stderr.contains("\"4x\""),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_prints_resolved_settings_with_the_token_masked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("bots.toml");
+    let secret = "AAHsecretsecretsecretsecretsecret12";
+    std::fs::write(
+        &path,
+        "[[bots]]\nname = \"shop\"\ntoken = \"${SHOP_TOKEN}\"\nbackend_group = -1001234567890\nsilent_mode = true\n",
+    )
+    .expect("write");
+    let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["check", "--config"])
+        .arg(&path)
+        .env("SHOP_TOKEN", format!("123456:{secret}"))
+        .output()
+        .expect("run check");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("123456:***"), "{stdout}");
+    assert!(!stdout.contains(secret) && !String::from_utf8_lossy(&output.stderr).contains(secret));
+    assert!(
+        stdout.contains("silent_mode") && stdout.contains("true"),
+        "{stdout}"
+    );
+}

@@ -1,0 +1,363 @@
+use std::time::Duration;
+
+use switchboard::config::BotSettings;
+use switchboard::dispatch::NOT_DELIVERED_NOTICE;
+use switchboard::fake::{Fault, FaultRule};
+
+use crate::util::{Desk, texts, welcome};
+
+fn settings(change: impl FnOnce(&mut BotSettings)) -> BotSettings {
+    let mut settings = BotSettings::default();
+    change(&mut settings);
+    settings
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn welcome_is_sent_on_first_contact_only_and_can_be_off() {
+    let desk = Desk::start(&[
+        ("on", BotSettings::default()),
+        ("off", settings(|s| s.welcome = None)),
+    ])
+    .await;
+    let alice = desk.fake.add_user("Alice", None);
+    let (on, off) = (&desk.bots[0].bot, &desk.bots[1].bot);
+    desk.fake.user_sends(on, &alice, "one");
+    desk.fake.user_sends(off, &alice, "one");
+    let on_group = desk.bots[0].group;
+    desk.wait("the first relay", |f| {
+        let topic = f.topics(on_group).first()?.thread_id;
+        (!texts(&f.topic_messages(on_group, topic)).is_empty()).then_some(())
+    })
+    .await;
+    desk.fake.user_sends(on, &alice, "two");
+    desk.wait("both topics", |f| {
+        let done = |group, n| {
+            f.topics(group)
+                .first()
+                .is_some_and(|t| texts(&f.topic_messages(group, t.thread_id)).len() == n)
+        };
+        (done(desk.bots[0].group, 2) && done(desk.bots[1].group, 1)).then_some(())
+    })
+    .await;
+    desk.settle().await;
+    assert_eq!(
+        texts(&desk.fake.private_chat(on, &alice)),
+        ["one", &welcome(), "two"]
+    );
+    assert_eq!(texts(&desk.fake.private_chat(off, &alice)), ["one"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_keywords_gate_the_opening_then_everything_is_relayed() {
+    let desk = Desk::with(settings(|s| {
+        s.private_keywords = vec!["support".into(), "refund".into()];
+    }))
+    .await;
+    let alice = desk.fake.add_user("Alice", None);
+    desk.fake.user_sends(desk.bot(), &alice, "hi there");
+    desk.settle().await;
+    assert!(
+        desk.fake.topics(desk.group()).is_empty(),
+        "no keyword, no dialog"
+    );
+
+    desk.fake.user_sends(desk.bot(), &alice, "I want a REFUND");
+    let topic = desk.only_topic().await;
+    desk.wait_topic_texts(desk.group(), topic, &["I want a REFUND"])
+        .await;
+    desk.fake.user_sends(desk.bot(), &alice, "for order 7");
+    desk.wait_topic_texts(desk.group(), topic, &["I want a REFUND", "for order 7"])
+        .await;
+    desk.settle().await;
+    assert_eq!(
+        texts(&desk.fake.private_chat(desk.bot(), &alice)),
+        ["hi there", "I want a REFUND", &welcome(), "for order 7"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_then_the_users_next_message_reopens_with_the_welcome() {
+    let desk = Desk::one_bot().await;
+    let alice = desk.fake.add_user("Alice", None);
+    desk.fake.user_sends(desk.bot(), &alice, "question");
+    let topic = desk.only_topic().await;
+    desk.wait_topic_texts(desk.group(), topic, &["question"])
+        .await;
+
+    desk.fake
+        .operator_sends(desk.group(), Some(topic), &desk.operator, "/close");
+    let group = desk.group();
+    desk.wait("the topic to close", |f| {
+        f.topics(group)[0].closed.then_some(())
+    })
+    .await;
+    desk.settle().await;
+    assert_eq!(
+        texts(&desk.fake.private_chat(desk.bot(), &alice)),
+        ["question", &welcome()],
+        "/close is not sent to the user"
+    );
+
+    desk.fake.user_sends(desk.bot(), &alice, "one more thing");
+    desk.wait_topic_texts(group, topic, &["question", "/close", "one more thing"])
+        .await;
+    desk.wait("the topic to reopen", |f| {
+        (!f.topics(group)[0].closed).then_some(())
+    })
+    .await;
+    desk.settle().await;
+    assert_eq!(desk.fake.topics(group).len(), 1, "the same topic is reused");
+    assert_eq!(
+        texts(&desk.fake.private_chat(desk.bot(), &alice)),
+        ["question", &welcome(), "one more thing", &welcome()]
+    );
+
+    // /close twice answers in the topic instead of failing.
+    desk.fake
+        .operator_sends(group, Some(topic), &desk.operator, "/close");
+    desk.wait("closed again", |f| f.topics(group)[0].closed.then_some(()))
+        .await;
+    desk.fake
+        .operator_sends(group, Some(topic), &desk.operator, "/close");
+    desk.wait_topic_texts(
+        group,
+        topic,
+        &[
+            "question",
+            "/close",
+            "one more thing",
+            "/close",
+            "/close",
+            "This dialog is already closed.",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_opens_a_dialog_with_a_known_user_and_explains_otherwise() {
+    let desk = Desk::with(settings(|s| s.private_keywords = vec!["help".into()])).await;
+    let group = desk.group();
+    let alice = desk.fake.add_user("Alice", Some("alice"));
+    // Alice wrote, but without a keyword: the bot knows her, no dialog yet.
+    desk.fake.user_sends(desk.bot(), &alice, "hi");
+    desk.settle().await;
+
+    desk.fake
+        .operator_sends(group, None, &desk.operator, "/new 424242");
+    desk.fake
+        .operator_sends(group, None, &desk.operator, "/new");
+    desk.fake
+        .operator_sends(group, None, &desk.operator, &format!("/new {}", alice.id));
+    let topic = desk.only_topic().await;
+    desk.settle().await;
+    let general = texts(&desk.fake.general_messages(group));
+    assert_eq!(general.len(), 6, "{general:?}");
+    assert!(
+        general[3].starts_with("User 424242 has not written to this bot"),
+        "{general:?}"
+    );
+    assert!(general[4].starts_with("Usage: /new USER_ID"), "{general:?}");
+    assert_eq!(
+        general[5],
+        format!("Opened a dialog with Alice (@alice, {}).", alice.id)
+    );
+
+    desk.fake.operator_sends(
+        group,
+        Some(topic),
+        &desk.operator,
+        "Hi Alice, how can we help?",
+    );
+    desk.wait_chat_texts(desk.bot(), &alice, &["hi", "Hi Alice, how can we help?"])
+        .await;
+
+    desk.fake
+        .operator_sends(group, None, &desk.operator, &format!("/new {}", alice.id));
+    desk.settle().await;
+    let general = texts(&desk.fake.general_messages(group));
+    assert!(
+        general
+            .last()
+            .is_some_and(|t| t.contains("is already open")),
+        "{general:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notes_and_unknown_commands_stay_with_operators() {
+    let desk = Desk::one_bot().await;
+    let alice = desk.fake.add_user("Alice", None);
+    desk.fake.user_sends(desk.bot(), &alice, "question");
+    let topic = desk.only_topic().await;
+    let group = desk.group();
+    desk.fake.operator_sends(
+        group,
+        Some(topic),
+        &desk.operator,
+        "/ she ordered twice, check",
+    );
+    desk.fake
+        .operator_sends(group, Some(topic), &desk.operator, "/refund 10");
+    desk.fake
+        .operator_sends(group, Some(topic), &desk.operator, "Answer for you");
+    desk.wait_chat_texts(
+        desk.bot(),
+        &alice,
+        &["question", &welcome(), "Answer for you"],
+    )
+    .await;
+    desk.settle().await;
+    assert_eq!(
+        texts(&desk.fake.private_chat(desk.bot(), &alice)),
+        ["question", &welcome(), "Answer for you"]
+    );
+    let shown = texts(&desk.fake.topic_messages(group, topic));
+    assert!(
+        shown
+            .iter()
+            .any(|t| t.starts_with("Unknown command /refund: nothing was sent to the user")),
+        "{shown:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autoclose_after_the_last_operator_reply_unless_the_user_answered() {
+    let desk = Desk::with(settings(|s| s.autoclose = Some(Duration::from_secs(3600)))).await;
+    let group = desk.group();
+    let alice = desk.fake.add_user("Alice", None);
+    let bob = desk.fake.add_user("Bob", None);
+    desk.fake.user_sends(desk.bot(), &alice, "alice asks");
+    desk.fake.user_sends(desk.bot(), &bob, "bob asks");
+    desk.wait("two topics", |f| (f.topics(group).len() == 2).then_some(()))
+        .await;
+    let topic_of = |name: &str| {
+        desk.fake
+            .topics(group)
+            .into_iter()
+            .find(|t| t.name.starts_with(name))
+            .expect("topic")
+            .thread_id
+    };
+    let (alice_topic, bob_topic) = (topic_of("Alice"), topic_of("Bob"));
+    desk.fake
+        .operator_sends(group, Some(alice_topic), &desk.operator, "answer A");
+    desk.fake
+        .operator_sends(group, Some(bob_topic), &desk.operator, "answer B");
+    desk.wait_chat_texts(desk.bot(), &bob, &["bob asks", &welcome(), "answer B"])
+        .await;
+    desk.fake
+        .user_sends(desk.bot(), &bob, "thanks, but one more question");
+    desk.wait_chat_texts(desk.bot(), &alice, &["alice asks", &welcome(), "answer A"])
+        .await;
+    desk.settle().await;
+
+    desk.clock.advance(Duration::from_secs(3599));
+    desk.settle().await;
+    assert!(desk.fake.topics(group).iter().all(|t| !t.closed), "not yet");
+
+    desk.clock.advance(Duration::from_secs(1));
+    desk.wait("Alice's dialog to close", |f| {
+        f.topics(group)
+            .iter()
+            .find(|t| t.thread_id == alice_topic)?
+            .closed
+            .then_some(())
+    })
+    .await;
+    desk.settle().await;
+    let bob_state = desk
+        .fake
+        .topics(group)
+        .into_iter()
+        .find(|t| t.thread_id == bob_topic);
+    assert!(
+        !bob_state.expect("bob's topic").closed,
+        "Bob wrote after the reply: stays open"
+    );
+    let shown = texts(&desk.fake.topic_messages(group, alice_topic));
+    assert_eq!(
+        shown.last().map(String::as_str),
+        Some("Closed automatically: no reply from the user for 1h.")
+    );
+    assert_eq!(
+        texts(&desk.fake.private_chat(desk.bot(), &alice)),
+        ["alice asks", &welcome(), "answer A"]
+    );
+}
+
+/// A copy into the topic that fails for good (e.g. content Telegram refuses to copy).
+fn refuse_next_copy(desk: &Desk) {
+    desk.fake.inject(FaultRule {
+        method: Some("copyMessage".into()),
+        bot_id: Some(desk.bot().id),
+        times: 1,
+        fault: Fault::Error {
+            code: 400,
+            description: "Bad Request: message can't be copied".into(),
+            retry_after: None,
+            migrate_to_chat_id: None,
+        },
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undeliverable_message_gets_a_notice_unless_silent() {
+    for silent in [false, true] {
+        let desk = Desk::with(settings(|s| s.silent_mode = silent)).await;
+        let alice = desk.fake.add_user("Alice", None);
+        desk.fake.user_sends(desk.bot(), &alice, "first");
+        let topic = desk.only_topic().await;
+        desk.wait_topic_texts(desk.group(), topic, &["first"]).await;
+
+        refuse_next_copy(&desk);
+        desk.fake
+            .user_sends(desk.bot(), &alice, "a message Telegram refuses to copy");
+        desk.settle().await;
+        let failed = desk.failed_jobs();
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert!(
+            failed[0].1.contains("message can't be copied"),
+            "{failed:?}"
+        );
+        let expected: &[&str] = if silent {
+            &["first", &welcome(), "a message Telegram refuses to copy"]
+        } else {
+            &[
+                "first",
+                &welcome(),
+                "a message Telegram refuses to copy",
+                NOT_DELIVERED_NOTICE,
+            ]
+        };
+        assert_eq!(
+            texts(&desk.fake.private_chat(desk.bot(), &alice)),
+            expected,
+            "silent_mode = {silent}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_reply_that_cannot_be_delivered_is_reported_in_the_topic() {
+    let desk = Desk::one_bot().await;
+    let alice = desk.fake.add_user("Alice", None);
+    desk.fake.user_sends(desk.bot(), &alice, "question");
+    let topic = desk.only_topic().await;
+    desk.wait_topic_texts(desk.group(), topic, &["question"])
+        .await;
+    desk.settle().await;
+    desk.fake.user_blocks_bot(desk.bot(), &alice);
+    desk.fake
+        .operator_sends(desk.group(), Some(topic), &desk.operator, "answer");
+    desk.wait_topic_texts(
+        desk.group(),
+        topic,
+        &[
+            "question",
+            "answer",
+            "⚠️ Not delivered to the user: forbidden: Forbidden: bot was blocked by the user",
+        ],
+    )
+    .await;
+}

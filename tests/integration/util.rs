@@ -1,0 +1,252 @@
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchboard::app::{self, Options};
+use switchboard::clock::ManualClock;
+use switchboard::config::{BotConfig, BotSettings, Config, HttpConfig, Mode, Token};
+use switchboard::fake::{FakeBot, FakeMessage, FakeTelegram, FakeUser};
+use switchboard::store::Store;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How long any wait in a test may take before it fails.
+pub const PATIENCE: Duration = Duration::from_secs(15);
+
+/// One bot of a test setup, with its backend group.
+pub struct TestBot {
+    pub bot: FakeBot,
+    pub group: i64,
+    pub config: BotConfig,
+}
+
+/// A running app against a fake Telegram.
+pub struct Desk {
+    pub fake: FakeTelegram,
+    pub clock: ManualClock,
+    pub bots: Vec<TestBot>,
+    pub database: PathBuf,
+    /// Where the app's HTTP server listens.
+    pub http: std::net::SocketAddr,
+    /// An operator who is a member of every backend group.
+    pub operator: FakeUser,
+    _dir: tempfile::TempDir,
+    running: Option<(CancellationToken, JoinHandle<anyhow::Result<()>>)>,
+}
+
+impl Desk {
+    /// One bot named "shop" with default settings, started.
+    pub async fn one_bot() -> Desk {
+        Desk::start(&[("shop", BotSettings::default())]).await
+    }
+
+    /// One bot with the given settings, started.
+    pub async fn with(settings: BotSettings) -> Desk {
+        Desk::start(&[("shop", settings)]).await
+    }
+
+    /// Bots with their own backend groups, started.
+    pub async fn start(bots: &[(&str, BotSettings)]) -> Desk {
+        let mut desk = Desk::prepare(bots).await;
+        desk.launch();
+        desk
+    }
+
+    /// Like `start`, but the app is not running yet (see `launch`).
+    pub async fn prepare(bots: &[(&str, BotSettings)]) -> Desk {
+        init_logs();
+        let fake = FakeTelegram::start().await.expect("fake Telegram starts");
+        let bots = bots
+            .iter()
+            .map(|(name, settings)| {
+                let bot = fake.add_bot(&format!("{name}_bot"));
+                let group = fake.add_forum_group(&format!("{name} support"), &[&bot]);
+                let config = BotConfig {
+                    name: (*name).to_owned(),
+                    token: Token::new(bot.token.clone()),
+                    backend_group: group,
+                    mode: Mode::Standalone,
+                    settings: settings.clone(),
+                };
+                TestBot { bot, group, config }
+            })
+            .collect();
+        let dir = tempfile::tempdir().expect("temp dir");
+        // A port that was free a moment ago (the app binds it itself).
+        let http = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port");
+        Desk {
+            http,
+            operator: fake.add_user("Olga", Some("olga_support")),
+            clock: ManualClock::starting_at(1_700_000_000),
+            database: dir.path().join("switchboard.db"),
+            fake,
+            bots,
+            _dir: dir,
+            running: None,
+        }
+    }
+
+    pub fn config(&self) -> Config {
+        Config {
+            source: self.database.with_file_name("bots.toml"),
+            database: self.database.clone(),
+            api_url: self.fake.api_url(),
+            poll_timeout: Duration::from_secs(5),
+            http: HttpConfig { listen: self.http },
+            bots: self.bots.iter().map(|b| b.config.clone()).collect(),
+        }
+    }
+
+    /// Starts the app in this process.
+    pub fn launch(&mut self) {
+        let shutdown = CancellationToken::new();
+        let options = Options {
+            clock: Arc::new(self.clock.clone()),
+            scheduler_tick: Duration::from_millis(20),
+        };
+        let handle = tokio::spawn(app::run(self.config(), options, shutdown.clone()));
+        self.running = Some((shutdown, handle));
+    }
+
+    /// Stops the app gracefully and waits for it.
+    pub async fn stop(&mut self) {
+        if let Some((shutdown, handle)) = self.running.take() {
+            shutdown.cancel();
+            handle.await.expect("app task").expect("app stops cleanly");
+        }
+    }
+
+    pub fn bot(&self) -> &FakeBot {
+        &self.bots[0].bot
+    }
+
+    pub fn group(&self) -> i64 {
+        self.bots[0].group
+    }
+
+    /// Waits for `check` to return Some, re-checking on every fake change.
+    pub async fn wait<T>(&self, what: &str, check: impl FnMut(&FakeTelegram) -> Option<T>) -> T {
+        self.fake
+            .wait_until(PATIENCE, check)
+            .await
+            .unwrap_or_else(|| panic!("timed out waiting for {what}"))
+    }
+
+    /// The one topic of the first bot's group, once something was relayed
+    /// into it (as an operator sees it: a topic with a message to answer).
+    pub async fn only_topic(&self) -> i64 {
+        let group = self.group();
+        self.wait("a topic in use", |f| {
+            let topic = f.topics(group).first()?.thread_id;
+            let used = f.topic_messages(group, topic).iter().any(|m| !m.is_service);
+            used.then_some(topic)
+        })
+        .await
+    }
+
+    /// Waits until the topic shows these texts (service messages left out).
+    pub async fn wait_topic_texts(&self, group: i64, thread: i64, expected: &[&str]) {
+        let what = format!("topic {thread} to show {expected:?}");
+        self.wait(&what, |f| {
+            (texts(&f.topic_messages(group, thread)) == expected).then_some(())
+        })
+        .await;
+    }
+
+    /// Waits until the user's chat with the bot shows these texts, both directions.
+    pub async fn wait_chat_texts(&self, bot: &FakeBot, user: &FakeUser, expected: &[&str]) {
+        let what = format!("the chat of user {} to show {expected:?}", user.id);
+        self.wait(&what, |f| {
+            (texts(&f.private_chat(bot, user)) == expected).then_some(())
+        })
+        .await;
+    }
+
+    /// Waits until the app has nothing left to do: every update the fake
+    /// queued was fetched, and in one database snapshot the inbox is empty
+    /// and no job is pending. Then the absence of something is a fact.
+    pub async fn settle(&self) {
+        let store = Store::open(&self.database).expect("open the database");
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let fetched = self
+                .bots
+                .iter()
+                .all(|b| self.fake.pending_update_count(&b.bot) == 0);
+            let idle = fetched
+                && {
+                    let conn = store.conn().expect("connection");
+                    conn.query_row(
+                    "SELECT (SELECT COUNT(*) FROM inbox) + (SELECT COUNT(*) FROM outbox WHERE state = 'pending')",
+                    [],
+                    |row| row.get::<_, i64>(0),
+                )
+                .expect("count work")
+                    == 0
+                };
+            if idle {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the app did not settle"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Outbox jobs that failed for good, as (job JSON, error).
+    pub fn failed_jobs(&self) -> Vec<(String, String)> {
+        let store = Store::open(&self.database).expect("open the database");
+        let conn = store.conn().expect("connection");
+        let mut stmt = conn
+            .prepare("SELECT job, last_error FROM outbox WHERE state = 'failed' ORDER BY id")
+            .expect("query");
+        stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    }
+}
+
+impl Drop for Desk {
+    fn drop(&mut self) {
+        if let Some((shutdown, _)) = &self.running {
+            shutdown.cancel();
+        }
+        self.fake.shutdown();
+    }
+}
+
+/// The texts (or captions) of messages, service messages left out.
+pub fn texts(messages: &[FakeMessage]) -> Vec<String> {
+    messages
+        .iter()
+        .filter(|m| !m.is_service)
+        .map(|m| {
+            m.text
+                .clone()
+                .or_else(|| m.caption.clone())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// The default welcome text.
+pub fn welcome() -> String {
+    BotSettings::default()
+        .welcome
+        .expect("welcome on by default")
+}
+
+/// Shows the app's logs in a failing test's output; `RUST_LOG` sets the level.
+pub fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
