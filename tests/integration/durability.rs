@@ -1,60 +1,6 @@
-use std::process::{Child, Command, Stdio};
+use switchboard::fake::{FakeTelegram, Fault, FaultRule};
 
-use switchboard::fake::{FakeBot, FakeTelegram, Fault, FaultRule};
-
-use crate::util::{PATIENCE, texts, welcome};
-
-/// Writes a bots.toml for one bot on the fake and returns its path.
-fn write_config(dir: &std::path::Path, fake: &FakeTelegram, group: i64) -> std::path::PathBuf {
-    let path = dir.join("bots.toml");
-    let text = format!(
-        r#"
-database = "state/switchboard.db"
-api_url = "{}"
-poll_timeout = "5s"
-
-[[bots]]
-name = "shop"
-token = "${{SHOP_TOKEN}}"
-backend_group = {group}
-"#,
-        fake.api_url()
-    );
-    std::fs::write(&path, text).expect("write bots.toml");
-    path
-}
-
-/// A running switchboard process, killed with SIGKILL when dropped (so a
-/// failing test leaves no process behind).
-struct Process(Child);
-
-impl Process {
-    fn kill(&mut self) {
-        self.0.kill().expect("SIGKILL");
-        self.0.wait().expect("reaped");
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn_switchboard(config: &std::path::Path, bot: &FakeBot) -> Process {
-    let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["run", "--config"])
-        .arg(config)
-        .env("SHOP_TOKEN", &bot.token)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start switchboard");
-    Process(child)
-}
+use crate::util::{PATIENCE, spawn_switchboard, texts, welcome, write_config};
 
 /// The process is killed (SIGKILL, no graceful stop) after it fetched the
 /// updates and Telegram forgot them (the next getUpdates confirmed them),
@@ -160,4 +106,32 @@ async fn restart_goes_on_where_the_last_run_stopped() {
     .await;
     desk.settle().await;
     assert_eq!(desk.fake.topics(desk.group()).len(), 1);
+}
+
+/// SIGTERM (systemd's stop) stops the process gracefully: it exits by itself
+/// with success, and what it was told before is not lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_gracefully() {
+    let fake = FakeTelegram::start().await.expect("fake");
+    let bot = fake.add_bot("shop_bot");
+    let group = fake.add_forum_group("Support", &[&bot]);
+    let alice = fake.add_user("Alice", None);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), &fake, group);
+    let mut process = spawn_switchboard(&config, &bot);
+    fake.user_sends(&bot, &alice, "hello");
+    fake.wait_until(PATIENCE, |f| (!f.topics(group).is_empty()).then_some(()))
+        .await
+        .expect("relaying");
+
+    let signalled = std::process::Command::new("kill")
+        .args(["-TERM", &process.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(signalled.success());
+    let status = process
+        .exit_status()
+        .await
+        .expect("the process stops by itself");
+    assert!(status.success(), "{status:?}");
 }

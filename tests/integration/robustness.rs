@@ -156,3 +156,116 @@ fn check_prints_resolved_settings_with_the_token_masked() {
         "{stdout}"
     );
 }
+
+/// 409: a webhook is set for the token. The bot keeps retrying, and the
+/// conflict is visible with its cause.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflicting_webhook_is_reported_with_its_cause() {
+    let mut desk = Desk::prepare(&[("shop", BotSettings::default())]).await;
+    let url = format!("{}/bot{}/setWebhook", desk.fake.api_url(), desk.bot().token);
+    let set = reqwest::Client::new()
+        .post(url)
+        .json(&serde_json::json!({"url": "https://example.invalid/hook"}))
+        .send()
+        .await
+        .expect("setWebhook");
+    assert!(set.status().is_success());
+    desk.launch();
+    let health_url = format!("http://{}/healthz", desk.http);
+    let mut state = serde_json::Value::Null;
+    for _ in 0..500 {
+        if let Ok(response) = reqwest::get(&health_url).await {
+            state = response.json().await.expect("JSON");
+            if state["bots"]["shop"]["state"] == "retrying" {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(state["status"], "ok", "retrying is not stopped: {state}");
+    let error = state["bots"]["shop"]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with("conflict:") && error.contains("webhook"),
+        "{state}"
+    );
+}
+
+/// Tokens never reach the logs, even at trace level (ours and the HTTP
+/// stack's) and through errors of
+/// every kind (401 for a revoked token, 5xx, 403).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_never_appear_in_the_logs() {
+    let fake = switchboard::fake::FakeTelegram::start()
+        .await
+        .expect("fake");
+    let bot = fake.add_bot("shop_bot");
+    let group = fake.add_forum_group("Support", &[&bot]);
+    let alice = fake.add_user("Alice", None);
+    let revoked = "987654321:AAFrevokedTokenSecretPart_0123456789";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("bots.toml");
+    let text = format!(
+        "api_url = \"{}\"\npoll_timeout = \"5s\"\n[http]\nlisten = \"127.0.0.1:0\"\n\
+         [[bots]]\nname = \"shop\"\ntoken = \"${{SHOP_TOKEN}}\"\nbackend_group = {group}\n\
+         [[bots]]\nname = \"old\"\ntoken = \"${{OLD_TOKEN}}\"\nbackend_group = {group}\n",
+        fake.api_url()
+    );
+    std::fs::write(&config, text).expect("write bots.toml");
+    fake.inject(FaultRule {
+        method: Some("copyMessage".into()),
+        bot_id: None,
+        times: 1,
+        fault: Fault::server_error(),
+    });
+    fake.inject(FaultRule {
+        method: Some("sendMessage".into()),
+        bot_id: None,
+        times: 1,
+        fault: Fault::blocked_by_user(),
+    });
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .env("SHOP_TOKEN", &bot.token)
+        .env("OLD_TOKEN", revoked)
+        .env("RUST_LOG", "trace")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start switchboard");
+    fake.user_sends(&bot, &alice, "hello");
+    let relayed = fake
+        .wait_until(crate::util::PATIENCE, |f| {
+            let topic = f.topics(group).first()?.thread_id;
+            (texts(&f.topic_messages(group, topic)) == ["hello"]).then_some(())
+        })
+        .await;
+    child.kill().expect("kill");
+    let output = child.wait_with_output().expect("output");
+    assert!(relayed.is_some(), "the message was not relayed");
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        logs.contains("401 Unauthorized"),
+        "the revoked bot's error is logged: {logs}"
+    );
+    assert!(
+        logs.contains("will retry") || logs.contains("502"),
+        "the 502 is logged: {logs}"
+    );
+    let secret = |token: &str| {
+        token
+            .split_once(':')
+            .map(|(_, s)| s.to_owned())
+            .unwrap_or_default()
+    };
+    for token in [bot.token.as_str(), revoked] {
+        assert!(
+            !logs.contains(&secret(token)),
+            "a token leaked into the logs:\n{logs}"
+        );
+    }
+}

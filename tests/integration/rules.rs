@@ -229,17 +229,7 @@ async fn autoclose_after_the_last_operator_reply_unless_the_user_answered() {
     let bob = desk.fake.add_user("Bob", None);
     desk.fake.user_sends(desk.bot(), &alice, "alice asks");
     desk.fake.user_sends(desk.bot(), &bob, "bob asks");
-    desk.wait("two topics", |f| (f.topics(group).len() == 2).then_some(()))
-        .await;
-    let topic_of = |name: &str| {
-        desk.fake
-            .topics(group)
-            .into_iter()
-            .find(|t| t.name.starts_with(name))
-            .expect("topic")
-            .thread_id
-    };
-    let (alice_topic, bob_topic) = (topic_of("Alice"), topic_of("Bob"));
+    let (alice_topic, bob_topic) = (desk.topic_of(&alice).await, desk.topic_of(&bob).await);
     desk.fake
         .operator_sends(group, Some(alice_topic), &desk.operator, "answer A");
     desk.fake

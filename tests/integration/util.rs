@@ -1,4 +1,5 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -146,6 +147,25 @@ impl Desk {
         .await
     }
 
+    /// The topic of `user` in the first bot's group, once something was
+    /// relayed into it.
+    pub async fn topic_of(&self, user: &FakeUser) -> i64 {
+        let group = self.group();
+        let suffix = format!(" {}", user.id);
+        self.wait("the user's topic in use", |f| {
+            let topic = f
+                .topics(group)
+                .into_iter()
+                .find(|t| t.name.ends_with(&suffix))?;
+            let used = f
+                .topic_messages(group, topic.thread_id)
+                .iter()
+                .any(|m| !m.is_service);
+            used.then_some(topic.thread_id)
+        })
+        .await
+    }
+
     /// Waits until the topic shows these texts (service messages left out).
     pub async fn wait_topic_texts(&self, group: i64, thread: i64, expected: &[&str]) {
         let what = format!("topic {thread} to show {expected:?}");
@@ -249,4 +269,76 @@ pub fn init_logs() {
         .with_env_filter(filter)
         .with_test_writer()
         .try_init();
+}
+
+/// Writes a bots.toml for one bot on the fake and returns its path.
+pub fn write_config(dir: &Path, fake: &FakeTelegram, group: i64) -> PathBuf {
+    let path = dir.join("bots.toml");
+    let text = format!(
+        r#"
+database = "state/switchboard.db"
+api_url = "{}"
+poll_timeout = "5s"
+
+[http]
+listen = "127.0.0.1:0"
+
+[[bots]]
+name = "shop"
+token = "${{SHOP_TOKEN}}"
+backend_group = {group}
+"#,
+        fake.api_url()
+    );
+    std::fs::write(&path, text).expect("write bots.toml");
+    path
+}
+
+/// A running switchboard process, killed with SIGKILL when dropped (so a
+/// failing test leaves no process behind).
+pub struct Process(Child);
+
+impl Process {
+    pub fn kill(&mut self) {
+        self.0.kill().expect("SIGKILL");
+        self.0.wait().expect("reaped");
+    }
+
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// Waits for the process to exit by itself; `None` if it is still running
+    /// after `PATIENCE`.
+    pub async fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while tokio::time::Instant::now() < deadline {
+            if let Some(status) = self.0.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn spawn_switchboard(config: &Path, bot: &FakeBot) -> Process {
+    let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["run", "--config"])
+        .arg(config)
+        .env("SHOP_TOKEN", &bot.token)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start switchboard");
+    Process(child)
 }
