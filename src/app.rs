@@ -19,7 +19,7 @@ use crate::http::{self, Health};
 use crate::outbox::sender::Sender;
 use crate::poller::Poller;
 use crate::store::Store;
-use crate::telegram::Client;
+use crate::telegram::{self, Client};
 
 /// How long a stop waits for the tasks to finish.
 const STOP_DEADLINE: Duration = Duration::from_secs(5);
@@ -63,16 +63,14 @@ pub async fn run(
     let tracker = TaskTracker::new();
     let dispatcher_wake = Arc::new(Notify::new());
     let mut senders = HashMap::new();
+    let poll_http = telegram::http_client(config.poll_timeout + POLL_GRACE)?;
+    let send_http = telegram::http_client(CALL_TIMEOUT)?;
     for bot in &config.bots {
         let wake = Arc::new(Notify::new());
         senders.insert(bot.name.clone(), Arc::clone(&wake));
         let poller = Poller {
             bot: bot.name.clone(),
-            client: Client::new(
-                &config.api_url,
-                &bot.token,
-                config.poll_timeout + POLL_GRACE,
-            )?,
+            client: Client::new(poll_http.clone(), &config.api_url, &bot.token),
             store: store.clone(),
             poll_timeout: config.poll_timeout,
             dispatcher_wake: Arc::clone(&dispatcher_wake),
@@ -81,9 +79,10 @@ pub async fn run(
         let sender = Sender {
             bot: bot.name.clone(),
             store: store.clone(),
-            client: Client::new(&config.api_url, &bot.token, CALL_TIMEOUT)?,
+            client: Client::new(send_http.clone(), &config.api_url, &bot.token),
             wake,
             dispatcher_wake: Arc::clone(&dispatcher_wake),
+            limits: bot.settings.limits,
         };
         tracker.spawn(poller.run(shutdown.clone()));
         tracker.spawn(sender.run(shutdown.clone()));

@@ -59,6 +59,22 @@ pub const MIN_AUTOCLOSE: Duration = Duration::from_secs(60);
 pub const MAX_WELCOME_CHARS: usize = 4096;
 /// Longest accepted bot `name`, in characters.
 pub const MAX_NAME_CHARS: usize = 32;
+/// Rate limits used when `bot_limit`, `chat_limit` and `group_limit` are not
+/// set: Telegram's published limits (Bot FAQ), read strictly.
+pub const DEFAULT_LIMITS: Limits = Limits {
+    bot: Some(Rate {
+        count: 30,
+        per: Duration::from_secs(1),
+    }),
+    chat: Some(Rate {
+        count: 3,
+        per: Duration::from_secs(3),
+    }),
+    group: Some(Rate {
+        count: 20,
+        per: Duration::from_secs(60),
+    }),
+};
 
 /// The whole validated configuration, as loaded from `bots.toml`.
 #[derive(Debug, Clone)]
@@ -103,12 +119,24 @@ pub struct BotConfig {
     pub name: String,
     /// The bot's token, already expanded or read from `token_file`.
     pub token: Token,
-    /// Chat id of the forum supergroup where operators work (starts with -100).
-    pub backend_group: i64,
+    /// Chat ids of the forum supergroups where operators work (each starts
+    /// with -100), in the order written; never empty, no duplicates. One
+    /// group has one per-group rate budget, so a busy bot spreads new dialogs
+    /// over several (least busy first); a dialog stays in its group. Other
+    /// bots may use the same groups.
+    pub backend_groups: Vec<i64>,
     /// How switchboard is connected to the bot.
     pub mode: Mode,
     /// The bot's parameters: its own values, or else those of `[defaults]`.
     pub settings: BotSettings,
+}
+
+impl BotConfig {
+    /// Whether `chat_id` is one of this bot's backend groups.
+    #[must_use]
+    pub fn is_backend_group(&self, chat_id: i64) -> bool {
+        self.backend_groups.contains(&chat_id)
+    }
 }
 
 /// How switchboard is connected to a bot.
@@ -155,6 +183,8 @@ pub struct BotSettings {
     /// In proxy/forward mode, mirror what the existing bot sends into the
     /// topics. No effect in standalone mode.
     pub intercept_external: bool,
+    /// How fast the bot may send (`bot_limit`, `chat_limit`, `group_limit`).
+    pub limits: Limits,
 }
 
 impl Default for BotSettings {
@@ -165,7 +195,65 @@ impl Default for BotSettings {
             autoclose: Some(DEFAULT_AUTOCLOSE),
             silent_mode: false,
             intercept_external: true,
+            limits: DEFAULT_LIMITS,
         }
+    }
+}
+
+/// A rate limit: at most `count` messages in any window of length `per` (a
+/// sliding window, so it also bounds bursts). Written `"COUNT/DURATION"` in
+/// `bots.toml`, e.g. `"30/s"`, `"3/3s"`, `"20/m"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Most messages in any window; at least 1.
+    pub count: u32,
+    /// Length of the window; longer than zero.
+    pub per: Duration,
+}
+
+impl Rate {
+    /// The rate as it would be written in `bots.toml`: "30/s", "3/3s", "20/m"
+    /// (a window of exactly one second, minute or hour is written as the
+    /// unit alone).
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let per = match self.per.as_nanos() {
+            1_000_000_000 => "s".to_owned(),
+            60_000_000_000 => "m".to_owned(),
+            3_600_000_000_000 => "h".to_owned(),
+            _ => format_duration(self.per),
+        };
+        format!("{}/{per}", self.count)
+    }
+}
+
+/// A bot's rate limits; `None` is "off" (no limit of that kind). Telegram's
+/// 429 answers are obeyed in any case: these keep the bot from causing them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `bot_limit`: all the bot's messages, over all chats together
+    /// (Telegram: about 30 per second).
+    pub bot: Option<Rate>,
+    /// `chat_limit`: messages into one private chat (Telegram: about one per
+    /// second, with short bursts).
+    pub chat: Option<Rate>,
+    /// `group_limit`: messages into one group, all its topics together
+    /// (Telegram: 20 per minute). Each backend group has its own budget.
+    pub group: Option<Rate>,
+}
+
+impl Limits {
+    /// No limits at all: for a local Bot API server, or tests.
+    pub const OFF: Limits = Limits {
+        bot: None,
+        chat: None,
+        group: None,
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        DEFAULT_LIMITS
     }
 }
 
@@ -347,7 +435,16 @@ impl Config {
                 out.push_str(&format!("  {label:<20}{value}\n"));
             };
             line("token:", &bot.token);
-            line("backend_group:", &bot.backend_group);
+            match bot.backend_groups.as_slice() {
+                [one] => line("backend_group:", one),
+                several => {
+                    let list: Vec<String> = several.iter().map(i64::to_string).collect();
+                    line(
+                        "backend_groups:",
+                        &format_args!("{} (new dialogs go to the least busy)", list.join(", ")),
+                    );
+                }
+            }
             line("mode:", &bot.mode);
             match &s.welcome {
                 Some(text) => line("welcome:", &format_args!("{text:?}")),
@@ -385,6 +482,21 @@ impl Config {
                 "intercept_external:",
                 &format_args!("{}{intercept_note}", s.intercept_external),
             );
+            let limits = [
+                ("bot_limit:", s.limits.bot, "all chats together"),
+                ("chat_limit:", s.limits.chat, "into each private chat"),
+                (
+                    "group_limit:",
+                    s.limits.group,
+                    "into each group, all topics together",
+                ),
+            ];
+            for (label, rate, scope) in limits {
+                match rate {
+                    Some(rate) => line(label, &format_args!("{} ({scope})", rate.describe())),
+                    None => line(label, &"off"),
+                }
+            }
         }
         // Free text (welcome, keywords, api_url) is the user's; mask anything
         // token-shaped in it too, so `check` output is always safe to share.
@@ -445,9 +557,19 @@ const SETTINGS_KEYS: &[&str] = &[
     "autoclose",
     "silent_mode",
     "intercept_external",
+    "bot_limit",
+    "chat_limit",
+    "group_limit",
 ];
 /// Keys only a `[[bots]]` table has.
-const BOT_ONLY_KEYS: &[&str] = &["name", "token", "token_file", "backend_group", "mode"];
+const BOT_ONLY_KEYS: &[&str] = &[
+    "name",
+    "token",
+    "token_file",
+    "backend_group",
+    "backend_groups",
+    "mode",
+];
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -474,6 +596,9 @@ struct RawSettings {
     autoclose: Option<Spanned<RawDuration>>,
     silent_mode: Option<bool>,
     intercept_external: Option<bool>,
+    bot_limit: Option<Spanned<RawRate>>,
+    chat_limit: Option<Spanned<RawRate>>,
+    group_limit: Option<Spanned<RawRate>>,
 }
 
 /// A `[[bots]]` table. The settings keys are repeated from [`RawSettings`]
@@ -486,12 +611,16 @@ struct RawBot {
     token: Option<Spanned<String>>,
     token_file: Option<Spanned<String>>,
     backend_group: Option<Spanned<RawChatId>>,
+    backend_groups: Option<Spanned<RawChatIds>>,
     mode: Option<Spanned<String>>,
     welcome: Option<Spanned<String>>,
     private_keywords: Option<Vec<Spanned<String>>>,
     autoclose: Option<Spanned<RawDuration>>,
     silent_mode: Option<bool>,
     intercept_external: Option<bool>,
+    bot_limit: Option<Spanned<RawRate>>,
+    chat_limit: Option<Spanned<RawRate>>,
+    group_limit: Option<Spanned<RawRate>>,
 }
 
 impl RawBot {
@@ -502,6 +631,9 @@ impl RawBot {
             autoclose: self.autoclose.take(),
             silent_mode: self.silent_mode.take(),
             intercept_external: self.intercept_external.take(),
+            bot_limit: self.bot_limit.take(),
+            chat_limit: self.chat_limit.take(),
+            group_limit: self.group_limit.take(),
         }
     }
 }
@@ -538,17 +670,47 @@ impl<'de> Deserialize<'de> for RawDuration {
     }
 }
 
-/// A chat id as typed. A quoted id is kept (not a type error) so the resolver
-/// can report it with the other problems.
+/// A rate as typed. A bare number is kept (not a type error) so the resolver
+/// can report it with the other problems and suggest a duration.
+enum RawRate {
+    Text(String),
+    Number(String),
+}
+
+impl<'de> Deserialize<'de> for RawRate {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RateVisitor;
+        impl Visitor<'_> for RateVisitor {
+            type Value = RawRate;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(r#"a rate like "30/s", "20/m", "3/3s", or "off""#)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawRate, E> {
+                Ok(RawRate::Text(v.to_owned()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawRate, E> {
+                Ok(RawRate::Number(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawRate, E> {
+                Ok(RawRate::Number(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(RateVisitor)
+    }
+}
+
+/// A chat id as typed. A quoted id, or a list where one id belongs, is kept
+/// (not a type error) so the resolver can report it with the other problems.
 enum RawChatId {
     Number(i64),
     Text(String),
+    List,
 }
 
 impl<'de> Deserialize<'de> for RawChatId {
     fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct ChatIdVisitor;
-        impl Visitor<'_> for ChatIdVisitor {
+        impl<'de> Visitor<'de> for ChatIdVisitor {
             type Value = RawChatId;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a chat id like -1001234567890")
@@ -564,8 +726,48 @@ impl<'de> Deserialize<'de> for RawChatId {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<RawChatId, E> {
                 Ok(RawChatId::Text(v.to_owned()))
             }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawChatId, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(RawChatId::List)
+            }
         }
         deserializer.deserialize_any(ChatIdVisitor)
+    }
+}
+
+/// `backend_groups` as typed: a list of chat ids, or a single value written
+/// without brackets (kept so the resolver can report it with the others).
+enum RawChatIds {
+    List(Vec<Spanned<RawChatId>>),
+    Single,
+}
+
+impl<'de> Deserialize<'de> for RawChatIds {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ChatIdsVisitor;
+        impl<'de> Visitor<'de> for ChatIdsVisitor {
+            type Value = RawChatIds;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of chat ids like [-1001234567890, -1009876543210]")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawChatIds, A::Error> {
+                let mut ids = Vec::new();
+                while let Some(id) = seq.next_element::<Spanned<RawChatId>>()? {
+                    ids.push(id);
+                }
+                Ok(RawChatIds::List(ids))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<RawChatIds, E> {
+                Ok(RawChatIds::Single)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<RawChatIds, E> {
+                Ok(RawChatIds::Single)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<RawChatIds, E> {
+                Ok(RawChatIds::Single)
+            }
+        }
+        deserializer.deserialize_any(ChatIdsVisitor)
     }
 }
 
@@ -890,26 +1092,8 @@ impl Resolver<'_> {
             }
         }
 
-        let backend_group = match raw.backend_group {
-            None => {
-                self.report(
-                    Some(span.clone()),
-                    &format!("{path}.backend_group"),
-                    "missing backend_group: set it to the chat id of the operators' forum supergroup, like -1001234567890",
-                );
-                None
-            }
-            Some(value) => {
-                let value_span = value.span();
-                match check_backend_group(value.get_ref()) {
-                    Ok(id) => Some(id),
-                    Err(message) => {
-                        self.report(Some(value_span), &format!("{path}.backend_group"), message);
-                        None
-                    }
-                }
-            }
-        };
+        let backend_groups =
+            self.backend_groups(&path, span.clone(), raw.backend_group, raw.backend_groups);
 
         let mode = match raw.mode {
             None => Some(Mode::Standalone),
@@ -925,10 +1109,109 @@ impl Resolver<'_> {
         Some(BotConfig {
             name: name?,
             token: token?.0,
-            backend_group: backend_group?,
+            backend_groups: backend_groups?,
             mode: mode?,
             settings,
         })
+    }
+
+    /// Resolves `backend_group` / `backend_groups` (exactly one must be set)
+    /// into the bot's list of groups.
+    fn backend_groups(
+        &mut self,
+        path: &str,
+        bot_span: Range<usize>,
+        single: Option<Spanned<RawChatId>>,
+        list: Option<Spanned<RawChatIds>>,
+    ) -> Option<Vec<i64>> {
+        let list = match (single, list) {
+            (Some(_), Some(list)) => {
+                self.report(
+                    Some(list.span()),
+                    &format!("{path}.backend_groups"),
+                    "both backend_group and backend_groups are set: keep exactly one of them (backend_groups = [...] lists every group, the first one included)",
+                );
+                return None;
+            }
+            (None, None) => {
+                self.report(
+                    Some(bot_span),
+                    &format!("{path}.backend_group"),
+                    "missing backend_group: set it to the chat id of the operators' forum supergroup, like -1001234567890 (or backend_groups = [...] to spread dialogs over several groups)",
+                );
+                return None;
+            }
+            (Some(value), None) => {
+                return match check_group_id(value.get_ref(), false) {
+                    Ok(id) => Some(vec![id]),
+                    Err(message) => {
+                        self.report(
+                            Some(value.span()),
+                            &format!("{path}.backend_group"),
+                            message,
+                        );
+                        None
+                    }
+                };
+            }
+            (None, Some(list)) => list,
+        };
+        let key = format!("{path}.backend_groups");
+        let span = list.span();
+        let items = match list.into_inner() {
+            RawChatIds::Single => {
+                self.report(
+                    Some(span),
+                    &key,
+                    "backend_groups must be a list of chat ids, like [-1001234567890, -1009876543210] (for one group, backend_group = -1001234567890 works too)",
+                );
+                return None;
+            }
+            RawChatIds::List(items) if items.is_empty() => {
+                self.report(
+                    Some(span),
+                    &key,
+                    "empty list: give at least one group's chat id, like backend_groups = [-1001234567890]",
+                );
+                return None;
+            }
+            RawChatIds::List(items) => items,
+        };
+        let mut all_valid = true;
+        let mut seen: Vec<Seen<i64>> = Vec::with_capacity(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            let item_key = format!("{key}[{index}]");
+            let item_span = item.span();
+            match check_group_id(item.get_ref(), true) {
+                Err(message) => {
+                    self.report(Some(item_span), &item_key, message);
+                    all_valid = false;
+                }
+                Ok(id) => {
+                    let line = Some(self.line_of(item_span.start));
+                    if let Some(first) = seen.iter().find(|s| s.value == id) {
+                        let at = if first.line == line {
+                            String::new()
+                        } else {
+                            line_suffix(first.line)
+                        };
+                        let message = format!(
+                            "duplicate group {id}: already listed as backend_groups[{}]{at}; list each group once",
+                            first.index
+                        );
+                        self.report_at_line(line, &item_key, message);
+                        all_valid = false;
+                    } else {
+                        seen.push(Seen {
+                            index,
+                            value: id,
+                            line,
+                        });
+                    }
+                }
+            }
+        }
+        all_valid.then(|| seen.into_iter().map(|s| s.value).collect())
     }
 
     fn report_at_line(&mut self, line: Option<usize>, key: &str, message: impl AsRef<str>) {
@@ -1109,6 +1392,21 @@ impl Resolver<'_> {
         if let Some(intercept_external) = raw.intercept_external {
             settings.intercept_external = intercept_external;
         }
+        let rates = [
+            (raw.bot_limit, "bot_limit", &mut settings.limits.bot),
+            (raw.chat_limit, "chat_limit", &mut settings.limits.chat),
+            (raw.group_limit, "group_limit", &mut settings.limits.group),
+        ];
+        for (value, name, limit) in rates {
+            if let Some(value) = value {
+                match parse_rate(value.get_ref()) {
+                    Ok(rate) => *limit = rate,
+                    Err(message) => {
+                        self.report(Some(value.span()), &format!("{path}.{name}"), message)
+                    }
+                }
+            }
+        }
         settings
     }
 }
@@ -1148,6 +1446,60 @@ fn parse_duration(raw: &RawDuration, allow_off: bool) -> Result<Option<Duration>
             Err(_) => Err(format!("invalid duration {text:?}: {expected}")),
         },
     }
+}
+
+/// Parses a rate, `"COUNT/DURATION"`; `Ok(None)` is "off".
+fn parse_rate(raw: &RawRate) -> Result<Option<Rate>, String> {
+    const EXPECTED: &str = r#"expected COUNT/DURATION like "30/s", "20/m", "3/3s", or "off""#;
+    let text = match raw {
+        RawRate::Number(number) => {
+            return Err(format!(
+                r#"a rate needs quotes and a duration: write "{number}/s" or "{number}/m" (at most {number} messages per second or per minute), or "off""#
+            ));
+        }
+        RawRate::Text(text) => text,
+    };
+    if is_off(text) {
+        return Ok(None);
+    }
+    let invalid = || format!("invalid rate {text:?}: {EXPECTED}");
+    let Some((count, per)) = text.split_once('/') else {
+        return Err(invalid());
+    };
+    let (count, per) = (count.trim(), per.trim());
+    if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    let Ok(count) = count.parse::<u32>() else {
+        return Err(format!(
+            "invalid rate {text:?}: the count {count} is too large; {EXPECTED}"
+        ));
+    };
+    if count == 0 {
+        return Err(format!(
+            r#"invalid rate {text:?}: the count must be at least 1 (write "off" for no limit)"#
+        ));
+    }
+    if !per.is_empty() && per.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            r#"invalid rate {text:?}: the duration needs a unit, like "{count}/{per}s" or "{count}/{per}m""#
+        ));
+    }
+    // A unit alone ("s", "m", "h") means one of that unit.
+    let parsed = if per.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        humantime::parse_duration(&format!("1{per}"))
+    } else {
+        humantime::parse_duration(per)
+    };
+    let Ok(per) = parsed else {
+        return Err(invalid());
+    };
+    if per.is_zero() {
+        return Err(format!(
+            r#"invalid rate {text:?}: the duration must be longer than zero (write "off" for no limit)"#
+        ));
+    }
+    Ok(Some(Rate { count, per }))
 }
 
 fn check_api_url(url: &str) -> Result<String, String> {
@@ -1211,15 +1563,29 @@ fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_backend_group(value: &RawChatId) -> Result<i64, String> {
+/// Checks a backend group's chat id: that of `backend_group`, or (`in_list`)
+/// one element of `backend_groups`.
+fn check_group_id(value: &RawChatId, in_list: bool) -> Result<i64, String> {
     const EXAMPLE: &str = "a forum supergroup's id starts with -100, like -1001234567890";
     match value {
-        RawChatId::Text(text) => Err(match text.trim().parse::<i64>() {
-            Ok(id) => format!(
+        RawChatId::Text(text) => Err(match (text.trim().parse::<i64>(), in_list) {
+            (Ok(id), false) => format!(
                 "backend_group must be a number, not a string: write backend_group = {id} (without quotes)"
             ),
-            Err(_) => format!("backend_group must be a number: {EXAMPLE}"),
+            (Ok(id), true) => {
+                format!("a chat id must be a number, not a string: write {id} (without quotes)")
+            }
+            (Err(_), false) => format!("backend_group must be a number: {EXAMPLE}"),
+            (Err(_), true) => format!("a chat id must be a number: {EXAMPLE}"),
         }),
+        RawChatId::List if in_list => Err(
+            "expected a chat id, not a list: backend_groups is one flat list, like [-1001234567890, -1009876543210]"
+                .to_owned(),
+        ),
+        RawChatId::List => Err(
+            "backend_group is one chat id: for several groups write backend_groups = [-1001234567890, -1009876543210] instead"
+                .to_owned(),
+        ),
         RawChatId::Number(id) if *id >= 0 => Err(format!(
             "{id} is not a group id (a positive id is a user or a bot): {EXAMPLE}"
         )),
@@ -1554,6 +1920,23 @@ backend_group = -1001234567890
         }
     }
 
+    /// `Some(count/seconds)`, for comparing limits.
+    fn rate(count: u32, seconds: u64) -> Option<Rate> {
+        Some(Rate {
+            count,
+            per: Duration::from_secs(seconds),
+        })
+    }
+
+    /// The `group_limit` of the only bot, when `[[bots]]` sets it to `value`.
+    #[track_caller]
+    fn group_limit(value: &str) -> Option<Rate> {
+        parse_ok(&format!("{BOT}group_limit = {value}\n")).bots[0]
+            .settings
+            .limits
+            .group
+    }
+
     #[track_caller]
     fn assert_problem(p: &Problem, line: usize, key: &str, message_part: &str) {
         assert_eq!(p.line, Some(line), "line of {p:?}");
@@ -1588,13 +1971,16 @@ backend_group = -1001234567890
         let shop = &config.bots[0];
         assert_eq!(shop.name, "shop");
         assert_eq!(shop.token.expose(), SHOP_TOKEN);
-        assert_eq!(shop.backend_group, -1001234567890);
+        assert_eq!(shop.backend_groups, [-1001234567890]);
         assert_eq!(shop.mode, Mode::Standalone);
         assert_eq!(shop.settings, BotSettings::default());
 
         let support = &config.bots[1];
         assert_eq!(support.name, "support");
         assert_eq!(support.token.expose(), SUPPORT_TOKEN);
+        assert_eq!(support.backend_groups, [-1009876543210, -1005555555555]);
+        assert!(support.is_backend_group(-1005555555555));
+        assert!(!support.is_backend_group(-1001234567890));
         assert!(
             support
                 .settings
@@ -1612,6 +1998,16 @@ backend_group = -1001234567890
         );
         assert!(support.settings.silent_mode);
         assert!(support.settings.intercept_external);
+        assert_eq!(
+            support.settings.limits,
+            Limits {
+                chat: Some(Rate {
+                    count: 1,
+                    per: Duration::from_secs(1)
+                }),
+                ..DEFAULT_LIMITS
+            }
+        );
 
         assert_no_secret(&config.describe());
         assert_no_secret(&format!("{config:?}"));
@@ -1686,8 +2082,15 @@ backend_group = -1001234567890
                 autoclose: Some(Duration::from_secs(48 * 3600)),
                 silent_mode: false,
                 intercept_external: true,
+                limits: DEFAULT_LIMITS,
             }
         );
+        let limits = bot.settings.limits;
+        assert_eq!(limits, Limits::default());
+        assert_eq!(limits.bot.map(|r| r.describe()).as_deref(), Some("30/s"));
+        assert_eq!(limits.chat.map(|r| r.describe()).as_deref(), Some("3/3s"));
+        assert_eq!(limits.group.map(|r| r.describe()).as_deref(), Some("20/m"));
+        assert_eq!(bot.backend_groups, [-1001234567890]);
     }
 
     #[test]
@@ -1729,6 +2132,9 @@ private_keywords = ["Help", "order"]
 autoclose = "2h"
 silent_mode = true
 intercept_external = false
+bot_limit = "10/s"
+chat_limit = "off"
+group_limit = "15/m"
 
 [[bots]]
 name = "inherits"
@@ -1744,6 +2150,9 @@ private_keywords = []
 autoclose = "OFF"
 silent_mode = false
 intercept_external = true
+bot_limit = "off"
+chat_limit = "2/5s"
+group_limit = "40/2m"
 "#,
         );
         let inherits = &config.bots[0].settings;
@@ -1752,6 +2161,14 @@ intercept_external = true
         assert_eq!(inherits.autoclose, Some(Duration::from_secs(7200)));
         assert!(inherits.silent_mode);
         assert!(!inherits.intercept_external);
+        assert_eq!(
+            inherits.limits,
+            Limits {
+                bot: rate(10, 1),
+                chat: None,
+                group: rate(15, 60),
+            }
+        );
 
         let overrides = &config.bots[1].settings;
         assert_eq!(overrides.welcome.as_deref(), Some("Hi there"));
@@ -1759,6 +2176,14 @@ intercept_external = true
         assert_eq!(overrides.autoclose, None);
         assert!(!overrides.silent_mode);
         assert!(overrides.intercept_external);
+        assert_eq!(
+            overrides.limits,
+            Limits {
+                bot: None,
+                chat: rate(2, 5),
+                group: rate(40, 120),
+            }
+        );
     }
 
     #[test]
@@ -1770,6 +2195,19 @@ intercept_external = true
         assert_eq!(settings.autoclose, Some(Duration::from_secs(86400)));
         assert_eq!(settings.welcome.as_deref(), Some("Yo"));
         assert!(settings.intercept_external);
+
+        // Each limit is its own key: setting one keeps the others.
+        let config = parse_ok(&format!(
+            "[defaults]\nbot_limit = \"10/s\"\n{BOT}group_limit = \"off\"\n"
+        ));
+        assert_eq!(
+            config.bots[0].settings.limits,
+            Limits {
+                bot: rate(10, 1),
+                chat: DEFAULT_LIMITS.chat,
+                group: None,
+            }
+        );
     }
 
     // --- tokens ----------------------------------------------------------
@@ -1981,12 +2419,12 @@ intercept_external = true
             &p,
             3,
             "defaults.welcom",
-            r#"unknown key "welcom" in [defaults]; did you mean "welcome"? expected one of: welcome, private_keywords, autoclose, silent_mode, intercept_external"#,
+            r#"unknown key "welcom" in [defaults]; did you mean "welcome"? expected one of: welcome, private_keywords, autoclose, silent_mode, intercept_external, bot_limit, chat_limit, group_limit"#,
         );
         assert_eq!(
             error(&format!("[defaults]\nwelcom = \"hi\"\n{BOT}")).to_string(),
             format!(
-                "{SOURCE}:2: defaults.welcom: unknown key \"welcom\" in [defaults]; did you mean \"welcome\"? expected one of: welcome, private_keywords, autoclose, silent_mode, intercept_external"
+                "{SOURCE}:2: defaults.welcom: unknown key \"welcom\" in [defaults]; did you mean \"welcome\"? expected one of: welcome, private_keywords, autoclose, silent_mode, intercept_external, bot_limit, chat_limit, group_limit"
             )
         );
     }
@@ -2047,6 +2485,17 @@ mood = "happy"
         assert_problem(&p, 2, "defaults.listen", "listen belongs in [http]");
         let p = problem("[bots]\nname = \"shop\"\n");
         assert_problem(&p, 1, "bots", "write [[bots]]");
+        let p = problem(&format!("group_limit = \"20/m\"\n{BOT}"));
+        assert_problem(&p, 1, "group_limit", "group_limit belongs in [defaults]");
+        let p = problem(&format!("[defaults]\nbackend_groups = [-1001]\n{BOT}"));
+        assert_problem(&p, 2, "defaults.backend_groups", "can only be set per bot");
+        let p = problem(&format!("{BOT}chat_limits = \"3/3s\"\n"));
+        assert_problem(
+            &p,
+            6,
+            "bots[0].chat_limits",
+            r#"did you mean "chat_limit"?"#,
+        );
     }
 
     #[test]
@@ -2193,6 +2642,314 @@ mood = "happy"
         assert_problem(&p, 5, "bots[0].backend_group", "must be a number");
         let p = problem("[[bots]]\nname = \"shop\"\ntoken = \"${SHOP_BOT_TOKEN}\"\n");
         assert_problem(&p, 1, "bots[0].backend_group", "missing backend_group");
+    }
+
+    #[test]
+    fn several_backend_groups() {
+        let text = BOT.replace(
+            "backend_group = -1001234567890",
+            "backend_groups = [-1003, -1001234567890, -1002]",
+        );
+        let bot = &parse_ok(&text).bots[0];
+        assert_eq!(bot.backend_groups, [-1003, -1001234567890, -1002]);
+        assert!(bot.is_backend_group(-1002));
+        assert!(!bot.is_backend_group(-1004));
+
+        // One group in a list is the same as backend_group.
+        let text = BOT.replace(
+            "backend_group = -1001234567890",
+            "backend_groups = [\n  -1001234567890,\n]",
+        );
+        assert_eq!(parse_ok(&text).bots[0].backend_groups, [-1001234567890]);
+
+        // Bots may share groups, in either form.
+        let config = parse_ok(&format!(
+            "{BOT}\n[[bots]]\nname = \"b\"\ntoken = \"${{SUPPORT_BOT_TOKEN}}\"\nbackend_groups = [-1001234567890, -1002]\n"
+        ));
+        assert_eq!(config.bots[0].backend_groups, [-1001234567890]);
+        assert_eq!(config.bots[1].backend_groups, [-1001234567890, -1002]);
+    }
+
+    #[test]
+    fn backend_group_or_backend_groups() {
+        let with = |groups: &str| {
+            BOT.replace(
+                "backend_group = -1001234567890",
+                &format!("backend_groups = {groups}"),
+            )
+        };
+
+        let p = problem(&format!("{BOT}backend_groups = [-1002]\n"));
+        assert_problem(
+            &p,
+            6,
+            "bots[0].backend_groups",
+            "both backend_group and backend_groups are set: keep exactly one of them",
+        );
+
+        let p = problem("[[bots]]\nname = \"shop\"\ntoken = \"${SHOP_BOT_TOKEN}\"\n");
+        assert_problem(&p, 1, "bots[0].backend_group", "missing backend_group");
+        assert!(
+            p.message.contains("or backend_groups = [...]"),
+            "{}",
+            p.message
+        );
+
+        let p = problem(&with("[]"));
+        assert_problem(
+            &p,
+            5,
+            "bots[0].backend_groups",
+            "empty list: give at least one group's chat id",
+        );
+
+        let p = problem(&with("-1001234567890"));
+        assert_problem(
+            &p,
+            5,
+            "bots[0].backend_groups",
+            "backend_groups must be a list of chat ids",
+        );
+        let p = problem(&with("\"-1001234567890\""));
+        assert_problem(&p, 5, "bots[0].backend_groups", "must be a list");
+
+        let p = problem(&BOT.replace("-1001234567890", "[-1001, -1002]"));
+        assert_problem(
+            &p,
+            5,
+            "bots[0].backend_group",
+            "backend_group is one chat id: for several groups write backend_groups = [",
+        );
+    }
+
+    #[test]
+    fn backend_groups_are_checked_one_by_one() {
+        let with = |groups: &str| {
+            BOT.replace(
+                "backend_group = -1001234567890",
+                &format!("backend_groups = {groups}"),
+            )
+        };
+
+        let p = problem(&with("[-1001, -1002, -1001]"));
+        assert_problem(
+            &p,
+            5,
+            "bots[0].backend_groups[2]",
+            "duplicate group -1001: already listed as backend_groups[0]; list each group once",
+        );
+        let p = problem(&with("[\n  -1001,\n  -1002,\n  -1001,\n]"));
+        assert_problem(
+            &p,
+            8,
+            "bots[0].backend_groups[2]",
+            "already listed as backend_groups[0] (line 6)",
+        );
+
+        let err = error(&with(
+            "[\n  42,\n  \"-1002\",\n  -123,\n  \"x\",\n  [-1003],\n  -1004,\n]",
+        ));
+        let found: Vec<(Option<usize>, &str)> = err
+            .problems
+            .iter()
+            .map(|p| (p.line, p.key.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (Some(6), "bots[0].backend_groups[0]"),
+                (Some(7), "bots[0].backend_groups[1]"),
+                (Some(8), "bots[0].backend_groups[2]"),
+                (Some(9), "bots[0].backend_groups[3]"),
+                (Some(10), "bots[0].backend_groups[4]"),
+            ]
+        );
+        let messages: Vec<&str> = err.problems.iter().map(|p| p.message.as_str()).collect();
+        assert!(
+            messages[0].starts_with("42 is not a group id"),
+            "{}",
+            messages[0]
+        );
+        assert!(
+            messages[1].starts_with(
+                "a chat id must be a number, not a string: write -1002 (without quotes)"
+            ),
+            "{}",
+            messages[1]
+        );
+        assert!(
+            messages[2].starts_with("-123 is not a supergroup id"),
+            "{}",
+            messages[2]
+        );
+        assert!(
+            messages[3].starts_with("a chat id must be a number: "),
+            "{}",
+            messages[3]
+        );
+        assert!(
+            messages[4].starts_with("expected a chat id, not a list"),
+            "{}",
+            messages[4]
+        );
+
+        let p = problem(&with("[-1001, true]"));
+        assert_problem(
+            &p,
+            5,
+            "bots[0].backend_groups[1]",
+            "invalid type: boolean `true`",
+        );
+    }
+
+    // --- rate limits -------------------------------------------------------
+
+    #[test]
+    fn rates_are_parsed() {
+        let ms = |count: u32, millis: u64| {
+            Some(Rate {
+                count,
+                per: Duration::from_millis(millis),
+            })
+        };
+        for (text, expected) in [
+            ("\"30/s\"", rate(30, 1)),
+            ("\"20/m\"", rate(20, 60)),
+            ("\"100/h\"", rate(100, 3600)),
+            ("\"3/3s\"", rate(3, 3)),
+            ("\"20/1m\"", rate(20, 60)),
+            ("\"5/1h 30m\"", rate(5, 5400)),
+            ("\"1/500ms\"", ms(1, 500)),
+            ("\" 7 / 2s \"", rate(7, 2)),
+            ("\"4294967295/s\"", rate(u32::MAX, 1)),
+            ("\"off\"", None),
+            ("\" OFF \"", None),
+        ] {
+            assert_eq!(group_limit(text), expected, "group_limit = {text}");
+        }
+    }
+
+    #[test]
+    fn rate_errors_name_the_key_and_line() {
+        let expected = r#"expected COUNT/DURATION like "30/s", "20/m", "3/3s", or "off""#;
+        for bad in [
+            "20/x", "30", "30s", "/s", "30/", "abc/s", "-1/s", "+3/s", "1.5/s", "30/s/s", "3/-3s",
+            "", "of", "30/S",
+        ] {
+            let p = problem(&format!("{BOT}group_limit = {bad:?}\n"));
+            assert_eq!(
+                p.message,
+                format!("invalid rate {bad:?}: {expected}"),
+                "group_limit = {bad:?}"
+            );
+            assert_eq!((p.line, p.key.as_str()), (Some(6), "bots[0].group_limit"));
+        }
+        let err = error(&format!("{BOT}group_limit = \"20/x\"\n"));
+        assert_eq!(
+            err.to_string(),
+            format!(
+                r#"{SOURCE}:6: bots[0].group_limit: invalid rate "20/x": expected COUNT/DURATION like "30/s", "20/m", "3/3s", or "off""#
+            )
+        );
+
+        let p = problem(&format!("[defaults]\nbot_limit = \"0/s\"\n{BOT}"));
+        assert_problem(
+            &p,
+            2,
+            "defaults.bot_limit",
+            r#"invalid rate "0/s": the count must be at least 1 (write "off" for no limit)"#,
+        );
+        let p = problem(&format!("[defaults]\nchat_limit = \"3/0s\"\n{BOT}"));
+        assert_problem(
+            &p,
+            2,
+            "defaults.chat_limit",
+            r#"invalid rate "3/0s": the duration must be longer than zero (write "off" for no limit)"#,
+        );
+        let p = problem(&format!("{BOT}chat_limit = \"3/0ms\"\n"));
+        assert_problem(&p, 6, "bots[0].chat_limit", "longer than zero");
+        let p = problem(&format!("{BOT}chat_limit = \"20/60\"\n"));
+        assert_problem(
+            &p,
+            6,
+            "bots[0].chat_limit",
+            r#"invalid rate "20/60": the duration needs a unit, like "20/60s" or "20/60m""#,
+        );
+        let p = problem(&format!("{BOT}bot_limit = \"4294967296/s\"\n"));
+        assert_problem(
+            &p,
+            6,
+            "bots[0].bot_limit",
+            "the count 4294967296 is too large",
+        );
+        let p = problem(&format!("{BOT}bot_limit = 30\n"));
+        assert_problem(
+            &p,
+            6,
+            "bots[0].bot_limit",
+            r#"a rate needs quotes and a duration: write "30/s" or "30/m""#,
+        );
+        let p = problem(&format!("{BOT}bot_limit = 1.5\n"));
+        assert_problem(
+            &p,
+            6,
+            "bots[0].bot_limit",
+            r#"invalid type: floating point `1.5`, expected a rate like "30/s""#,
+        );
+        let p = problem(&format!("{BOT}bot_limit = false\n"));
+        assert_problem(&p, 6, "bots[0].bot_limit", "invalid type: boolean `false`");
+    }
+
+    #[test]
+    fn an_invalid_rate_is_reported_with_the_others() {
+        let err = error(&format!(
+            "[defaults]\nbot_limit = \"x\"\nchat_limit = \"0/s\"\ngroup_limit = \"1/0m\"\n{BOT}bot_limit = \"y\"\n"
+        ));
+        let keys: Vec<(Option<usize>, &str)> = err
+            .problems
+            .iter()
+            .map(|p| (p.line, p.key.as_str()))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                (Some(2), "defaults.bot_limit"),
+                (Some(3), "defaults.chat_limit"),
+                (Some(4), "defaults.group_limit"),
+                (Some(10), "bots[0].bot_limit"),
+            ]
+        );
+    }
+
+    #[test]
+    fn rates_are_described_as_written() {
+        for (rate, text) in [
+            (DEFAULT_LIMITS.bot, "30/s"),
+            (DEFAULT_LIMITS.chat, "3/3s"),
+            (DEFAULT_LIMITS.group, "20/m"),
+            (rate(100, 3600), "100/h"),
+            (rate(1, 5400), "1/1h 30m"),
+            (rate(2, 120), "2/2m"),
+            (rate(7, 86400), "7/24h"),
+        ] {
+            let rate = rate.unwrap();
+            assert_eq!(rate.describe(), text);
+            // What describe() prints reads back as the same rate.
+            assert_eq!(group_limit(&format!("{text:?}")), Some(rate), "{text}");
+        }
+        let half = Rate {
+            count: 1,
+            per: Duration::from_millis(500),
+        };
+        assert_eq!(half.describe(), "1/500ms");
+        assert_eq!(
+            Limits::OFF,
+            Limits {
+                bot: None,
+                chat: None,
+                group: None
+            }
+        );
     }
 
     #[test]
@@ -2398,6 +3155,17 @@ private_keywords = [""]
                 &format!("{{ value = \"{SHOP_TOKEN}\" }}"),
             ),
             format!("{BOT}silent_mode = {SHOP_TOKEN:?}\n"),
+            format!("{BOT}chat_limit = {SHOP_TOKEN:?}\n"),
+            format!("{BOT}chat_limit = \"3/{SHOP_TOKEN}\"\n"),
+            format!("{BOT}chat_limit = \"{SHOP_TOKEN}/s\"\n"),
+            BOT.replace(
+                "backend_group = -1001234567890",
+                &format!("backend_groups = [-1001, {SHOP_TOKEN:?}]"),
+            ),
+            BOT.replace(
+                "backend_group = -1001234567890",
+                &format!("backend_groups = {SHOP_TOKEN:?}"),
+            ),
         ];
         for text in &cases {
             // `error` checks Display and Debug of the error.
@@ -2420,7 +3188,7 @@ private_keywords = [""]
     #[test]
     fn describe_shows_every_resolved_value() {
         let config = parse_ok(&format!(
-            "[defaults]\nwelcome = \"off\"\nautoclose = \"1h 30m\"\n{BOT}\n[[bots]]\nname = \"support\"\ntoken = \"${{SUPPORT_BOT_TOKEN}}\"\nbackend_group = -1002\nwelcome = \"Hi\\nthere\"\nprivate_keywords = [\"help\", \"order\"]\nautoclose = \"off\"\nsilent_mode = true\n"
+            "[defaults]\nwelcome = \"off\"\nautoclose = \"1h 30m\"\n{BOT}\n[[bots]]\nname = \"support\"\ntoken = \"${{SUPPORT_BOT_TOKEN}}\"\nbackend_groups = [-1002, -1003]\nwelcome = \"Hi\\nthere\"\nprivate_keywords = [\"help\", \"order\"]\nautoclose = \"off\"\nsilent_mode = true\nbot_limit = \"off\"\nchat_limit = \"5/1h 30m\"\n"
         ));
         let text = config.describe();
         for expected in [
@@ -2438,12 +3206,18 @@ private_keywords = [""]
             "  autoclose:          1h 30m after the last operator reply",
             "  silent_mode:        false",
             "  intercept_external: true (no effect in standalone mode)",
+            "  bot_limit:          30/s (all chats together)",
+            "  chat_limit:         3/3s (into each private chat)",
+            "  group_limit:        20/m (into each group, all topics together)",
             "bot \"support\"",
             "  token:              654321:***",
+            "  backend_groups:     -1002, -1003 (new dialogs go to the least busy)",
             "  welcome:            \"Hi\\nthere\"",
             "  private_keywords:   \"help\", \"order\"",
             "  autoclose:          off",
             "  silent_mode:        true",
+            "  bot_limit:          off\n",
+            "  chat_limit:         5/1h 30m (into each private chat)",
         ] {
             assert!(
                 text.contains(expected),
@@ -2545,6 +3319,13 @@ private_keywords = [""]
             "[[bots]]\ntoken = \"${}\"\n",
             "[[bots]]\ntoken = \"}${\"\n",
             "a.b.c = 1\n[x.y]\nz = [{q = 1}]",
+            "[[bots]]\nbackend_groups = [[[]], {a = 1}]",
+            "[[bots]]\nbackend_groups = [99999999999999999999]",
+            "[[bots]]\nbackend_group = [[1], \"x\"]",
+            "[[bots]]\nbackend_groups = {}",
+            "[defaults]\nbot_limit = \"1/99999999999999999999y\"",
+            "[defaults]\nbot_limit = \"99999999999999999999999/s\"",
+            "[defaults]\nbot_limit = \"/\"\nchat_limit = \"é/ü\"\ngroup_limit = -1",
         ];
         for text in inputs {
             let _ = parse(text);

@@ -36,7 +36,7 @@ pub async fn run(out: &mut dyn Write) -> anyhow::Result<()> {
         bots: vec![BotConfig {
             name: "acme".into(),
             token: Token::new(bot.token.clone()),
-            backend_group: group,
+            backend_groups: vec![group],
             mode: Mode::Standalone,
             settings: BotSettings::default(),
         }],

@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use frankenstein::types::Message;
+use frankenstein::types::{ChatMember, ChatMemberUpdated, Message};
 use frankenstein::updates::{Update, UpdateContent};
 use rusqlite::Transaction;
 use tokio::sync::Notify;
@@ -22,7 +22,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::clock::Clock;
 use crate::config::BotConfig;
-use crate::outbox::{self, Job, Outcome, Priority, Target};
+use crate::outbox::{self, FailureKind, Job, Priority, Report, Target};
 use crate::store::dialogs::{self, Dialog, Status};
 use crate::store::users::{self, User};
 use crate::store::{self, Store, inbox};
@@ -34,6 +34,10 @@ const BATCH: usize = 256;
 /// What users are told when their message could not reach support.
 pub const NOT_DELIVERED_NOTICE: &str =
     "Sorry, your message could not be delivered to support. Please try again later.";
+
+/// Shown in the topic for a reply that cannot reach a user who blocked the bot.
+pub const BLOCKED_NOTE: &str = "⚠️ Not delivered: the user has blocked the bot. \
+     Replies reach them again once they unblock it or write to it.";
 
 /// The shared dispatcher task.
 pub struct Dispatcher {
@@ -111,7 +115,7 @@ pub fn dispatch_batch(
             };
             match row.kind {
                 inbox::Kind::Update => ctx.handle_update(&row.payload)?,
-                inbox::Kind::Outcome => ctx.handle_outcome(&row.payload)?,
+                inbox::Kind::Report => ctx.handle_report(&row.payload)?,
             }
             if ctx.enqueued {
                 touched.insert(row.bot.clone());
@@ -175,24 +179,39 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     /// Queues a job in the dialog's lane.
     pub fn enqueue(&mut self, dialog: &Dialog, priority: Priority, job: Job) -> anyhow::Result<()> {
-        self.enqueue_in(&outbox::dialog_lane(dialog.user_id), priority, job)
+        let chat = job.chat(dialog.backend_group);
+        self.enqueue_in(&outbox::dialog_lane(dialog.user_id), priority, chat, job)
     }
 
-    pub fn enqueue_in(&mut self, lane: &str, priority: Priority, job: Job) -> anyhow::Result<()> {
-        let id = store::outbox::enqueue(self.tx, &self.bot.name, lane, priority, &job, self.now)?;
+    /// Queues a job in `lane`; `chat` is where it sends to.
+    pub fn enqueue_in(
+        &mut self,
+        lane: &str,
+        priority: Priority,
+        chat: i64,
+        job: Job,
+    ) -> anyhow::Result<()> {
+        let id = store::outbox::enqueue(
+            self.tx,
+            &self.bot.name,
+            lane,
+            priority,
+            chat,
+            &job,
+            self.now,
+        )?;
         debug!(bot = %self.bot.name, job = id, lane, ?priority, "queued");
         self.enqueued = true;
         Ok(())
     }
 
-    /// Answers operators in the General topic.
-    pub fn answer_in_general(&mut self, text: String) -> anyhow::Result<()> {
-        let to = Target::General(self.bot.backend_group);
-        self.enqueue_in(
-            outbox::GENERAL_LANE,
-            Priority::TopicEdit,
-            Job::Text { to, text },
-        )
+    /// Answers operators in the General topic of `group`.
+    pub fn answer_in_general(&mut self, group: i64, text: String) -> anyhow::Result<()> {
+        let job = Job::Text {
+            to: Target::General(group),
+            text,
+        };
+        self.enqueue_in(outbox::GENERAL_LANE, Priority::TopicEdit, group, job)
     }
 
     /// Queues the topic's creation, or its reopening, as the dialog needs.
@@ -239,12 +258,17 @@ impl Ctx<'_> {
             UpdateContent::Message(message) if rules::is_private(message) => {
                 self.on_user_message(message)
             }
-            UpdateContent::Message(message) if message.chat.id == self.bot.backend_group => {
+            UpdateContent::Message(message) if self.bot.is_backend_group(message.chat.id) => {
                 self.on_operator_message(message)
             }
             UpdateContent::Message(message) => {
                 debug!(bot = %self.bot.name, chat = message.chat.id, "ignoring a message from another chat");
                 Ok(())
+            }
+            UpdateContent::MyChatMember(change)
+                if change.chat.type_field == frankenstein::types::ChatType::Private =>
+            {
+                self.on_block_change(change)
             }
             _ => {
                 debug!(bot = %self.bot.name, update = update.update_id, "ignoring an update kind without a rule");
@@ -268,6 +292,8 @@ impl Ctx<'_> {
             username: from.username.clone(),
         };
         users::upsert(self.tx, &self.bot.name, &user, self.now)?;
+        // Writing to the bot means it is not blocked (any more).
+        users::set_blocked(self.tx, &self.bot.name, user.user_id, false)?;
         let existing = dialogs::by_user(self.tx, &self.bot.name, user.user_id)?;
         let plan = rules::plan_user_message(
             existing.as_ref().map(|d| d.status),
@@ -280,13 +306,10 @@ impl Ctx<'_> {
                 return Ok(());
             }
             (UserPlan::Open, _) | (_, None) => {
-                let dialog = dialogs::insert(
-                    self.tx,
-                    &self.bot.name,
-                    user.user_id,
-                    self.bot.backend_group,
-                    self.now,
-                )?;
+                let group =
+                    dialogs::least_busy_group(self.tx, &self.bot.name, &self.bot.backend_groups)?;
+                let dialog =
+                    dialogs::insert(self.tx, &self.bot.name, user.user_id, group, self.now)?;
                 self.welcome(&dialog)?;
                 self.ensure_topic(&dialog, &user, false)?;
                 dialog
@@ -325,16 +348,11 @@ impl Ctx<'_> {
 
     fn on_operator_message(&mut self, message: &Message) -> anyhow::Result<()> {
         let username = store::bots::username(self.tx, &self.bot.name)?;
-        let plan =
-            rules::plan_operator_message(message, self.bot.backend_group, username.as_deref());
+        let group = message.chat.id;
+        let plan = rules::plan_operator_message(message, group, username.as_deref());
         let in_topic = message.is_topic_message == Some(true);
         let dialog = match message.message_thread_id.filter(|_| in_topic) {
-            Some(topic) => dialogs::by_topic(
-                self.tx,
-                &self.bot.name,
-                self.bot.backend_group,
-                topic.into(),
-            )?,
+            Some(topic) => dialogs::by_topic(self.tx, &self.bot.name, group, topic.into())?,
             None => None,
         };
         match (plan, dialog) {
@@ -343,7 +361,7 @@ impl Ctx<'_> {
                 Some(dialog) => commands::in_topic(self, &dialog, &command),
                 None => Ok(()), // a topic that is not a dialog of this bot
             },
-            (OperatorPlan::Command(command), _) => commands::in_general(self, &command),
+            (OperatorPlan::Command(command), _) => commands::in_general(self, group, &command),
             (OperatorPlan::Relay, Some(dialog)) => self.relay_reply(&dialog, message),
             (OperatorPlan::Relay, None) if in_topic => {
                 info!(bot = %self.bot.name, topic = ?message.message_thread_id,
@@ -364,6 +382,10 @@ impl Ctx<'_> {
                 },
             )?;
         }
+        if users::is_blocked(self.tx, &self.bot.name, dialog.user_id)? {
+            // Telegram would refuse it (403): say so now and spend no call.
+            return commands::note(self, dialog, BLOCKED_NOTE.into());
+        }
         dialogs::record_operator_reply(self.tx, dialog.id, self.now)?;
         let copy = Job::Copy {
             to: Target::User(dialog.user_id),
@@ -373,14 +395,52 @@ impl Ctx<'_> {
         self.enqueue(dialog, Priority::Reply, copy)
     }
 
-    /// A job failed for good: tell whoever is waiting for it.
-    fn handle_outcome(&mut self, payload: &str) -> anyhow::Result<()> {
-        let Outcome { job, error } = match serde_json::from_str(payload) {
-            Ok(outcome) => outcome,
+    /// What the sender reports: a job failed for good (tell whoever waits for
+    /// it), or a deleted topic was replaced (say so there).
+    fn handle_report(&mut self, payload: &str) -> anyhow::Result<()> {
+        let report: Report = match serde_json::from_str(payload) {
+            Ok(report) => report,
             Err(err) => {
-                warn!(bot = %self.bot.name, cause = %err, "skipping an unreadable job outcome");
+                warn!(bot = %self.bot.name, cause = %err, "skipping an unreadable report of the sender");
                 return Ok(());
             }
+        };
+        let (job, error) = match report {
+            Report::TopicReplaced { dialog_id } => {
+                return match dialogs::by_id(self.tx, dialog_id)? {
+                    Some(dialog) => commands::note(self, &dialog, TOPIC_REPLACED_NOTE.into()),
+                    None => Ok(()),
+                };
+            }
+            Report::Failed {
+                job,
+                error,
+                kind: FailureKind::Blocked,
+            } => {
+                if let Job::Copy {
+                    to: Target::User(user),
+                    ..
+                }
+                | Job::Text {
+                    to: Target::User(user),
+                    ..
+                } = job
+                {
+                    users::set_blocked(self.tx, &self.bot.name, user, true)?;
+                    if let (Job::Copy { .. }, Some(dialog)) =
+                        (&job, dialogs::by_user(self.tx, &self.bot.name, user)?)
+                    {
+                        commands::note(self, &dialog, BLOCKED_NOTE.into())?;
+                    }
+                    return Ok(());
+                }
+                (job, error)
+            }
+            Report::Failed {
+                job,
+                error,
+                kind: FailureKind::Other,
+            } => (job, error),
         };
         match job {
             // A user's message did not reach the topic.
@@ -419,15 +479,15 @@ impl Ctx<'_> {
                 )
             }
             Job::CreateTopic { dialog_id, .. } => {
-                let user = match dialogs::by_id(self.tx, dialog_id)? {
-                    Some(dialog) => users::get(self.tx, &self.bot.name, dialog.user_id)?,
-                    None => None,
+                let Some(dialog) = dialogs::by_id(self.tx, dialog_id)? else {
+                    return Ok(());
                 };
+                let user = users::get(self.tx, &self.bot.name, dialog.user_id)?;
                 let who = user.map_or_else(
                     || format!("dialog {dialog_id}"),
                     |u| rules::describe_user(&u),
                 );
-                self.answer_in_general(format!(
+                self.answer_in_general(dialog.backend_group, format!(
                     "⚠️ Could not create a topic for {who}: {error}. The bot must be an admin of this group with the right to manage topics."
                 ))
             }
@@ -442,6 +502,33 @@ impl Ctx<'_> {
         }
     }
 }
+
+impl Ctx<'_> {
+    /// `my_chat_member` in a private chat: the user blocked or unblocked the bot.
+    fn on_block_change(&mut self, change: &ChatMemberUpdated) -> anyhow::Result<()> {
+        let blocked = match change.new_chat_member {
+            ChatMember::Kicked(_) => true,
+            ChatMember::Member(_) => false,
+            _ => return Ok(()),
+        };
+        let user = change.chat.id;
+        if users::set_blocked(self.tx, &self.bot.name, user, blocked)? {
+            if let Some(dialog) = dialogs::by_user(self.tx, &self.bot.name, user)? {
+                let text = if blocked {
+                    "The user blocked the bot."
+                } else {
+                    "The user unblocked the bot."
+                };
+                commands::note(self, &dialog, text.into())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Shown in a topic that replaces a deleted one.
+pub const TOPIC_REPLACED_NOTE: &str =
+    "⚠️ The previous topic of this dialog was deleted; the dialog continues here.";
 
 /// The top-level keys of an update, to name a kind we could not decode.
 fn update_kinds(payload: &str) -> String {

@@ -22,8 +22,25 @@
 //!   `copyMessage`, `copyMessages`, `createForumTopic`, `closeForumTopic`,
 //!   `reopenForumTopic`, `editForumTopic`, `getChat`, `getChatMember`. Other
 //!   methods answer 404 like Telegram does for unknown ones.
-//! - **Faults**: a test injects [`FaultRule`]s (Telegram-shaped errors, hangs,
-//!   delays, dropped connections) matched by method and bot.
+//! - **Rate limits** (off by default; [`FakeTelegram::set_limits`] with
+//!   [`Limits::telegram`] or custom [`Rate`]s): sliding windows per bot, per
+//!   private chat and per group (all topics together). Messages posted by
+//!   `sendMessage`, `copyMessage`, `copyMessages` (each copy) and the topic
+//!   methods count; a send over budget gets 429 with `retry_after` (whole
+//!   seconds until there is room) and is not applied. [`FakeTelegram::stats`]
+//!   counts the 429s per scope and lists every accepted send, to check that no
+//!   window went over budget. The algorithm is described in `limits.rs`.
+//! - **Group migration**: [`FakeTelegram::migrate_group`] moves a group to a
+//!   new id; calls naming the old id get 400 with `migrate_to_chat_id`.
+//! - **Faults**: a test injects [`FaultRule`]s matched by method and bot, for
+//!   the next `times` matching requests or [`FaultRule::always`]:
+//!   [`Fault::Error`] (a Telegram-shaped error: 429 `retry_after`, 5xx, 403
+//!   blocked, 400 thread not found, 409, ...), [`Fault::Hang`] (never
+//!   answered), [`Fault::Delay`] (answered late), [`Fault::Disconnect`] (the
+//!   connection is dropped, with or without the request taking effect).
+//!   [`FaultRule::with_probability`] makes a rule hit only a random share of
+//!   its matching requests (chaos testing); [`FakeTelegram::seed_faults`]
+//!   makes the draw reproducible.
 //!
 //! A test acts as a person ([`FakeTelegram::user_sends`],
 //! [`FakeTelegram::operator_sends`], ...) and inspects what each chat shows
@@ -31,15 +48,17 @@
 //! the bots asked for ([`FakeTelegram::requests`]), and waits for the system
 //! under test with [`FakeTelegram::wait_until`].
 //!
-//! Not modelled (yet): rate limits (the seam is `server::admit`), files and
-//! multipart uploads, Markdown parse modes (the text is kept as sent), message
-//! edits and deletions, webhook delivery.
+//! Not modelled (yet): Telegram's dynamic limits (the fake's windows are
+//! fixed) and paid broadcasts, files and multipart uploads, Markdown parse
+//! modes (the text is kept as sent), message edits and deletions, webhook
+//! delivery.
 //!
 //! Concurrency: the whole world lives behind one `std::sync::Mutex` that is never
 //! held across an `.await`. Every change bumps a `tokio::sync::watch` version
 //! counter; long polls and [`FakeTelegram::wait_until`] sleep on it.
 
 mod html;
+mod limits;
 mod params;
 mod server;
 mod world;
@@ -56,6 +75,8 @@ use tokio::sync::watch;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use self::world::World;
+
+pub use self::limits::{AcceptedSend, FakeStats, Limits, Rate};
 
 /// A running fake Bot API server and a handle on its state.
 ///
@@ -169,6 +190,16 @@ pub enum Fault {
         /// Apply the request before dropping the connection.
         after_apply: bool,
     },
+    /// `fault` for a random share of the matching requests, `per_million`
+    /// out of a million on average; the others pass on to the next rules as
+    /// if this one did not match. Built by [`FaultRule::with_probability`];
+    /// the draw follows [`FakeTelegram::seed_faults`].
+    Sometimes {
+        /// Chance of firing, in millionths (an integer, so `Fault` stays `Eq`).
+        per_million: u32,
+        /// What happens when it fires.
+        fault: Box<Fault>,
+    },
 }
 
 impl Fault {
@@ -230,7 +261,7 @@ impl Fault {
     pub fn migrated_to(chat_id: i64) -> Fault {
         Fault::Error {
             code: 400,
-            description: "Bad Request: group chat was upgraded to a supergroup chat".to_owned(),
+            description: world::GROUP_MIGRATED.to_owned(),
             retry_after: None,
             migrate_to_chat_id: Some(chat_id),
         }
@@ -240,8 +271,9 @@ impl Fault {
 /// Which requests a [`Fault`] applies to, and how many times.
 ///
 /// Rules are tried in the order they were injected; the first that matches a
-/// request consumes one of its `times` and decides the fault. A rule with
-/// `times == 0` is spent and never matches.
+/// request (and fires, for a [`FaultRule::with_probability`] rule) consumes
+/// one of its `times` and decides the fault. A rule with `times == 0` is spent
+/// and never matches.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FaultRule {
     /// Method name (case-insensitive); `None` matches every method.
@@ -295,6 +327,21 @@ impl FaultRule {
     #[must_use]
     pub fn always(mut self) -> FaultRule {
         self.times = usize::MAX;
+        self
+    }
+
+    /// Makes the rule fire on each matching request with chance `probability`
+    /// (clamped to 0..=1, kept to a millionth), as [`Fault::Sometimes`].
+    /// `times` then counts the requests it fired on: `.always()` for chaos,
+    /// `.times(3)` for exactly 3 faults at random places.
+    #[must_use]
+    pub fn with_probability(mut self, probability: f64) -> FaultRule {
+        let per_million = (probability.clamp(0.0, 1.0) * 1_000_000.0).round();
+        self.fault = Fault::Sometimes {
+            // A whole number in 0..=1e6 after the clamp: the cast is exact.
+            per_million: per_million as u32,
+            fault: Box::new(self.fault),
+        };
         self
     }
 }
@@ -578,7 +625,8 @@ impl FakeTelegram {
     }
 
     /// Forgets the recorded requests (e.g. after a test's setup phase, or to
-    /// bound memory in long benchmark and demo runs).
+    /// bound memory in long benchmark and demo runs, with
+    /// [`FakeTelegram::clear_stats`]).
     pub fn clear_requests(&self) {
         self.core.mutate(World::clear_requests);
     }
@@ -635,5 +683,48 @@ impl FakeTelegram {
     /// Removes every fault rule.
     pub fn clear_faults(&self) {
         self.core.mutate(World::clear_faults);
+    }
+
+    /// Restarts the random draw of [`FaultRule::with_probability`] rules from
+    /// `seed`: the same requests in the same order then get the same faults.
+    /// Without it the draw is seeded at random.
+    pub fn seed_faults(&self, seed: u64) {
+        self.core.mutate(|w| w.seed_faults(seed));
+    }
+
+    // ---- rate limits and migration ----------------------------------------
+
+    /// Enforces `limits` from now on ([`Limits::off`] by default); every
+    /// window starts empty. See the module doc for what counts.
+    pub fn set_limits(&self, limits: Limits) {
+        self.core.mutate(|w| w.set_limits(limits));
+    }
+
+    /// A snapshot of the rate limits' statistics: 429s per scope and every
+    /// accepted send since the start or [`FakeTelegram::clear_stats`].
+    #[must_use]
+    pub fn stats(&self) -> FakeStats {
+        self.core.read(World::stats)
+    }
+
+    /// Forgets the statistics (to bound memory in long runs); the limits'
+    /// windows are kept.
+    pub fn clear_stats(&self) {
+        self.core.mutate(World::clear_stats);
+    }
+
+    /// Moves `group` to a new id and returns it, as when Telegram upgrades a
+    /// group: topics, messages (rewritten to the new chat id), bots and their
+    /// rate budgets move. Every bot in the group gets a `migrate_to_chat_id`
+    /// message from the old chat and a `migrate_from_chat_id` service message
+    /// in the new chat's General topic. From then on any call naming the old
+    /// id (`chat_id` or `from_chat_id`) answers 400 `Bad Request: group chat
+    /// was upgraded to a supergroup chat` with `parameters.migrate_to_chat_id`;
+    /// the test-side methods take the new id only.
+    ///
+    /// # Panics
+    /// If `group` does not belong to this fake (or already moved).
+    pub fn migrate_group(&self, group: i64) -> i64 {
+        self.core.mutate(|w| w.migrate_group(group))
     }
 }

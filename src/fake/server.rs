@@ -1,13 +1,13 @@
 //! The HTTP side of the fake: routes `/bot{token}/{method}`, decodes the
-//! parameters, passes every request through [`admit`] (recording, faults, and
-//! later rate limits), applies it to the world, and answers in the Bot API's
-//! shape.
+//! parameters, passes every request through [`admit`] (recording, faults),
+//! applies it to the world (migration check, rate limits, the method), and
+//! answers in the Bot API's shape.
 //!
 //! A request's life: parse path, query and body -> `admit` records it and picks
 //! a fault -> the fault answers, hangs, delays or cuts the connection -> the
-//! method runs under the world's lock (`getUpdates` may then wait on the
-//! version counter, without the lock) -> `{"ok":..}` with the HTTP status equal
-//! to the error code.
+//! method runs under the world's lock, after the rate limits had their say
+//! (`getUpdates` may then wait on the version counter, without the lock) ->
+//! `{"ok":..}` with the HTTP status equal to the error code.
 //!
 //! To drop a connection on purpose, every accepted TCP stream is wrapped in a
 //! [`CuttableStream`] whose [`ConnectionCutter`] the handler receives as its
@@ -81,7 +81,8 @@ async fn handle(
     let (bot, fault) = admit(&core, &token, &method, recorded);
     tracing::debug!(bot = ?bot, method = %method, fault = ?fault, "fake Bot API request");
     match fault {
-        None => {}
+        // `Sometimes` is resolved by `World::take_fault`: it never gets here.
+        None | Some(Fault::Sometimes { .. }) => {}
         Some(Fault::Error {
             code,
             description,
@@ -121,9 +122,10 @@ async fn handle(
 /// applied: it is recorded (so tests see it even if it then fails or hangs),
 /// then matched against the injected fault rules.
 ///
-/// Telegram's rate limits belong here too: per bot (~30 messages/s), per chat
-/// (~1/s with bursts), per group (20/min); a request over budget would get
-/// `Fault::retry_after(secs)` without being applied. They are not modelled yet.
+/// Rate limits are not checked here but in `World::apply`, under the same
+/// lock as the send itself: only sends that take effect use budget (not those
+/// an injected fault stops or a 400 refuses), a `Delay` fault's send is
+/// counted when it lands, and concurrent sends cannot overshoot a window.
 fn admit(core: &Core, token: &str, method: &str, params: Value) -> (Option<i64>, Option<Fault>) {
     core.mutate(|world| {
         let bot = world.bot_for_token(token);

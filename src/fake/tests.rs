@@ -1163,3 +1163,383 @@ async fn odd_inputs_get_400s_never_a_crash() {
             .is_none()
     );
 }
+
+// ---- rate limits, chaos faults, group migration ------------------------------
+
+/// Like [`call`], on a client that keeps its connection (for many quick calls).
+async fn call_on(
+    client: &reqwest::Client,
+    fake: &FakeTelegram,
+    bot: &FakeBot,
+    method: &str,
+    params: &Value,
+) -> (u16, Value) {
+    let response = client
+        .post(method_url(fake, &bot.token, method))
+        .json(params)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+fn too_many_requests(secs: u32) -> Value {
+    json!({
+        "ok": false,
+        "error_code": 429,
+        "description": format!("Too Many Requests: retry after {secs}"),
+        "parameters": { "retry_after": secs },
+    })
+}
+
+#[tokio::test]
+async fn limits_are_off_by_default() {
+    let d = desk().await;
+    d.fake.user_sends(&d.bot, &d.user, "hi");
+    let client = reqwest::Client::new();
+    for i in 0..200 {
+        let chat = if i % 2 == 0 { d.user.id } else { d.group };
+        let params = json!({ "chat_id": chat, "text": format!("burst {i}") });
+        let (status, body) = call_on(&client, &d.fake, &d.bot, "sendMessage", &params).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(d.fake.private_chat(&d.bot, &d.user).len(), 101);
+    let stats = d.fake.stats();
+    assert_eq!(stats.throttled, 0);
+    assert_eq!(stats.sends.len(), 200);
+    assert_eq!(stats.accepted_sends(d.group).len(), 100);
+    assert!(stats.sends.iter().all(|s| s.bot_id == d.bot.id));
+    d.fake.clear_stats();
+    assert_eq!(d.fake.stats(), FakeStats::default());
+}
+
+#[tokio::test]
+async fn a_bot_over_its_budget_gets_429_until_the_window_passes() {
+    let d = desk().await;
+    d.fake.user_sends(&d.bot, &d.user, "hi");
+    d.fake.set_limits(Limits {
+        per_bot: Some(Rate::new(5, Duration::from_secs(1))),
+        ..Limits::off()
+    });
+    let client = reqwest::Client::new();
+    let to_group = |text: &str| json!({ "chat_id": d.group, "text": text });
+    for i in 0..5 {
+        let (status, _) = call_on(
+            &client,
+            &d.fake,
+            &d.bot,
+            "sendMessage",
+            &to_group(&i.to_string()),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let (status, body) = call_on(&client, &d.fake, &d.bot, "sendMessage", &to_group("late")).await;
+    assert_eq!((status, body), (429, too_many_requests(1)));
+    // The budget is the bot's, over all its chats; refused sends are not applied.
+    let to_user = json!({ "chat_id": d.user.id, "text": "late too" });
+    let (status, _) = call_on(&client, &d.fake, &d.bot, "sendMessage", &to_user).await;
+    assert_eq!(status, 429);
+    assert_eq!(d.fake.general_messages(d.group).len(), 1 + 5);
+    assert_eq!(d.fake.private_chat(&d.bot, &d.user).len(), 1);
+    // Calls that post nothing are not limited.
+    ok(&d.fake, &d.bot, "getMe", json!({})).await;
+
+    let first_accepted = d.fake.stats().sends[0].at;
+    tokio::time::sleep_until(first_accepted + Duration::from_secs(1)).await;
+    ok(&d.fake, &d.bot, "sendMessage", to_group("on time")).await;
+    let stats = d.fake.stats();
+    assert_eq!((stats.throttled, stats.throttled_bot), (2, 2));
+    assert_eq!(stats.bot_max_in_window(d.bot.id, Duration::from_secs(1)), 5);
+
+    // retry_after is the wait in whole seconds, rounded up; frankenstein reads it.
+    d.fake.set_limits(Limits {
+        per_bot: Some(Rate::new(2, Duration::from_secs(10))),
+        ..Limits::off()
+    });
+    for text in ["a", "b"] {
+        ok(&d.fake, &d.bot, "sendMessage", to_group(text)).await;
+    }
+    let frankenstein::Error::Api(err) = frankenstein_bot(&d.fake, &d.bot)
+        .send_message(
+            &SendMessageParams::builder()
+                .chat_id(d.group)
+                .text("c")
+                .build(),
+        )
+        .await
+        .unwrap_err()
+    else {
+        panic!("expected an API error");
+    };
+    assert_eq!(err.error_code, 429);
+    assert_eq!(err.parameters.and_then(|p| p.retry_after), Some(10));
+}
+
+#[tokio::test]
+async fn chats_and_groups_have_their_own_budgets_and_topics_share_one() {
+    let d = desk().await;
+    let bob = d.fake.add_user("Bob", None);
+    let other_group = d.fake.add_forum_group("Support 2", &[&d.bot]);
+    d.fake.user_sends(&d.bot, &d.user, "hi");
+    d.fake.user_sends(&d.bot, &bob, "hello");
+    let minute = Duration::from_secs(60);
+    d.fake.set_limits(Limits {
+        per_bot: None,
+        per_private_chat: Some(Rate::new(2, minute)),
+        per_group: Some(Rate::new(3, minute)),
+    });
+
+    // The group: a topic, a message in it and one in General use its 3 sends.
+    let topic = ok(
+        &d.fake,
+        &d.bot,
+        "createForumTopic",
+        json!({ "chat_id": d.group, "name": "Alice" }),
+    )
+    .await["message_thread_id"]
+        .as_i64()
+        .unwrap();
+    let in_topic = json!({ "chat_id": d.group, "message_thread_id": topic, "text": "x" });
+    ok(&d.fake, &d.bot, "sendMessage", in_topic.clone()).await;
+    ok(
+        &d.fake,
+        &d.bot,
+        "sendMessage",
+        json!({ "chat_id": d.group, "text": "y" }),
+    )
+    .await;
+    let close = json!({ "chat_id": d.group, "message_thread_id": topic });
+    let (status, body) = call(&d.fake, &d.bot.token, "closeForumTopic", close).await;
+    assert_eq!((status, body), (429, too_many_requests(60)));
+    assert!(!d.fake.topics(d.group)[0].closed);
+    fails(&d.fake, &d.bot, "sendMessage", in_topic, 429).await;
+
+    // Another group has its own budget; a failed or faulted send uses none.
+    let into_missing = json!({ "chat_id": other_group, "message_thread_id": 99, "text": "x" });
+    fails(&d.fake, &d.bot, "sendMessage", into_missing, 400).await;
+    d.fake
+        .inject(FaultRule::on("sendMessage", Fault::server_error()));
+    let to_other = json!({ "chat_id": other_group, "text": "z" });
+    fails(&d.fake, &d.bot, "sendMessage", to_other.clone(), 502).await;
+    for _ in 0..3 {
+        ok(&d.fake, &d.bot, "sendMessage", to_other.clone()).await;
+    }
+    fails(&d.fake, &d.bot, "sendMessage", to_other, 429).await;
+
+    // Private chats: 2 each, one chat's budget is not another's.
+    let to = |user: &FakeUser| json!({ "chat_id": user.id, "text": "answer" });
+    for _ in 0..2 {
+        ok(&d.fake, &d.bot, "sendMessage", to(&d.user)).await;
+    }
+    fails(&d.fake, &d.bot, "sendMessage", to(&d.user), 429).await;
+    // copyMessage counts like sendMessage.
+    let copy = json!({ "chat_id": bob.id, "from_chat_id": bob.id, "message_id": 1 });
+    ok(&d.fake, &d.bot, "copyMessage", copy).await;
+    ok(&d.fake, &d.bot, "sendMessage", to(&bob)).await;
+    fails(&d.fake, &d.bot, "sendMessage", to(&bob), 429).await;
+
+    let stats = d.fake.stats();
+    assert_eq!(
+        (
+            stats.throttled,
+            stats.throttled_group,
+            stats.throttled_private_chat,
+            stats.throttled_bot
+        ),
+        (5, 3, 2, 0)
+    );
+    assert_eq!(stats.max_in_window(d.group, minute), 3);
+    assert_eq!(stats.max_in_window(other_group, minute), 3);
+    assert_eq!(stats.max_in_window(d.user.id, minute), 2);
+    assert_eq!(stats.max_in_window(bob.id, minute), 2);
+    let methods: Vec<&str> = stats
+        .sends
+        .iter()
+        .filter(|s| s.chat_id == d.group)
+        .map(|s| s.method)
+        .collect();
+    assert_eq!(methods, ["createForumTopic", "sendMessage", "sendMessage"]);
+}
+
+#[tokio::test]
+async fn copy_messages_counts_every_copy() {
+    let d = desk().await;
+    for text in ["one", "two", "three"] {
+        d.fake.user_sends(&d.bot, &d.user, text);
+    }
+    d.fake.set_limits(Limits {
+        per_group: Some(Rate::new(4, Duration::from_secs(60))),
+        ..Limits::off()
+    });
+    let copy =
+        |ids: Value| json!({ "chat_id": d.group, "from_chat_id": d.user.id, "message_ids": ids });
+    ok(&d.fake, &d.bot, "copyMessages", copy(json!([1, 2, 3]))).await;
+    fails(&d.fake, &d.bot, "copyMessages", copy(json!([1, 2])), 429).await;
+    ok(&d.fake, &d.bot, "copyMessages", copy(json!([3]))).await;
+    let stats = d.fake.stats();
+    assert_eq!(stats.accepted_sends(d.group).len(), 4);
+    assert_eq!(stats.throttled_group, 1);
+}
+
+#[tokio::test]
+async fn concurrent_senders_never_push_a_window_over_budget() {
+    let d = desk().await;
+    let window = Duration::from_millis(250);
+    d.fake.set_limits(Limits {
+        per_group: Some(Rate::new(5, window)),
+        ..Limits::off()
+    });
+    let senders: Vec<_> = (0..4)
+        .map(|sender| {
+            let (fake, bot, group) = (d.fake.clone(), d.bot.clone(), d.group);
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let mut delivered = 0;
+                while delivered < 4 {
+                    let params =
+                        json!({ "chat_id": group, "text": format!("{sender}/{delivered}") });
+                    match call_on(&client, &fake, &bot, "sendMessage", &params).await {
+                        (200, _) => delivered += 1,
+                        (429, body) => {
+                            assert_eq!(body["parameters"]["retry_after"], 1);
+                            // Sooner than retry_after, to hammer the window's edge.
+                            tokio::time::sleep(Duration::from_millis(15)).await;
+                        }
+                        (status, body) => panic!("{status}: {body}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    let stats = d.fake.stats();
+    assert_eq!(stats.accepted_sends(d.group).len(), 16);
+    let most = stats.max_in_window(d.group, window);
+    assert!((1..=5).contains(&most), "{most} sends in one window");
+    assert!(stats.throttled_group > 0);
+    assert_eq!(stats.throttled, stats.throttled_group);
+    assert_eq!(d.fake.general_messages(d.group).len(), 1 + 16);
+}
+
+#[tokio::test]
+async fn chaos_rules_hit_a_random_share_reproducibly() {
+    let d = desk().await;
+    let client = reqwest::Client::new();
+    let run = || async {
+        let mut faulted = Vec::new();
+        for _ in 0..200 {
+            let (status, _) = call_on(&client, &d.fake, &d.bot, "getMe", &json!({})).await;
+            assert!(status == 200 || status == 502, "{status}");
+            faulted.push(status == 502);
+        }
+        faulted
+    };
+    d.fake.inject(
+        FaultRule::on("getMe", Fault::server_error())
+            .with_probability(0.25)
+            .always(),
+    );
+    d.fake.seed_faults(42);
+    let first = run().await;
+    let hits = first.iter().filter(|&&hit| hit).count();
+    assert!((25..=75).contains(&hits), "{hits} faults of 200");
+    d.fake.seed_faults(42);
+    assert_eq!(run().await, first, "same seed, same faults");
+
+    // With `times`, the rule fires exactly that often, then is spent.
+    d.fake.clear_faults();
+    d.fake.inject(
+        FaultRule::on("getMe", Fault::server_error())
+            .with_probability(0.5)
+            .times(3),
+    );
+    let hits = run().await.iter().filter(|&&hit| hit).count();
+    assert_eq!(hits, 3);
+}
+
+#[tokio::test]
+async fn a_migrated_group_answers_with_its_new_id() {
+    let d = desk().await;
+    let first = d.fake.user_sends(&d.bot, &d.user, "hi");
+    let topic = ok(
+        &d.fake,
+        &d.bot,
+        "createForumTopic",
+        json!({ "chat_id": d.group, "name": "Alice" }),
+    )
+    .await["message_thread_id"]
+        .as_i64()
+        .unwrap();
+    let copy = |chat: i64| json!({ "chat_id": chat, "message_thread_id": topic, "from_chat_id": d.user.id, "message_id": first });
+    ok(&d.fake, &d.bot, "copyMessage", copy(d.group)).await;
+    let updates = ok(&d.fake, &d.bot, "getUpdates", json!({})).await;
+    let offset = updates.as_array().unwrap().last().unwrap()["update_id"]
+        .as_i64()
+        .unwrap()
+        + 1;
+
+    let new = d.fake.migrate_group(d.group);
+    assert_ne!(new, d.group);
+    assert!(new < 0);
+
+    // The old id: 400 with migrate_to_chat_id, for chat_id and from_chat_id.
+    let (status, body) = call(&d.fake, &d.bot.token, "copyMessage", copy(d.group)).await;
+    assert_eq!(status, 400);
+    let error: frankenstein::response::ErrorResponse = serde_json::from_value(body).unwrap();
+    assert_eq!(error.error_code, 400);
+    assert_eq!(
+        error.description,
+        "Bad Request: group chat was upgraded to a supergroup chat"
+    );
+    assert_eq!(
+        error.parameters.and_then(|p| p.migrate_to_chat_id),
+        Some(new)
+    );
+    let from_old = json!({ "chat_id": d.user.id, "from_chat_id": d.group, "message_id": 1 });
+    fails(&d.fake, &d.bot, "copyMessage", from_old, 400).await;
+    let frankenstein::Error::Api(err) = frankenstein_bot(&d.fake, &d.bot)
+        .send_message(
+            &SendMessageParams::builder()
+                .chat_id(d.group)
+                .text("x")
+                .build(),
+        )
+        .await
+        .unwrap_err()
+    else {
+        panic!("expected an API error");
+    };
+    assert_eq!(err.parameters.and_then(|p| p.migrate_to_chat_id), Some(new));
+
+    // The new id: same topics and messages, now naming the new chat.
+    assert!(d.fake.topics(d.group).is_empty());
+    assert_eq!(d.fake.topics(new)[0].name, "Alice");
+    ok(&d.fake, &d.bot, "copyMessage", copy(new)).await;
+    let messages = d.fake.topic_messages(new, topic);
+    assert_eq!(messages.len(), 3);
+    assert!(messages.iter().all(|m| m.json["chat"]["id"] == new));
+    assert_eq!(messages[2].json["reply_to_message"]["chat"]["id"], new);
+
+    // The bot hears of the move, and later updates carry the new id.
+    d.fake
+        .operator_sends(new, Some(topic), &d.operator, "from the new group");
+    let updates = ok(&d.fake, &d.bot, "getUpdates", json!({ "offset": offset })).await;
+    let messages: Vec<&Value> = updates
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| &u["message"])
+        .collect();
+    assert_eq!(messages.len(), 3);
+    assert_eq!(messages[0]["chat"]["id"], d.group);
+    assert_eq!(messages[0]["migrate_to_chat_id"], new);
+    assert_eq!(messages[1]["chat"]["id"], new);
+    assert_eq!(messages[1]["migrate_from_chat_id"], d.group);
+    assert_eq!(messages[2]["chat"]["id"], new);
+    assert_eq!(messages[2]["text"], "from the new group");
+    assert_eq!(messages[2]["message_thread_id"], topic);
+}

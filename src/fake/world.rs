@@ -11,11 +11,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
+use super::limits::{self, FakeStats, Limiter, Limits};
 use super::params::{Params, value_as_i64};
 use super::{FakeBot, FakeMessage, FakeTopic, FakeUser, Fault, FaultRule, RecordedRequest, html};
 
 /// 409 for a `getUpdates` superseded by a newer one for the same bot.
 pub(super) const CONFLICT_OTHER_POLLER: &str = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running";
+/// 400 for any call naming a group that moved to a new id.
+pub(super) const GROUP_MIGRATED: &str = "Bad Request: group chat was upgraded to a supergroup chat";
 /// 409 for `getUpdates` while a webhook is set.
 const CONFLICT_WEBHOOK: &str = "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first";
 
@@ -144,6 +147,24 @@ impl ApiError {
         ApiError::new(404, "Not Found")
     }
 
+    /// 429 `Too Many Requests: retry after {secs}` with `parameters.retry_after`.
+    pub(super) fn too_many_requests(secs: u32) -> ApiError {
+        ApiError {
+            code: 429,
+            description: format!("Too Many Requests: retry after {secs}"),
+            retry_after: Some(secs),
+            migrate_to_chat_id: None,
+        }
+    }
+
+    /// 400 for a call naming a group that now lives at `new_id`.
+    fn migrated(new_id: i64) -> ApiError {
+        ApiError {
+            migrate_to_chat_id: Some(new_id),
+            ..ApiError::new(400, GROUP_MIGRATED)
+        }
+    }
+
     fn thread_not_found() -> ApiError {
         ApiError::bad_request("message thread not found")
     }
@@ -218,8 +239,14 @@ pub(super) struct World {
     /// Keyed by (bot id, user id): each bot has its own chat with a user.
     private_chats: HashMap<(i64, i64), PrivateChat>,
     groups: BTreeMap<i64, Group>,
+    /// Old group id -> the id the group lives at now.
+    migrated: HashMap<i64, i64>,
     requests: Vec<RecordedRequest>,
     faults: Vec<FaultRule>,
+    /// Decides which requests a [`Fault::Sometimes`] hits; seedable.
+    fault_rng: fastrand::Rng,
+    /// Rate limits and what they let through.
+    limiter: Limiter,
 }
 
 struct BotAccount {
@@ -278,8 +305,11 @@ impl World {
             users: BTreeMap::new(),
             private_chats: HashMap::new(),
             groups: BTreeMap::new(),
+            migrated: HashMap::new(),
             requests: Vec::new(),
             faults: Vec::new(),
+            fault_rng: fastrand::Rng::new(),
+            limiter: Limiter::default(),
         }
     }
 
@@ -453,6 +483,51 @@ impl World {
         self.live_topic_mut(group_id, thread).deleted = true;
     }
 
+    /// Moves `old` to a fresh id with its topics, messages and bots (stored
+    /// messages are rewritten to name the new chat) and tells the bots, as
+    /// Telegram does: a `migrate_to_chat_id` message from the old chat, then a
+    /// `migrate_from_chat_id` message in the new chat's General topic. Later
+    /// calls naming `old` get [`ApiError::migrated`].
+    pub(super) fn migrate_group(&mut self, old: i64) -> i64 {
+        let mut group = self.groups.remove(&old).unwrap_or_else(|| {
+            panic!("fake Telegram: no group {old} in this fake (already migrated?)")
+        });
+        let new = self.next_group_id;
+        self.next_group_id -= 1;
+        for message in &mut group.messages {
+            rename_chat(message, new);
+            if let Some(reply) = message.get_mut("reply_to_message") {
+                rename_chat(reply, new);
+            }
+        }
+        let bots: Vec<i64> = group.bots.keys().copied().collect();
+        let farewell_id = next_message_id(&group.messages);
+        self.groups.insert(new, group);
+        for target in self.migrated.values_mut() {
+            if *target == old {
+                *target = new;
+            }
+        }
+        self.migrated.insert(old, new);
+        self.limiter.move_group(old, new);
+
+        let mut old_chat = self.chat_json(ChatKey::Group(new));
+        old_chat["id"] = old.into();
+        let farewell = json!({
+            "message_id": farewell_id,
+            "chat": old_chat,
+            "date": now(),
+            "migrate_to_chat_id": new,
+        });
+        for bot in bots {
+            self.enqueue(bot, "message", farewell.clone());
+        }
+        let welcome = content_map(json!({ "migrate_from_chat_id": old }));
+        let message = self.post(ChatKey::Group(new), None, None, None, welcome);
+        self.fan_out_to_group(new, &message);
+        new
+    }
+
     pub(super) fn push_raw_update(&mut self, bot: i64, update: Value) -> i64 {
         let mut update = content_map(update);
         let account = self.bot_mut(bot);
@@ -541,23 +616,50 @@ impl World {
         self.faults.clear();
     }
 
-    /// The fault for this request, if a rule matches; consumes one of its `times`.
+    pub(super) fn seed_faults(&mut self, seed: u64) {
+        self.fault_rng = fastrand::Rng::with_seed(seed);
+    }
+
+    /// The fault for this request: the first rule that matches and fires
+    /// decides it and uses one of its `times`. A [`Fault::Sometimes`] rule
+    /// that does not fire passes the request on to the next rules.
     pub(super) fn take_fault(&mut self, bot_id: Option<i64>, method: &str) -> Option<Fault> {
-        let index = self.faults.iter().position(|rule| {
-            rule.times > 0
+        for index in 0..self.faults.len() {
+            let rule = &self.faults[index];
+            let matches = rule.times > 0
                 && rule
                     .method
                     .as_deref()
                     .is_none_or(|m| m.eq_ignore_ascii_case(method))
-                && rule.bot_id.is_none_or(|id| Some(id) == bot_id)
-        })?;
-        let rule = &mut self.faults[index];
-        rule.times -= 1;
-        let fault = rule.fault.clone();
-        if rule.times == 0 {
-            self.faults.remove(index);
+                && rule.bot_id.is_none_or(|id| Some(id) == bot_id);
+            if !matches {
+                continue;
+            }
+            let Some(fault) = fire(&rule.fault, &mut self.fault_rng) else {
+                continue;
+            };
+            let rule = &mut self.faults[index];
+            rule.times -= 1;
+            if rule.times == 0 {
+                self.faults.remove(index);
+            }
+            return Some(fault);
         }
-        Some(fault)
+        None
+    }
+
+    // ---- rate limits ------------------------------------------------------------------
+
+    pub(super) fn set_limits(&mut self, limits: Limits) {
+        self.limiter.set_limits(limits);
+    }
+
+    pub(super) fn stats(&self) -> FakeStats {
+        self.limiter.stats()
+    }
+
+    pub(super) fn clear_stats(&mut self) {
+        self.limiter.clear_stats();
     }
 
     // ---- getUpdates -------------------------------------------------------------------
@@ -611,8 +713,35 @@ impl World {
 
     // ---- the other methods ------------------------------------------------------------
 
-    /// Applies one call of `method` (canonical spelling, not `getUpdates`) by `bot`.
-    pub(super) fn apply(&mut self, bot: i64, method: &str, p: &Params) -> Result<Value, ApiError> {
+    /// Applies one call of `method` (canonical spelling, not `getUpdates`) by
+    /// `bot`: a call naming a migrated group gets 400, a send over a rate
+    /// limit gets 429 (see `limits.rs`), anything else runs and, if it posted
+    /// messages, uses budget.
+    pub(super) fn apply(
+        &mut self,
+        bot: i64,
+        method: &'static str,
+        p: &Params,
+    ) -> Result<Value, ApiError> {
+        for name in ["chat_id", "from_chat_id"] {
+            if let Some(&new) = p.chat_id(name).ok().and_then(|id| self.migrated.get(&id)) {
+                return Err(ApiError::migrated(new));
+            }
+        }
+        let outgoing = limits::outgoing(bot, method, p);
+        let now = tokio::time::Instant::now();
+        if let Some(call) = &outgoing {
+            self.limiter.check(call, now)?;
+        }
+        let result = self.run(bot, method, p);
+        if let (Some(call), Ok(value)) = (&outgoing, &result) {
+            self.limiter
+                .record(call, method, limits::posted(method, value), now);
+        }
+        result
+    }
+
+    fn run(&mut self, bot: i64, method: &str, p: &Params) -> Result<Value, ApiError> {
         match method {
             "getMe" => Ok(self.get_me(bot)),
             "setWebhook" => self.set_webhook(bot, p),
@@ -1201,6 +1330,27 @@ impl World {
     }
 }
 
+/// The fault a rule's `fault` applies to this request, if it fires.
+fn fire(fault: &Fault, rng: &mut fastrand::Rng) -> Option<Fault> {
+    match fault {
+        Fault::Sometimes { per_million, fault } => {
+            if rng.u32(0..1_000_000) < *per_million {
+                fire(fault, rng)
+            } else {
+                None
+            }
+        }
+        other => Some(other.clone()),
+    }
+}
+
+/// Points a stored message at the chat's new id.
+fn rename_chat(message: &mut Value, chat_id: i64) {
+    if let Some(chat) = message.get_mut("chat").and_then(Value::as_object_mut) {
+        chat.insert("id".into(), chat_id.into());
+    }
+}
+
 /// The thread id of a stored message (`None` in General and private chats).
 pub(super) fn thread_of(message: &Value) -> Option<i64> {
     message["message_thread_id"].as_i64()
@@ -1484,5 +1634,34 @@ mod tests {
         assert_eq!(world.take_fault(Some(1), "sendMessage"), None);
         world.inject(FaultRule::any(Fault::Hang).times(0));
         assert_eq!(world.take_fault(Some(1), "getMe"), None);
+    }
+
+    #[test]
+    fn sometimes_rules_hit_a_share_and_pass_the_rest_on() {
+        let mut world = World::new();
+        world.seed_faults(7);
+        world.inject(
+            FaultRule::on("copyMessage", Fault::server_error())
+                .with_probability(0.2)
+                .always(),
+        );
+        world.inject(FaultRule::any(Fault::Hang).always());
+        let faults: Vec<Option<Fault>> = (0..10_000)
+            .map(|_| world.take_fault(Some(1), "copyMessage"))
+            .collect();
+        let errors = faults
+            .iter()
+            .filter(|f| **f == Some(Fault::server_error()))
+            .count();
+        assert!((1_700..=2_300).contains(&errors), "{errors} of 10000");
+        // The spared requests fell through to the next rule.
+        assert!(faults.iter().all(Option::is_some));
+
+        world.clear_faults();
+        world.inject(FaultRule::on("getMe", Fault::server_error()).with_probability(0.0));
+        world.inject(FaultRule::on("getMe", Fault::server_error()).with_probability(1.0));
+        assert_eq!(world.take_fault(None, "getMe"), Some(Fault::server_error()));
+        assert_eq!(world.faults.len(), 1, "the certain rule was used up");
+        assert_eq!(world.take_fault(None, "getMe"), None);
     }
 }

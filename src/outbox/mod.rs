@@ -3,9 +3,10 @@
 //!
 //! The dispatcher writes [`Job`]s in the same transaction as the state change
 //! that called for them; the [`sender`] executes them, records the result, and
-//! reports jobs that failed for good back to the dispatcher as an [`Outcome`]
-//! in the inbox, so product rules decide what people are told about it.
+//! reports jobs that failed for good back to the dispatcher
+//! ([`Report`]) in the inbox, so product rules decide what people are told.
 
+pub mod limiter;
 pub mod sender;
 
 use serde::{Deserialize, Serialize};
@@ -59,6 +60,10 @@ pub enum Priority {
     Inbound = 1,
     /// Topic state changes and notes.
     TopicEdit = 2,
+    /// What an existing bot sent, mirrored into topics.
+    Mirror = 3,
+    /// Mass mailings: last, so they never delay a conversation.
+    Broadcast = 4,
 }
 
 impl Priority {
@@ -67,16 +72,70 @@ impl Priority {
         match value {
             0 => Priority::Reply,
             1 => Priority::Inbound,
-            _ => Priority::TopicEdit,
+            2 => Priority::TopicEdit,
+            3 => Priority::Mirror,
+            _ => Priority::Broadcast,
         }
     }
 }
 
-/// A job that failed for good, handed back to the dispatcher.
+impl Job {
+    /// The dialog whose topic the job goes to, if it goes to one.
+    #[must_use]
+    pub fn dialog(&self) -> Option<i64> {
+        match self {
+            Job::Copy {
+                to: Target::Topic(dialog),
+                ..
+            }
+            | Job::Text {
+                to: Target::Topic(dialog),
+                ..
+            } => Some(*dialog),
+            Job::CreateTopic { dialog_id, .. }
+            | Job::CloseTopic { dialog_id }
+            | Job::ReopenTopic { dialog_id } => Some(*dialog_id),
+            _ => None,
+        }
+    }
+
+    /// The chat the job sends into, for rate limiting: `group` is the backend
+    /// group of the dialog it belongs to.
+    #[must_use]
+    pub fn chat(&self, group: i64) -> i64 {
+        match self {
+            Job::Copy { to, .. } | Job::Text { to, .. } => match to {
+                Target::User(user) => *user,
+                Target::General(chat) => *chat,
+                Target::Topic(_) => group,
+            },
+            Job::CreateTopic { .. } | Job::CloseTopic { .. } | Job::ReopenTopic { .. } => group,
+        }
+    }
+}
+
+/// Why a job failed for good, where the product reacts to the reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// 403 "bot was blocked by the user".
+    Blocked,
+    Other,
+}
+
+/// What the sender tells the dispatcher (through the inbox).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Outcome {
-    pub job: Job,
-    pub error: String,
+#[serde(tag = "report", rename_all = "snake_case")]
+pub enum Report {
+    /// A job failed for good.
+    Failed {
+        job: Job,
+        error: String,
+        kind: FailureKind,
+    },
+    /// The dialog's topic was deleted; a new one with the same name replaced
+    /// it, and the job that found out was delivered there.
+    TopicReplaced { dialog_id: i64 },
 }
 
 /// The lane of everything about one user's dialog.

@@ -9,11 +9,18 @@
 //! 2. A lane whose head is not running and not waiting for a retry is *ready*.
 //!    Ready heads start in priority order, then age, up to `MAX_IN_FLIGHT` at
 //!    once; a lane never has two jobs running, so order per dialog is kept.
+//!    Before a head starts, the [`Limiter`] must have room for its chat: if
+//!    the bot's budget is spent nothing starts; if only its chat's is, that
+//!    lane waits until the chat's window frees and the next lane goes.
 //! 3. When a call ends, its result is recorded in SQLite before the lane moves
 //!    on: done jobs leave the outbox; a transient failure (network, 5xx, 429)
 //!    keeps the job at the head of its lane and retries it after `retry_after`
 //!    or an exponential backoff with jitter; a permanent failure (4xx) marks
-//!    the job failed and hands an [`Outcome`] to the dispatcher.
+//!    the job failed and reports it to the dispatcher.
+//! 4. "message thread not found": the dialog's topic was deleted. The sender
+//!    creates a new one with the same name and retries the job there at once,
+//!    still at the head of its lane, so order is kept and it happens once per
+//!    deletion; the dispatcher hears of it to add a note.
 //!
 //! The sender decides nothing about the product: what to tell people about a
 //! failure is the dispatcher's business.
@@ -33,7 +40,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
-use super::{Job, Outcome, Priority, Target};
+use super::limiter::Limiter;
+use super::{FailureKind, Job, Priority, Report, Target};
+use crate::config::Limits;
 use crate::store::{self, Store, dialogs, inbox, outbox::Row};
 use crate::telegram::{self, Client};
 
@@ -53,21 +62,39 @@ pub struct Sender {
     pub client: Client,
     /// Notified by the dispatcher after it committed new jobs for this bot.
     pub wake: Arc<Notify>,
-    /// Notified after an [`Outcome`] was added to the inbox.
+    /// Notified after a [`Report`] was added to the inbox.
     pub dispatcher_wake: Arc<Notify>,
+    /// This bot's rate limits.
+    pub limits: Limits,
 }
 
 /// How one try of a job ended.
 enum Attempt {
-    Done { topic: Option<(i64, i64)> },
-    Retry { after: Duration, error: String },
-    Failed { error: String },
+    /// `created`: a topic was created for a dialog: (dialog, topic, name).
+    Done {
+        created: Option<(i64, i64, String)>,
+    },
+    Retry {
+        after: Duration,
+        error: String,
+        /// A 429: the limiter must hear of it.
+        throttled: bool,
+    },
+    Failed {
+        error: String,
+        kind: FailureKind,
+    },
+    /// The dialog's topic was deleted and has been replaced: retry now.
+    TopicReplaced {
+        dialog_id: i64,
+    },
 }
 
 impl Sender {
     pub async fn run(self, shutdown: CancellationToken) {
         let this = Arc::new(self);
         let mut lanes = Lanes::default();
+        let mut limiter = Limiter::new(this.limits);
         let mut last_loaded = 0;
         let mut in_flight: JoinSet<(String, Attempt)> = JoinSet::new();
         let mut load_failures = 0;
@@ -87,9 +114,19 @@ impl Sender {
                     }
                 }
             }
-            lanes.promote_due(Instant::now());
+            let now = Instant::now();
+            lanes.promote_due(now);
+            let mut bot_ready_at = None;
             while in_flight.len() < MAX_IN_FLIGHT {
+                if let Some(at) = limiter.bot_ready_at(now) {
+                    bot_ready_at = Some(at);
+                    break;
+                }
                 let Some(row) = lanes.start_next() else { break };
+                if let Err(at) = limiter.try_acquire(row.chat, now) {
+                    lanes.park(&row.lane, at);
+                    continue;
+                }
                 debug!(bot = %this.bot, job = row.id, lane = %row.lane, "sending");
                 let sender = Arc::clone(&this);
                 in_flight.spawn(async move {
@@ -97,13 +134,16 @@ impl Sender {
                     (row.lane, attempt)
                 });
             }
-            let next_retry = lanes.next_retry();
+            let wake_at = match (lanes.next_retry(), bot_ready_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
-                Some(joined) = in_flight.join_next() => this.finish(joined, &mut lanes).await,
+                Some(joined) = in_flight.join_next() => this.finish(joined, &mut lanes, &mut limiter).await,
                 () = this.wake.notified() => {}
-                () = sleep_until(next_retry) => {}
+                () = sleep_until(wake_at) => {}
             }
         }
         // Calls already on the wire: let them land so their results are
@@ -111,7 +151,7 @@ impl Sender {
         // again after a restart.
         let drain = async {
             while let Some(joined) = in_flight.join_next().await {
-                this.finish(joined, &mut lanes).await;
+                this.finish(joined, &mut lanes, &mut limiter).await;
             }
         };
         if tokio::time::timeout(DRAIN_TIMEOUT, drain).await.is_err() {
@@ -142,6 +182,7 @@ impl Sender {
         &self,
         joined: Result<(String, Attempt), tokio::task::JoinError>,
         lanes: &mut Lanes,
+        limiter: &mut Limiter,
     ) {
         let (lane, attempt) = match joined {
             Ok(result) => result,
@@ -152,21 +193,45 @@ impl Sender {
             }
         };
         let Some(row) = lanes.head(&lane) else { return };
-        let (id, attempts, job) = (row.id, row.attempts, row.job.clone());
+        let (id, attempts, chat, job) = (row.id, row.attempts, row.chat, row.job.clone());
         let recorded = match attempt {
-            Attempt::Done { topic } => {
+            Attempt::Done { created } => {
                 let result = self
                     .store
                     .write(move |tx| {
-                        if let Some((dialog, topic)) = topic {
-                            dialogs::set_topic(tx, dialog, topic)?;
+                        if let Some((dialog, topic, name)) = created {
+                            dialogs::set_topic(tx, dialog, topic, &name)?;
                         }
                         Ok(store::outbox::complete(tx, id)?)
                     })
                     .await;
                 result.map(|()| lanes.advance(&lane))
             }
-            Attempt::Retry { after, error } => {
+            Attempt::TopicReplaced { dialog_id } => {
+                let bot = self.bot.clone();
+                let result = self
+                    .store
+                    .write(move |tx| {
+                        let report = serde_json::to_string(&Report::TopicReplaced { dialog_id })?;
+                        inbox::append(tx, &bot, inbox::Kind::Report, &report)?;
+                        Ok(())
+                    })
+                    .await;
+                if result.is_ok() {
+                    self.dispatcher_wake.notify_one();
+                }
+                // The job itself goes again right away, into the new topic.
+                lanes.park(&lane, Instant::now());
+                result
+            }
+            Attempt::Retry {
+                after,
+                error,
+                throttled,
+            } => {
+                if throttled {
+                    limiter.throttled(chat, after, Instant::now());
+                }
                 debug!(bot = %self.bot, job = id, attempts, cause = %error, "will retry in {after:?}");
                 let result = self
                     .store
@@ -175,7 +240,7 @@ impl Sender {
                 lanes.retry(&lane, Instant::now() + after);
                 result
             }
-            Attempt::Failed { error } => {
+            Attempt::Failed { error, kind } => {
                 warn!(bot = %self.bot, job = id, cause = %error, "job failed for good");
                 let bot = self.bot.clone();
                 let result = self
@@ -183,8 +248,9 @@ impl Sender {
                     .write(move |tx| {
                         store::outbox::fail(tx, id, &error)?;
                         if let Ok(job) = job {
-                            let outcome = serde_json::to_string(&Outcome { job, error })?;
-                            inbox::append(tx, &bot, inbox::Kind::Outcome, &outcome)?;
+                            let report =
+                                serde_json::to_string(&Report::Failed { job, error, kind })?;
+                            inbox::append(tx, &bot, inbox::Kind::Report, &report)?;
                         }
                         Ok(())
                     })
@@ -209,35 +275,153 @@ impl Sender {
             Err(err) => {
                 return Attempt::Failed {
                     error: format!("this version cannot read the job: {err}"),
+                    kind: FailureKind::Other,
                 };
             }
         };
-        match self.execute(job).await {
-            Ok(topic) => Attempt::Done { topic },
-            Err(Failure::Telegram(err)) if err.is_not_modified() => Attempt::Done { topic: None },
+        let mut topic = None;
+        match self.execute(job, &mut topic).await {
+            Ok(created) => Attempt::Done { created },
+            Err(Failure::Telegram(err)) if err.is_not_modified() => Attempt::Done { created: None },
+            Err(Failure::Telegram(telegram::Error::ThreadNotFound)) => {
+                match (job.dialog(), topic) {
+                    (Some(dialog_id), Some(deleted)) => {
+                        self.replace_topic(job, dialog_id, deleted, row.attempts)
+                            .await
+                    }
+                    _ => Attempt::Failed {
+                        error: telegram::Error::ThreadNotFound.to_string(),
+                        kind: FailureKind::Other,
+                    },
+                }
+            }
             Err(Failure::Telegram(telegram::Error::RetryAfter(after))) => Attempt::Retry {
                 after,
                 error: format!("429: retry after {}s", after.as_secs()),
+                throttled: true,
             },
             Err(Failure::Telegram(err)) if err.is_transient() => Attempt::Retry {
                 after: crate::backoff::delay(row.attempts, MAX_RETRY_DELAY),
                 error: err.to_string(),
+                throttled: false,
             },
             Err(Failure::Telegram(err)) => Attempt::Failed {
+                kind: match &err {
+                    telegram::Error::Forbidden(description) if description.contains("blocked") => {
+                        FailureKind::Blocked
+                    }
+                    _ => FailureKind::Other,
+                },
                 error: err.to_string(),
             },
             Err(Failure::NoTopic) => Attempt::Failed {
                 error: "the dialog has no topic: creating it failed".into(),
+                kind: FailureKind::Other,
             },
             Err(Failure::Store(err)) => Attempt::Retry {
                 after: crate::backoff::delay(row.attempts, MAX_RETRY_DELAY),
                 error: format!("database: {err:#}"),
+                throttled: false,
             },
         }
     }
 
-    /// Makes the call. `Ok(Some((dialog, topic)))` when a topic was created.
-    async fn execute(&self, job: &Job) -> Result<Option<(i64, i64)>, Failure> {
+    /// The dialog's topic `deleted` is gone: create a new one with the same
+    /// name (unless another job did already) and have the job retried.
+    async fn replace_topic(
+        &self,
+        job: &Job,
+        dialog_id: i64,
+        deleted: i64,
+        attempts: u32,
+    ) -> Attempt {
+        if matches!(job, Job::CloseTopic { .. }) {
+            // Closing a topic that no longer exists: nothing left to close;
+            // the dialog gets a new topic when it reopens.
+            let forgotten = self
+                .store
+                .write(move |tx| Ok(dialogs::forget_topic(tx, dialog_id, deleted)?))
+                .await;
+            return match forgotten {
+                Ok(_) => Attempt::Done { created: None },
+                Err(err) => Attempt::Retry {
+                    after: crate::backoff::delay(attempts, MAX_RETRY_DELAY),
+                    error: format!("database: {err:#}"),
+                    throttled: false,
+                },
+            };
+        }
+        let name = match self
+            .store
+            .run(move |conn| Ok(dialogs::topic_name(conn, dialog_id)?))
+            .await
+        {
+            Ok(name) => name.unwrap_or_else(|| format!("Dialog {dialog_id}")),
+            Err(err) => {
+                return Attempt::Retry {
+                    after: crate::backoff::delay(attempts, MAX_RETRY_DELAY),
+                    error: format!("database: {err:#}"),
+                    throttled: false,
+                };
+            }
+        };
+        let dialog = match self.dialog(dialog_id).await {
+            Ok(dialog) => dialog,
+            Err(_) => {
+                return Attempt::Failed {
+                    error: "the dialog is gone".into(),
+                    kind: FailureKind::Other,
+                };
+            }
+        };
+        let params = CreateForumTopicParams::builder()
+            .chat_id(dialog.backend_group)
+            .name(name.clone())
+            .build();
+        let created = match self.client.create_forum_topic(&params).await {
+            Ok(topic) => i64::from(topic.message_thread_id),
+            Err(err) if err.is_transient() => {
+                return Attempt::Retry {
+                    after: crate::backoff::delay(attempts, MAX_RETRY_DELAY),
+                    error: format!("replacing the deleted topic: {err}"),
+                    throttled: matches!(err, telegram::Error::RetryAfter(_)),
+                };
+            }
+            Err(err) => {
+                return Attempt::Failed {
+                    error: format!("the topic was deleted and a new one cannot be created: {err}"),
+                    kind: FailureKind::Other,
+                };
+            }
+        };
+        let recorded = self
+            .store
+            .write(move |tx| {
+                Ok(dialogs::replace_topic(
+                    tx, dialog_id, deleted, created, &name,
+                )?)
+            })
+            .await;
+        match recorded {
+            Ok(()) => {
+                warn!(bot = %self.bot, dialog = dialog_id, deleted, created, "the dialog's topic was deleted; replaced it");
+                Attempt::TopicReplaced { dialog_id }
+            }
+            Err(err) => Attempt::Retry {
+                after: crate::backoff::delay(attempts, MAX_RETRY_DELAY),
+                error: format!("database: {err:#}"),
+                throttled: false,
+            },
+        }
+    }
+
+    /// Makes the call. `Ok(Some((dialog, topic, name)))` when a topic was
+    /// created; `topic` is set to the topic the call went to, if any.
+    async fn execute(
+        &self,
+        job: &Job,
+        topic: &mut Option<i64>,
+    ) -> Result<Option<(i64, i64, String)>, Failure> {
         match job {
             Job::CreateTopic { dialog_id, name } => {
                 let dialog = self.dialog(*dialog_id).await?;
@@ -250,7 +434,11 @@ impl Sender {
                     .build();
                 let topic = self.client.create_forum_topic(&params).await?;
                 info!(bot = %self.bot, dialog = dialog.id, topic = topic.message_thread_id, "topic created");
-                Ok(Some((dialog.id, i64::from(topic.message_thread_id))))
+                Ok(Some((
+                    dialog.id,
+                    i64::from(topic.message_thread_id),
+                    name.clone(),
+                )))
             }
             Job::Copy {
                 to,
@@ -258,6 +446,7 @@ impl Sender {
                 message_id,
             } => {
                 let (chat, thread) = self.resolve(to).await?;
+                *topic = thread.map(i64::from);
                 let params = CopyMessageParams::builder()
                     .chat_id(chat)
                     .maybe_message_thread_id(thread)
@@ -269,6 +458,7 @@ impl Sender {
             }
             Job::Text { to, text } => {
                 let (chat, thread) = self.resolve(to).await?;
+                *topic = thread.map(i64::from);
                 let params = SendMessageParams::builder()
                     .chat_id(chat)
                     .maybe_message_thread_id(thread)
@@ -279,6 +469,7 @@ impl Sender {
             }
             Job::CloseTopic { dialog_id } => {
                 if let Some((chat, thread)) = self.topic_of(*dialog_id).await? {
+                    *topic = Some(i64::from(thread));
                     let params = CloseForumTopicParams::builder()
                         .chat_id(chat)
                         .message_thread_id(thread)
@@ -289,6 +480,7 @@ impl Sender {
             }
             Job::ReopenTopic { dialog_id } => {
                 if let Some((chat, thread)) = self.topic_of(*dialog_id).await? {
+                    *topic = Some(i64::from(thread));
                     let params = ReopenForumTopicParams::builder()
                         .chat_id(chat)
                         .message_thread_id(thread)
@@ -364,7 +556,7 @@ struct Lanes {
 #[derive(Default)]
 struct Lane {
     jobs: VecDeque<Row>,
-    /// The head is running or waiting for a retry.
+    /// The head is running or waiting (for a retry, or for room in its chat).
     busy: bool,
 }
 
@@ -379,10 +571,19 @@ impl Lanes {
 
     /// Takes the best ready head and marks its lane busy.
     fn start_next(&mut self) -> Option<Row> {
-        let (_, _, name) = self.ready.pop_first()?;
-        let lane = self.lanes.get_mut(&name)?;
-        lane.busy = true;
-        lane.jobs.front().cloned()
+        while let Some((_, id, name)) = self.ready.pop_first() {
+            // Each lane is in `ready` at most once, with its head; stay safe
+            // against a stale entry all the same: a job must never run twice.
+            let Some(lane) = self.lanes.get_mut(&name) else {
+                continue;
+            };
+            if lane.busy || lane.jobs.front().map(|head| head.id) != Some(id) {
+                continue;
+            }
+            lane.busy = true;
+            return lane.jobs.front().cloned();
+        }
+        None
     }
 
     /// The job at the head of a lane: the running one, for a busy lane.
@@ -409,11 +610,16 @@ impl Lanes {
 
     /// The head failed for now: it runs again at `at`, nothing else in its lane before it.
     fn retry(&mut self, name: &str, at: Instant) {
+        if let Some(head) = self.lanes.get_mut(name).and_then(|l| l.jobs.front_mut()) {
+            head.attempts += 1;
+        }
+        self.park(name, at);
+    }
+
+    /// The head may not start before `at` (its chat has no room yet).
+    fn park(&mut self, name: &str, at: Instant) {
         if let Some(lane) = self.lanes.get_mut(name) {
             lane.busy = true;
-            if let Some(head) = lane.jobs.front_mut() {
-                head.attempts += 1;
-            }
             self.waiting.push(Reverse((at, name.to_owned())));
         }
     }
@@ -426,8 +632,11 @@ impl Lanes {
             let Some(Reverse((_, name))) = self.waiting.pop() else {
                 break;
             };
-            if let Some(head) = self.lanes.get(&name).and_then(|lane| lane.jobs.front()) {
-                self.ready.insert((head.priority, head.id, name));
+            if let Some(lane) = self.lanes.get_mut(&name) {
+                lane.busy = false;
+                if let Some(head) = lane.jobs.front() {
+                    self.ready.insert((head.priority, head.id, name));
+                }
             }
         }
     }
@@ -446,6 +655,7 @@ mod tests {
             id,
             lane: lane.into(),
             priority,
+            chat: 1,
             job: Ok(Job::Text {
                 to: Target::User(1),
                 text: id.to_string(),

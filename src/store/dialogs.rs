@@ -83,6 +83,22 @@ pub fn by_topic(
     .optional()
 }
 
+/// Of `groups` (never empty), the one with the fewest open dialogs of `bot`;
+/// the first listed among equals.
+pub fn least_busy_group(conn: &Connection, bot: &str, groups: &[i64]) -> rusqlite::Result<i64> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT COUNT(*) FROM dialogs WHERE bot = ?1 AND backend_group = ?2 AND status != 'closed'",
+    )?;
+    let mut best: Option<(i64, i64)> = None;
+    for &group in groups {
+        let open: i64 = stmt.query_row(params![bot, group], |row| row.get(0))?;
+        if best.is_none_or(|(_, fewest)| open < fewest) {
+            best = Some((group, open));
+        }
+    }
+    Ok(best.map_or(0, |(group, _)| group))
+}
+
 /// Creates an open dialog without a topic yet; returns it.
 pub fn insert(
     conn: &Connection,
@@ -121,10 +137,44 @@ pub fn record_operator_reply(conn: &Connection, id: i64, now: i64) -> rusqlite::
     Ok(())
 }
 
-pub fn set_topic(conn: &Connection, id: i64, topic_id: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached("UPDATE dialogs SET topic_id = ?2 WHERE id = ?1")?
-        .execute(params![id, topic_id])?;
+/// Records the dialog's topic and the name it was created with.
+pub fn set_topic(conn: &Connection, id: i64, topic_id: i64, name: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE dialogs SET topic_id = ?2, topic_name = ?3 WHERE id = ?1")?
+        .execute(params![id, topic_id, name])?;
     Ok(())
+}
+
+/// The name the dialog's topic was created with.
+pub fn topic_name(conn: &Connection, id: i64) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT topic_name FROM dialogs WHERE id = ?1")?
+        .query_row([id], |row| row.get(0))
+        .optional()
+        .map(Option::flatten)
+}
+
+/// The topic `deleted` was deleted and `created` replaces it (unless the
+/// dialog moved on already).
+pub fn replace_topic(
+    conn: &Connection,
+    id: i64,
+    deleted: i64,
+    created: i64,
+    name: &str,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE dialogs SET topic_id = ?3, topic_name = ?4 WHERE id = ?1 AND topic_id = ?2",
+    )?
+    .execute(params![id, deleted, created, name])?;
+    Ok(())
+}
+
+/// The topic `deleted` was deleted and is not replaced (yet); returns whether
+/// it was still the dialog's.
+pub fn forget_topic(conn: &Connection, id: i64, deleted: i64) -> rusqlite::Result<bool> {
+    let changed = conn
+        .prepare_cached("UPDATE dialogs SET topic_id = NULL WHERE id = ?1 AND topic_id = ?2")?
+        .execute(params![id, deleted])?;
+    Ok(changed > 0)
 }
 
 /// Dialogs of `bot` waiting for the user since `cutoff` or earlier.
@@ -143,14 +193,55 @@ mod tests {
     use crate::store::testing::temp_store;
 
     #[test]
+    fn new_dialogs_go_to_the_least_busy_group() {
+        let (store, _dir) = temp_store();
+        let conn = store.conn().unwrap();
+        let groups = [-1001, -1002];
+        assert_eq!(
+            least_busy_group(&conn, "a", &groups).unwrap(),
+            -1001,
+            "first among equals"
+        );
+        insert(&conn, "a", 1, -1001, 0).unwrap();
+        assert_eq!(least_busy_group(&conn, "a", &groups).unwrap(), -1002);
+        let second = insert(&conn, "a", 2, -1002, 0).unwrap();
+        insert(&conn, "b", 3, -1002, 0).unwrap();
+        assert_eq!(
+            least_busy_group(&conn, "a", &groups).unwrap(),
+            -1001,
+            "other bots do not count"
+        );
+        insert(&conn, "a", 4, -1001, 0).unwrap();
+        set_status(&conn, second.id, Status::Closed).unwrap();
+        assert_eq!(
+            least_busy_group(&conn, "a", &groups).unwrap(),
+            -1002,
+            "closed dialogs do not count"
+        );
+    }
+
+    #[test]
     fn lifecycle_and_lookups() {
         let (store, _dir) = temp_store();
         let conn = store.conn().unwrap();
         let d = insert(&conn, "a", 7, -100, 1).unwrap();
         assert_eq!(by_user(&conn, "a", 7).unwrap().unwrap(), d);
         assert_eq!(by_topic(&conn, "a", -100, 5).unwrap(), None);
-        set_topic(&conn, d.id, 5).unwrap();
+        set_topic(&conn, d.id, 5, "Alice 7").unwrap();
         assert_eq!(by_topic(&conn, "a", -100, 5).unwrap().unwrap().id, d.id);
+        assert_eq!(topic_name(&conn, d.id).unwrap().as_deref(), Some("Alice 7"));
+        replace_topic(&conn, d.id, 4, 9, "x").unwrap();
+        assert_eq!(
+            by_id(&conn, d.id).unwrap().unwrap().topic_id,
+            Some(5),
+            "not its topic: unchanged"
+        );
+        replace_topic(&conn, d.id, 5, 9, "Alice 7").unwrap();
+        assert_eq!(by_id(&conn, d.id).unwrap().unwrap().topic_id, Some(9));
+        assert!(!forget_topic(&conn, d.id, 5).unwrap());
+        assert!(forget_topic(&conn, d.id, 9).unwrap());
+        assert_eq!(by_id(&conn, d.id).unwrap().unwrap().topic_id, None);
+        set_topic(&conn, d.id, 5, "Alice 7").unwrap();
         assert_eq!(by_topic(&conn, "b", -100, 5).unwrap(), None);
 
         assert!(waiting_since(&conn, "a", 100).unwrap().is_empty());

@@ -7,15 +7,15 @@ use rusqlite::{Connection, params, params_from_iter};
 pub enum Kind {
     /// A raw Telegram update, as received.
     Update,
-    /// The outcome of an outbox job that failed for good (JSON of `outbox::Outcome`).
-    Outcome,
+    /// A report of the sender (JSON of `outbox::Report`).
+    Report,
 }
 
 impl Kind {
     fn as_str(self) -> &'static str {
         match self {
             Kind::Update => "update",
-            Kind::Outcome => "outcome",
+            Kind::Report => "report",
         }
     }
 }
@@ -66,8 +66,8 @@ pub fn next_batch(conn: &Connection, bots: &[String], limit: usize) -> rusqlite:
         Ok(Row {
             id: row.get(0)?,
             bot: row.get(1)?,
-            kind: if kind == "outcome" {
-                Kind::Outcome
+            kind: if kind == "report" {
+                Kind::Report
             } else {
                 Kind::Update
             },
@@ -94,7 +94,7 @@ mod tests {
         let conn = store.conn().unwrap();
         append_updates(&conn, "a", ["{\"update_id\":1}", "{\"update_id\":2}"], 3).unwrap();
         append_updates(&conn, "gone", ["{\"update_id\":5}"], 6).unwrap();
-        append(&conn, "a", Kind::Outcome, "{}").unwrap();
+        append(&conn, "a", Kind::Report, "{}").unwrap();
         assert_eq!(bots::offset(&conn, "a").unwrap(), 3);
 
         let batch = next_batch(&conn, &["a".to_string()], 10).unwrap();
@@ -104,7 +104,7 @@ mod tests {
             [
                 (Kind::Update, "{\"update_id\":1}"),
                 (Kind::Update, "{\"update_id\":2}"),
-                (Kind::Outcome, "{}")
+                (Kind::Report, "{}")
             ]
         );
         remove(&conn, batch[0].id).unwrap();

@@ -10,6 +10,8 @@ pub struct Row {
     pub id: i64,
     pub lane: String,
     pub priority: Priority,
+    /// The chat the job sends into, for rate limiting.
+    pub chat: i64,
     /// `Err` holds the decoding error of a job this version cannot read.
     pub job: Result<Job, String>,
     pub attempts: u32,
@@ -20,15 +22,16 @@ pub fn enqueue(
     bot: &str,
     lane: &str,
     priority: Priority,
+    chat: i64,
     job: &Job,
     now: i64,
 ) -> rusqlite::Result<i64> {
     let json = serde_json::to_string(job)
         .map_err(|err| rusqlite::Error::ToSqlConversionFailure(Box::new(err)))?;
     conn.prepare_cached(
-        "INSERT INTO outbox (bot, lane, priority, job, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO outbox (bot, lane, priority, chat, job, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![bot, lane, priority as i64, json, now])?;
+    .execute(params![bot, lane, priority as i64, chat, json, now])?;
     Ok(conn.last_insert_rowid())
 }
 
@@ -40,17 +43,18 @@ pub fn pending_after(
     limit: usize,
 ) -> rusqlite::Result<Vec<Row>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, lane, priority, job, attempts FROM outbox
+        "SELECT id, lane, priority, chat, job, attempts FROM outbox
          WHERE bot = ?1 AND id > ?2 AND state = 'pending' ORDER BY id LIMIT ?3",
     )?;
     let rows = stmt.query_map(params![bot, after, limit as i64], |row| {
-        let json: String = row.get(3)?;
+        let json: String = row.get(4)?;
         Ok(Row {
             id: row.get(0)?,
             lane: row.get(1)?,
             priority: Priority::from_i64(row.get(2)?),
+            chat: row.get(3)?,
             job: serde_json::from_str(&json).map_err(|err| err.to_string()),
-            attempts: row.get(4)?,
+            attempts: row.get(5)?,
         })
     })?;
     rows.collect()
@@ -95,16 +99,17 @@ mod tests {
             to: Target::User(1),
             text: t.into(),
         };
-        let a = enqueue(&conn, "a", "u1", Priority::Reply, &job("1"), 0).unwrap();
-        let b = enqueue(&conn, "a", "u1", Priority::Reply, &job("2"), 0).unwrap();
-        let c = enqueue(&conn, "a", "u2", Priority::Inbound, &job("3"), 0).unwrap();
-        enqueue(&conn, "other", "u1", Priority::Reply, &job("4"), 0).unwrap();
+        let a = enqueue(&conn, "a", "u1", Priority::Reply, 1, &job("1"), 0).unwrap();
+        let b = enqueue(&conn, "a", "u1", Priority::Reply, 1, &job("2"), 0).unwrap();
+        let c = enqueue(&conn, "a", "u2", Priority::Inbound, 1, &job("3"), 0).unwrap();
+        enqueue(&conn, "other", "u1", Priority::Reply, 1, &job("4"), 0).unwrap();
         complete(&conn, a).unwrap();
         fail(&conn, b, "400 nope").unwrap();
         let rows = pending_after(&conn, "a", 0, 10).unwrap();
         assert_eq!(rows.iter().map(|r| r.id).collect::<Vec<_>>(), [c]);
         assert_eq!(rows[0].job.as_ref().unwrap(), &job("3"));
         assert_eq!(rows[0].priority, Priority::Inbound);
+        assert_eq!(rows[0].chat, 1);
         record_retry(&conn, c, "timeout").unwrap();
         assert_eq!(pending_after(&conn, "a", 0, 10).unwrap()[0].attempts, 1);
         assert!(pending_after(&conn, "a", c, 10).unwrap().is_empty());
@@ -118,9 +123,9 @@ mod tests {
             to: Target::User(1),
             text: "x".into(),
         };
-        let first = enqueue(&conn, "a", "u1", Priority::Reply, &job, 0).unwrap();
+        let first = enqueue(&conn, "a", "u1", Priority::Reply, 1, &job, 0).unwrap();
         complete(&conn, first).unwrap();
-        let second = enqueue(&conn, "a", "u1", Priority::Reply, &job, 0).unwrap();
+        let second = enqueue(&conn, "a", "u1", Priority::Reply, 1, &job, 0).unwrap();
         assert!(second > first);
         assert_eq!(pending_after(&conn, "a", first, 10).unwrap().len(), 1);
     }

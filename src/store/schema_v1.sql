@@ -6,15 +6,15 @@ CREATE TABLE bots (
 ) WITHOUT ROWID;
 
 -- Work for the dispatcher, in arrival order: raw Telegram updates, and the
--- outcomes of outbox jobs that failed for good (so that product rules, not the
--- sender, decide what people are told).
+-- sender's reports (jobs that failed for good, topics replaced), so that
+-- product rules, not the sender, decide what people are told.
 -- AUTOINCREMENT: ids only grow, even after the table was emptied, so they
 -- give the arrival order.
 CREATE TABLE inbox (
     id      INTEGER PRIMARY KEY AUTOINCREMENT,
     bot     TEXT NOT NULL,
-    kind    TEXT NOT NULL,   -- 'update' | 'outcome'
-    payload TEXT NOT NULL    -- raw update JSON | outcome JSON
+    kind    TEXT NOT NULL,   -- 'update' | 'report'
+    payload TEXT NOT NULL    -- raw update JSON | outbox::Report JSON
 );
 CREATE INDEX inbox_by_bot ON inbox (bot, id);
 
@@ -25,6 +25,7 @@ CREATE TABLE users (
     first_name TEXT NOT NULL,
     last_name  TEXT,
     username   TEXT,
+    blocked    INTEGER NOT NULL DEFAULT 0, -- the user blocked the bot
     first_seen INTEGER NOT NULL,
     last_seen  INTEGER NOT NULL,
     PRIMARY KEY (bot, user_id)
@@ -37,6 +38,7 @@ CREATE TABLE dialogs (
     user_id                INTEGER NOT NULL,
     backend_group          INTEGER NOT NULL,
     topic_id               INTEGER,          -- NULL until createForumTopic succeeded
+    topic_name             TEXT,             -- as created (a deleted topic is recreated with it)
     status                 TEXT NOT NULL,    -- user_answered | support_answered | closed
     opened_at              INTEGER NOT NULL,
     last_operator_reply_at INTEGER,
@@ -54,6 +56,7 @@ CREATE TABLE outbox (
     bot        TEXT NOT NULL,
     lane       TEXT NOT NULL,    -- FIFO order is kept within a lane (one per dialog)
     priority   INTEGER NOT NULL, -- lower first, across lanes
+    chat       INTEGER NOT NULL, -- the chat it sends into (for rate limits)
     job        TEXT NOT NULL,    -- JSON of outbox::Job
     state      TEXT NOT NULL DEFAULT 'pending', -- pending | failed
     attempts   INTEGER NOT NULL DEFAULT 0,

@@ -56,6 +56,28 @@ pub fn get(conn: &Connection, bot: &str, user_id: i64) -> rusqlite::Result<Optio
     .optional()
 }
 
+/// Records whether the user blocked the bot; returns whether that changed.
+pub fn set_blocked(
+    conn: &Connection,
+    bot: &str,
+    user_id: i64,
+    blocked: bool,
+) -> rusqlite::Result<bool> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE users SET blocked = ?3 WHERE bot = ?1 AND user_id = ?2 AND blocked != ?3",
+        )?
+        .execute(params![bot, user_id, blocked])?;
+    Ok(changed > 0)
+}
+
+pub fn is_blocked(conn: &Connection, bot: &str, user_id: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT blocked FROM users WHERE bot = ?1 AND user_id = ?2")?
+        .query_row(params![bot, user_id], |row| row.get(0))
+        .optional()
+        .map(|blocked| blocked.unwrap_or(false))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,5 +99,29 @@ mod tests {
         let stored = get(&conn, "a", 1).unwrap().unwrap();
         assert_eq!(stored.full_name(), "Alice Smith");
         assert_eq!(get(&conn, "b", 1).unwrap(), None);
+    }
+
+    #[test]
+    fn blocked_flag_reports_changes() {
+        let (store, _dir) = temp_store();
+        let conn = store.conn().unwrap();
+        let alice = User {
+            user_id: 1,
+            first_name: "Alice".into(),
+            last_name: None,
+            username: None,
+        };
+        upsert(&conn, "a", &alice, 10).unwrap();
+        assert!(!is_blocked(&conn, "a", 1).unwrap());
+        assert!(set_blocked(&conn, "a", 1, true).unwrap());
+        assert!(!set_blocked(&conn, "a", 1, true).unwrap(), "no change");
+        assert!(is_blocked(&conn, "a", 1).unwrap());
+        upsert(&conn, "a", &alice, 20).unwrap();
+        assert!(is_blocked(&conn, "a", 1).unwrap(), "a name update keeps it");
+        assert!(set_blocked(&conn, "a", 1, false).unwrap());
+        assert!(
+            !is_blocked(&conn, "a", 2).unwrap(),
+            "unknown users are not blocked"
+        );
     }
 }

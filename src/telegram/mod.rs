@@ -128,6 +128,17 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     text
 }
 
+/// An HTTP client whose calls give up after `timeout`. One is shared by many
+/// bots: it holds the connection pool and the TLS roots, which are costly to
+/// build per bot. Long polls need a timeout above `poll_timeout`.
+pub fn http_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(timeout)
+        .build()
+        .map_err(|err| anyhow::anyhow!("cannot build the HTTP client: {}", error_chain(&err)))
+}
+
 /// One update as Telegram sent it, with its id read out.
 #[derive(Debug)]
 pub struct RawUpdate {
@@ -147,20 +158,14 @@ pub struct Client {
 }
 
 impl Client {
-    /// `timeout` bounds every call; long polls need it above the poll timeout.
-    pub fn new(api_url: &str, token: &Token, timeout: Duration) -> anyhow::Result<Client> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(timeout)
-            .build()
-            .map_err(|err| {
-                anyhow::anyhow!("cannot build the HTTP client: {}", error_chain(&err))
-            })?;
+    /// A client for one bot over a shared HTTP client (see [`http_client`]).
+    #[must_use]
+    pub fn new(http: reqwest::Client, api_url: &str, token: &Token) -> Client {
         let bot = Bot::builder()
             .api_url(format!("{api_url}/bot{}", token.expose()))
             .client(http)
             .build();
-        Ok(Client { bot })
+        Client { bot }
     }
 
     pub async fn get_me(&self) -> Result<User, Error> {

@@ -7,6 +7,8 @@ mod util;
 
 /// Crash safety: the binary killed with SIGKILL and restarted.
 mod durability;
+/// Failures Telegram reports: blocked users, deleted topics.
+mod failures;
 /// User <-> topic relaying, isolation between bots.
 mod relay;
 /// Bad input from outside: unknown updates, bad tokens, bad configuration.

@@ -327,27 +327,3 @@ async fn an_undeliverable_message_gets_a_notice_unless_silent() {
         );
     }
 }
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_operator_reply_that_cannot_be_delivered_is_reported_in_the_topic() {
-    let desk = Desk::one_bot().await;
-    let alice = desk.fake.add_user("Alice", None);
-    desk.fake.user_sends(desk.bot(), &alice, "question");
-    let topic = desk.only_topic().await;
-    desk.wait_topic_texts(desk.group(), topic, &["question"])
-        .await;
-    desk.settle().await;
-    desk.fake.user_blocks_bot(desk.bot(), &alice);
-    desk.fake
-        .operator_sends(desk.group(), Some(topic), &desk.operator, "answer");
-    desk.wait_topic_texts(
-        desk.group(),
-        topic,
-        &[
-            "question",
-            "answer",
-            "⚠️ Not delivered to the user: forbidden: Forbidden: bot was blocked by the user",
-        ],
-    )
-    .await;
-}

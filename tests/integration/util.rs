@@ -65,7 +65,7 @@ impl Desk {
                 let config = BotConfig {
                     name: (*name).to_owned(),
                     token: Token::new(bot.token.clone()),
-                    backend_group: group,
+                    backend_groups: vec![group],
                     mode: Mode::Standalone,
                     settings: settings.clone(),
                 };

@@ -28,12 +28,12 @@ pub fn in_topic(ctx: &mut Ctx<'_>, dialog: &Dialog, command: &Command) -> anyhow
     }
 }
 
-/// A command written in the General topic. Commands of other bots sharing the
-/// group are left alone.
-pub fn in_general(ctx: &mut Ctx<'_>, command: &Command) -> anyhow::Result<()> {
+/// A command written in the General topic of `group`. Commands of other bots
+/// sharing the group are left alone.
+pub fn in_general(ctx: &mut Ctx<'_>, group: i64, command: &Command) -> anyhow::Result<()> {
     match command.name.as_str() {
-        "new" => new::run(ctx, &command.args),
-        "close" => ctx.answer_in_general("/close works inside a dialog's topic.".into()),
+        "new" => new::run(ctx, group, &command.args),
+        "close" => ctx.answer_in_general(group, "/close works inside a dialog's topic.".into()),
         _ => Ok(()),
     }
 }

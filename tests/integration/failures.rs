@@ -1,0 +1,167 @@
+use switchboard::dispatch::{BLOCKED_NOTE, TOPIC_REPLACED_NOTE};
+use switchboard::fake::{Fault, FaultRule};
+
+use crate::util::{Desk, texts, welcome};
+
+/// The bot learns of the block only when a reply is refused (403): the reply
+/// is reported in the topic, later replies are not even tried, and the
+/// user's next message makes delivery possible again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_refused_with_403_blocked_marks_the_user_until_they_write_again() {
+    let desk = Desk::one_bot().await;
+    let alice = desk.fake.add_user("Alice", None);
+    desk.fake.user_sends(desk.bot(), &alice, "question");
+    let topic = desk.only_topic().await;
+    let group = desk.group();
+    desk.settle().await;
+    desk.fake
+        .inject(FaultRule::on("copyMessage", Fault::blocked_by_user()).for_bot(desk.bot()));
+    desk.fake
+        .operator_sends(group, Some(topic), &desk.operator, "answer 1");
+    desk.wait_topic_texts(group, topic, &["question", "answer 1", BLOCKED_NOTE])
+        .await;
+    let copies_before = desk.fake.request_count("copyMessage");
+    desk.fake
+        .operator_sends(group, Some(topic), &desk.operator, "answer 2");
+    desk.wait_topic_texts(
+        group,
+        topic,
+        &[
+            "question",
+            "answer 1",
+            BLOCKED_NOTE,
+            "answer 2",
+            BLOCKED_NOTE,
+        ],
+    )
+    .await;
+    desk.settle().await;
+    assert_eq!(
+        desk.fake.request_count("copyMessage"),
+        copies_before,
+        "not tried while blocked"
+    );
+
+    desk.fake.user_sends(desk.bot(), &alice, "sorry, I'm back");
+    desk.wait_topic_texts(
+        group,
+        topic,
+        &[
+            "question",
+            "answer 1",
+            BLOCKED_NOTE,
+            "answer 2",
+            BLOCKED_NOTE,
+            "sorry, I'm back",
+        ],
+    )
+    .await;
+    desk.fake
+        .operator_sends(group, Some(topic), &desk.operator, "welcome back");
+    desk.wait_chat_texts(
+        desk.bot(),
+        &alice,
+        &["question", &welcome(), "sorry, I'm back", "welcome back"],
+    )
+    .await;
+}
+
+/// `my_chat_member` tells of blocking and unblocking: the topic says so, and
+/// replies in between are not sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocking_and_unblocking_the_bot_show_in_the_topic() {
+    let desk = Desk::one_bot().await;
+    let alice = desk.fake.add_user("Alice", None);
+    desk.fake.user_sends(desk.bot(), &alice, "question");
+    let topic = desk.only_topic().await;
+    let group = desk.group();
+    desk.settle().await;
+    desk.fake.user_blocks_bot(desk.bot(), &alice);
+    desk.wait_topic_texts(group, topic, &["question", "The user blocked the bot."])
+        .await;
+    desk.fake
+        .operator_sends(group, Some(topic), &desk.operator, "are you there?");
+    desk.wait_topic_texts(
+        group,
+        topic,
+        &[
+            "question",
+            "The user blocked the bot.",
+            "are you there?",
+            BLOCKED_NOTE,
+        ],
+    )
+    .await;
+    desk.fake.user_unblocks_bot(desk.bot(), &alice);
+    desk.wait_topic_texts(
+        group,
+        topic,
+        &[
+            "question",
+            "The user blocked the bot.",
+            "are you there?",
+            BLOCKED_NOTE,
+            "The user unblocked the bot.",
+        ],
+    )
+    .await;
+    desk.fake
+        .operator_sends(group, Some(topic), &desk.operator, "hello again");
+    desk.wait_chat_texts(desk.bot(), &alice, &["question", &welcome(), "hello again"])
+        .await;
+}
+
+/// An operator deleted the topic: the user's next message gets a new topic,
+/// with a note, and the dialog goes on there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_topic_is_replaced_and_the_message_delivered_there() {
+    let desk = Desk::one_bot().await;
+    let alice = desk.fake.add_user("Alice", None);
+    desk.fake.user_sends(desk.bot(), &alice, "first");
+    let old = desk.only_topic().await;
+    let group = desk.group();
+    desk.settle().await;
+    desk.fake.delete_topic(group, old);
+
+    desk.fake.user_sends(desk.bot(), &alice, "second");
+    desk.fake.user_sends(desk.bot(), &alice, "third");
+    let new = desk
+        .wait("a new topic", |f| {
+            f.topics(group)
+                .into_iter()
+                .find(|t| t.thread_id != old && !t.deleted)
+                .map(|t| t.thread_id)
+        })
+        .await;
+    // The messages in order; the note joins them (where depends on timing).
+    let shown = desk
+        .wait("the new topic to show the messages and the note", |f| {
+            let shown = texts(&f.topic_messages(group, new));
+            (shown.len() == 3).then_some(shown)
+        })
+        .await;
+    let messages: Vec<&String> = shown.iter().filter(|t| *t != TOPIC_REPLACED_NOTE).collect();
+    assert_eq!(messages, ["second", "third"], "{shown:?}");
+    assert!(shown.iter().any(|t| t == TOPIC_REPLACED_NOTE), "{shown:?}");
+    desk.fake
+        .operator_sends(group, Some(new), &desk.operator, "answer");
+    desk.wait_chat_texts(
+        desk.bot(),
+        &alice,
+        &["first", &welcome(), "second", "third", "answer"],
+    )
+    .await;
+    desk.settle().await;
+    let live: Vec<_> = desk
+        .fake
+        .topics(group)
+        .into_iter()
+        .filter(|t| !t.deleted)
+        .collect();
+    assert_eq!(live.len(), 1, "exactly one replacement: {live:?}");
+    assert!(
+        desk.failed_jobs()
+            .iter()
+            .all(|(_, e)| e.contains("thread not found"))
+    );
+}
