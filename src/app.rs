@@ -23,7 +23,7 @@ use crate::telegram::{self, Client};
 
 /// How long a stop waits for the tasks to finish.
 const STOP_DEADLINE: Duration = Duration::from_secs(5);
-/// Bound on every call but the long poll.
+/// Bound on every call but the long poll, by default.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// A long poll may take this much longer than `poll_timeout` before it counts as lost.
 const POLL_GRACE: Duration = Duration::from_secs(15);
@@ -34,6 +34,11 @@ pub struct Options {
     pub clock: Arc<dyn Clock>,
     /// How often the scheduler looks for due work (autoclose).
     pub scheduler_tick: Duration,
+    /// How long a call (other than the long poll) may take before it counts
+    /// as failed and is retried.
+    pub call_timeout: Duration,
+    /// The first delay before retrying a failed call (it doubles per try).
+    pub retry_base: Duration,
 }
 
 impl Default for Options {
@@ -41,6 +46,8 @@ impl Default for Options {
         Options {
             clock: Arc::new(SystemClock),
             scheduler_tick: Duration::from_secs(15),
+            call_timeout: CALL_TIMEOUT,
+            retry_base: Duration::from_secs(1),
         }
     }
 }
@@ -64,7 +71,7 @@ pub async fn run(
     let dispatcher_wake = Arc::new(Notify::new());
     let mut senders = HashMap::new();
     let poll_http = telegram::http_client(config.poll_timeout + POLL_GRACE)?;
-    let send_http = telegram::http_client(CALL_TIMEOUT)?;
+    let send_http = telegram::http_client(options.call_timeout)?;
     for bot in &config.bots {
         let wake = Arc::new(Notify::new());
         senders.insert(bot.name.clone(), Arc::clone(&wake));
@@ -83,6 +90,7 @@ pub async fn run(
             wake,
             dispatcher_wake: Arc::clone(&dispatcher_wake),
             limits: bot.settings.limits,
+            retry_base: options.retry_base,
         };
         tracker.spawn(poller.run(shutdown.clone()));
         tracker.spawn(sender.run(shutdown.clone()));

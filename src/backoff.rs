@@ -7,7 +7,13 @@ use std::time::Duration;
 /// upper half of that, so that many failing tasks do not retry in lockstep.
 #[must_use]
 pub fn delay(attempt: u32, max: Duration) -> Duration {
-    let ceiling = Duration::from_secs(1)
+    delay_from(Duration::from_secs(1), attempt, max)
+}
+
+/// Like [`delay`], starting from `base` instead of 1 s.
+#[must_use]
+pub fn delay_from(base: Duration, attempt: u32, max: Duration) -> Duration {
+    let ceiling = base
         .saturating_mul(1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX))
         .min(max);
     ceiling / 2 + ceiling.mul_f64(fastrand::f64() / 2.0)
@@ -27,6 +33,8 @@ mod tests {
             assert!(fourth >= Duration::from_secs(4) && fourth <= Duration::from_secs(8));
             let late = delay(40, max);
             assert!(late >= Duration::from_secs(30) && late <= max);
+            let quick = delay_from(Duration::from_millis(50), 2, max);
+            assert!(quick >= Duration::from_millis(100) && quick <= Duration::from_millis(200));
         }
     }
 }

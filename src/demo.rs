@@ -45,6 +45,7 @@ pub async fn run(out: &mut dyn Write) -> anyhow::Result<()> {
     let options = Options {
         clock: Arc::new(SystemClock),
         scheduler_tick: Duration::from_secs(1),
+        ..Options::default()
     };
     let app = tokio::spawn(app::run(config, options, shutdown.clone()));
 

@@ -258,13 +258,7 @@ impl Ctx<'_> {
             UpdateContent::Message(message) if rules::is_private(message) => {
                 self.on_user_message(message)
             }
-            UpdateContent::Message(message) if self.bot.is_backend_group(message.chat.id) => {
-                self.on_operator_message(message)
-            }
-            UpdateContent::Message(message) => {
-                debug!(bot = %self.bot.name, chat = message.chat.id, "ignoring a message from another chat");
-                Ok(())
-            }
+            UpdateContent::Message(message) => self.on_group_message(message),
             UpdateContent::MyChatMember(change)
                 if change.chat.type_field == frankenstein::types::ChatType::Private =>
             {
@@ -275,6 +269,30 @@ impl Ctx<'_> {
                 Ok(())
             }
         }
+    }
+
+    /// The bot's backend groups under the chat ids they have now.
+    fn groups(&self) -> anyhow::Result<Vec<i64>> {
+        Ok(store::groups::current_all(
+            self.tx,
+            &self.bot.name,
+            &self.bot.backend_groups,
+        )?)
+    }
+
+    fn on_group_message(&mut self, message: &Message) -> anyhow::Result<()> {
+        let chat = message.chat.id;
+        if !self.groups()?.contains(&chat) {
+            debug!(bot = %self.bot.name, chat, "ignoring a message from another chat");
+            return Ok(());
+        }
+        if let Some(to) = message.migrate_to_chat_id {
+            warn!(bot = %self.bot.name, from = chat, to,
+                "a backend group moved to a new chat id; following it (update bots.toml to the new id)");
+            store::groups::record_migration(self.tx, &self.bot.name, chat, to)?;
+            return Ok(());
+        }
+        self.on_operator_message(message)
     }
 
     fn on_user_message(&mut self, message: &Message) -> anyhow::Result<()> {
@@ -306,8 +324,7 @@ impl Ctx<'_> {
                 return Ok(());
             }
             (UserPlan::Open, _) | (_, None) => {
-                let group =
-                    dialogs::least_busy_group(self.tx, &self.bot.name, &self.bot.backend_groups)?;
+                let group = dialogs::least_busy_group(self.tx, &self.bot.name, &self.groups()?)?;
                 let dialog =
                     dialogs::insert(self.tx, &self.bot.name, user.user_id, group, self.now)?;
                 self.welcome(&dialog)?;

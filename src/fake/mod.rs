@@ -499,6 +499,12 @@ impl FakeTelegram {
         self.user_sends_content(bot, user, serde_json::json!({ "text": text }))
     }
 
+    /// The user started the bot some time ago (no update now): the bot may
+    /// write to them, e.g. the audience of a broadcast.
+    pub fn user_started_bot(&self, bot: &FakeBot, user: &FakeUser) {
+        self.core.mutate(|w| w.start_bot(bot.id, user.id));
+    }
+
     /// Like [`FakeTelegram::user_sends`], with `content` merged into the message
     /// object, e.g. `{"photo":[..],"caption":"x"}` (see [`photo_content`]).
     pub fn user_sends_content(

@@ -402,6 +402,13 @@ impl World {
         message_id(&message)
     }
 
+    /// The user started the bot some time ago: the bot may write to them.
+    pub(super) fn start_bot(&mut self, bot: i64, user: i64) {
+        self.bot(bot);
+        self.user(user);
+        self.private_chats.entry((bot, user)).or_default().started = true;
+    }
+
     pub(super) fn set_blocked(&mut self, bot: i64, user: i64, blocked: bool) {
         let person = self.user(user).clone();
         let bot_user = self.bot_user_json(bot);

@@ -4,10 +4,16 @@
 //! per second into a private chat (with short bursts) and 20 per minute into a
 //! group; what exactly it counts is not published, so every limit is read in
 //! the strictest way: *at most `count` sends in any window of `per`* (a
-//! sliding window, which also bounds a burst at the start of a window). The
-//! limiter keeps, per scope (the bot, each chat), the times of its sends
-//! inside the window; a send may go when both the bot's window and its chat's
-//! window have room, and then counts in both.
+//! sliding window, which also bounds a burst at the start of a window).
+//!
+//! Telegram counts a send when it arrives, somewhere between the moment it
+//! left and the moment its answer came back. So a send holds a place in its
+//! scopes' windows from the moment it starts (in flight) and, once answered,
+//! counts from the answer's time: however the network delays it, no window at
+//! Telegram's end can hold more than `count` of them. Per scope (the bot, each
+//! chat) the limiter keeps the sends in flight and the answer times inside
+//! the window; a send may go when both the bot's window and its chat's window
+//! have room, and then takes a place in both.
 //!
 //! The sender asks *before* a job takes one of its in-flight slots: a lane
 //! whose chat has no room waits (parked until the window frees) while lanes to
@@ -70,17 +76,30 @@ impl Limiter {
         self.bot.as_mut().and_then(|w| w.ready_at(now))
     }
 
-    /// Takes a slot for one send into `chat` now, or says when to ask again.
+    /// Takes a place for one send into `chat` now, or says when to ask
+    /// again (a place may also free earlier, when a send in flight is
+    /// answered: see [`Limiter::finished`]).
     pub fn try_acquire(&mut self, chat: i64, now: Instant) -> Result<(), Instant> {
         if let Some(at) = self.bot_ready_at(now) {
             return Err(at);
         }
-        let rate = self.rate_for(chat);
-        if let Some(rate) = rate {
+        if let Some(rate) = self.rate_for(chat) {
             let window = self.chats.entry(chat).or_insert_with(|| Window::new(rate));
             if let Some(at) = window.ready_at(now) {
                 return Err(at);
             }
+            window.in_flight += 1;
+        }
+        if let Some(bot) = self.bot.as_mut() {
+            bot.in_flight += 1;
+        }
+        Ok(())
+    }
+
+    /// The send into `chat` was answered (whatever the answer): from now on
+    /// it counts from `now`.
+    pub fn finished(&mut self, chat: i64, now: Instant) {
+        if let Some(window) = self.chats.get_mut(&chat) {
             window.record(now);
         }
         if let Some(bot) = self.bot.as_mut() {
@@ -90,7 +109,6 @@ impl Limiter {
         if self.sends_since_prune >= PRUNE_EVERY {
             self.prune(now);
         }
-        Ok(())
     }
 
     /// Telegram answered 429 to a send into `chat`: pause and slow that
@@ -145,8 +163,10 @@ impl Limiter {
 #[derive(Debug)]
 struct Window {
     rate: Rate,
-    /// Times of the sends still inside the window, oldest first.
+    /// Answer times of the sends still inside the window, oldest first.
     sent: VecDeque<Instant>,
+    /// Sends on their way, not answered yet: they count in full.
+    in_flight: usize,
     /// 1.0 normally; lower after 429s (the window admits fewer sends).
     factor: f64,
     paused_until: Option<Instant>,
@@ -157,6 +177,7 @@ impl Window {
         Window {
             rate,
             sent: VecDeque::new(),
+            in_flight: 0,
             factor: 1.0,
             paused_until: None,
         }
@@ -189,15 +210,24 @@ impl Window {
         }
         self.forget_old(now);
         let capacity = self.capacity();
-        if self.sent.len() < capacity {
+        let used = self.sent.len() + self.in_flight;
+        if used < capacity {
             return None;
         }
-        // The send that must leave the window before one more fits.
-        let index = self.sent.len() - capacity;
-        self.sent.get(index).map(|at| *at + self.rate.per)
+        // The answered send that must leave the window before one more fits;
+        // if every place is held by sends in flight, their answers free them
+        // (and wake the sender), so ask again a window later at the latest.
+        let index = used - capacity;
+        Some(
+            self.sent
+                .get(index)
+                .map_or(now + self.rate.per, |at| *at + self.rate.per),
+        )
     }
 
+    /// A send in flight was answered at `now`.
     fn record(&mut self, now: Instant) {
+        self.in_flight = self.in_flight.saturating_sub(1);
         self.sent.push_back(now);
         self.factor = (self.factor + RECOVERY).min(1.0);
     }
@@ -210,6 +240,7 @@ impl Window {
     fn is_idle(&mut self, now: Instant) -> bool {
         self.forget_old(now);
         self.sent.is_empty()
+            && self.in_flight == 0
             && self.factor >= 1.0
             && self.paused_until.is_none_or(|until| until <= now)
     }
@@ -235,8 +266,10 @@ mod tests {
         let mut sent = Vec::new();
         let mut next = 0;
         while now < start + span {
-            match limiter.try_acquire(chats[next % chats.len()], now) {
+            let chat = chats[next % chats.len()];
+            match limiter.try_acquire(chat, now) {
                 Ok(()) => {
+                    limiter.finished(chat, now);
                     sent.push(now);
                     next += 1;
                 }
@@ -293,6 +326,7 @@ mod tests {
         let mut limiter = Limiter::new(limits(None, rate(1, SECOND), rate(20, 60 * SECOND)));
         let now = Instant::now();
         assert_eq!(limiter.try_acquire(7, now), Ok(()));
+        limiter.finished(7, now);
         assert_eq!(limiter.try_acquire(7, now), Err(now + SECOND));
         assert_eq!(limiter.try_acquire(8, now), Ok(()));
         assert_eq!(limiter.try_acquire(-1_001, now), Ok(()));
@@ -331,6 +365,25 @@ mod tests {
     }
 
     #[test]
+    fn a_send_counts_from_its_answer_and_holds_its_place_while_in_flight() {
+        let mut limiter = Limiter::new(limits(rate(2, SECOND), None, None));
+        let start = Instant::now();
+        limiter.try_acquire(1, start).unwrap();
+        limiter.try_acquire(2, start).unwrap();
+        // Both in flight: no room, whatever the clock says.
+        assert!(limiter.try_acquire(3, start + 5 * SECOND).is_err());
+        // Answered 300 ms later: they count from then, not from their start.
+        let answered = start + Duration::from_millis(300);
+        limiter.finished(1, answered);
+        limiter.finished(2, answered);
+        assert_eq!(
+            limiter.try_acquire(3, start + SECOND),
+            Err(answered + SECOND)
+        );
+        assert_eq!(limiter.try_acquire(3, answered + SECOND), Ok(()));
+    }
+
+    #[test]
     fn without_limits_everything_goes_and_nothing_is_tracked() {
         let mut limiter = Limiter::new(limits(None, None, None));
         let now = Instant::now();
@@ -347,6 +400,7 @@ mod tests {
         let now = Instant::now();
         for chat in 1..=chats {
             limiter.try_acquire(chat, now).unwrap();
+            limiter.finished(chat, now);
         }
         assert_eq!(
             limiter.tracked_chats(),
@@ -357,6 +411,7 @@ mod tests {
         let later = now + 2 * SECOND;
         for chat in chats + 1..=2 * chats {
             limiter.try_acquire(chat, later).unwrap();
+            limiter.finished(chat, later);
         }
         assert_eq!(limiter.tracked_chats(), PRUNE_EVERY as usize);
     }

@@ -66,6 +66,8 @@ pub struct Sender {
     pub dispatcher_wake: Arc<Notify>,
     /// This bot's rate limits.
     pub limits: Limits,
+    /// The first retry's delay after a transient failure (doubling after).
+    pub retry_base: Duration,
 }
 
 /// How one try of a job ended.
@@ -88,6 +90,18 @@ enum Attempt {
     TopicReplaced {
         dialog_id: i64,
     },
+    /// The group `from` moved to chat id `to`: follow it and retry now.
+    Migrated {
+        from: i64,
+        to: i64,
+    },
+}
+
+/// Where a call went, for what its failure means.
+#[derive(Default)]
+struct Used {
+    chat: Option<i64>,
+    topic: Option<i64>,
 }
 
 impl Sender {
@@ -194,6 +208,7 @@ impl Sender {
         };
         let Some(row) = lanes.head(&lane) else { return };
         let (id, attempts, chat, job) = (row.id, row.attempts, row.chat, row.job.clone());
+        limiter.finished(chat, Instant::now());
         let recorded = match attempt {
             Attempt::Done { created } => {
                 let result = self
@@ -240,6 +255,17 @@ impl Sender {
                 lanes.retry(&lane, Instant::now() + after);
                 result
             }
+            Attempt::Migrated { from, to } => {
+                warn!(bot = %self.bot, from, to,
+                    "a backend group moved to a new chat id; following it (update bots.toml to the new id)");
+                let bot = self.bot.clone();
+                let result = self
+                    .store
+                    .write(move |tx| Ok(store::groups::record_migration(tx, &bot, from, to)?))
+                    .await;
+                lanes.park(&lane, Instant::now());
+                result
+            }
             Attempt::Failed { error, kind } => {
                 warn!(bot = %self.bot, job = id, cause = %error, "job failed for good");
                 let bot = self.bot.clone();
@@ -279,12 +305,12 @@ impl Sender {
                 };
             }
         };
-        let mut topic = None;
-        match self.execute(job, &mut topic).await {
+        let mut used = Used::default();
+        match self.execute(job, &mut used).await {
             Ok(created) => Attempt::Done { created },
             Err(Failure::Telegram(err)) if err.is_not_modified() => Attempt::Done { created: None },
             Err(Failure::Telegram(telegram::Error::ThreadNotFound)) => {
-                match (job.dialog(), topic) {
+                match (job.dialog(), used.topic) {
                     (Some(dialog_id), Some(deleted)) => {
                         self.replace_topic(job, dialog_id, deleted, row.attempts)
                             .await
@@ -300,8 +326,16 @@ impl Sender {
                 error: format!("429: retry after {}s", after.as_secs()),
                 throttled: true,
             },
+            Err(Failure::Telegram(telegram::Error::Migrated(to)))
+                if used.chat.is_some_and(|from| from != to) =>
+            {
+                Attempt::Migrated {
+                    from: used.chat.unwrap_or_default(),
+                    to,
+                }
+            }
             Err(Failure::Telegram(err)) if err.is_transient() => Attempt::Retry {
-                after: crate::backoff::delay(row.attempts, MAX_RETRY_DELAY),
+                after: self.retry_delay(row.attempts),
                 error: err.to_string(),
                 throttled: false,
             },
@@ -319,11 +353,15 @@ impl Sender {
                 kind: FailureKind::Other,
             },
             Err(Failure::Store(err)) => Attempt::Retry {
-                after: crate::backoff::delay(row.attempts, MAX_RETRY_DELAY),
+                after: self.retry_delay(row.attempts),
                 error: format!("database: {err:#}"),
                 throttled: false,
             },
         }
+    }
+
+    fn retry_delay(&self, attempts: u32) -> Duration {
+        crate::backoff::delay_from(self.retry_base, attempts, MAX_RETRY_DELAY)
     }
 
     /// The dialog's topic `deleted` is gone: create a new one with the same
@@ -345,7 +383,7 @@ impl Sender {
             return match forgotten {
                 Ok(_) => Attempt::Done { created: None },
                 Err(err) => Attempt::Retry {
-                    after: crate::backoff::delay(attempts, MAX_RETRY_DELAY),
+                    after: self.retry_delay(attempts),
                     error: format!("database: {err:#}"),
                     throttled: false,
                 },
@@ -359,7 +397,7 @@ impl Sender {
             Ok(name) => name.unwrap_or_else(|| format!("Dialog {dialog_id}")),
             Err(err) => {
                 return Attempt::Retry {
-                    after: crate::backoff::delay(attempts, MAX_RETRY_DELAY),
+                    after: self.retry_delay(attempts),
                     error: format!("database: {err:#}"),
                     throttled: false,
                 };
@@ -382,7 +420,7 @@ impl Sender {
             Ok(topic) => i64::from(topic.message_thread_id),
             Err(err) if err.is_transient() => {
                 return Attempt::Retry {
-                    after: crate::backoff::delay(attempts, MAX_RETRY_DELAY),
+                    after: self.retry_delay(attempts),
                     error: format!("replacing the deleted topic: {err}"),
                     throttled: matches!(err, telegram::Error::RetryAfter(_)),
                 };
@@ -408,7 +446,7 @@ impl Sender {
                 Attempt::TopicReplaced { dialog_id }
             }
             Err(err) => Attempt::Retry {
-                after: crate::backoff::delay(attempts, MAX_RETRY_DELAY),
+                after: self.retry_delay(attempts),
                 error: format!("database: {err:#}"),
                 throttled: false,
             },
@@ -416,11 +454,11 @@ impl Sender {
     }
 
     /// Makes the call. `Ok(Some((dialog, topic, name)))` when a topic was
-    /// created; `topic` is set to the topic the call went to, if any.
+    /// created; `used` tells where the call went.
     async fn execute(
         &self,
         job: &Job,
-        topic: &mut Option<i64>,
+        used: &mut Used,
     ) -> Result<Option<(i64, i64, String)>, Failure> {
         match job {
             Job::CreateTopic { dialog_id, name } => {
@@ -428,6 +466,7 @@ impl Sender {
                 if dialog.topic_id.is_some() {
                     return Ok(None);
                 }
+                used.chat = Some(dialog.backend_group);
                 let params = CreateForumTopicParams::builder()
                     .chat_id(dialog.backend_group)
                     .name(name.clone())
@@ -446,7 +485,10 @@ impl Sender {
                 message_id,
             } => {
                 let (chat, thread) = self.resolve(to).await?;
-                *topic = thread.map(i64::from);
+                *used = Used {
+                    chat: Some(chat),
+                    topic: thread.map(i64::from),
+                };
                 let params = CopyMessageParams::builder()
                     .chat_id(chat)
                     .maybe_message_thread_id(thread)
@@ -458,7 +500,10 @@ impl Sender {
             }
             Job::Text { to, text } => {
                 let (chat, thread) = self.resolve(to).await?;
-                *topic = thread.map(i64::from);
+                *used = Used {
+                    chat: Some(chat),
+                    topic: thread.map(i64::from),
+                };
                 let params = SendMessageParams::builder()
                     .chat_id(chat)
                     .maybe_message_thread_id(thread)
@@ -469,7 +514,10 @@ impl Sender {
             }
             Job::CloseTopic { dialog_id } => {
                 if let Some((chat, thread)) = self.topic_of(*dialog_id).await? {
-                    *topic = Some(i64::from(thread));
+                    *used = Used {
+                        chat: Some(chat),
+                        topic: Some(i64::from(thread)),
+                    };
                     let params = CloseForumTopicParams::builder()
                         .chat_id(chat)
                         .message_thread_id(thread)
@@ -480,7 +528,10 @@ impl Sender {
             }
             Job::ReopenTopic { dialog_id } => {
                 if let Some((chat, thread)) = self.topic_of(*dialog_id).await? {
-                    *topic = Some(i64::from(thread));
+                    *used = Used {
+                        chat: Some(chat),
+                        topic: Some(i64::from(thread)),
+                    };
                     let params = ReopenForumTopicParams::builder()
                         .chat_id(chat)
                         .message_thread_id(thread)
@@ -514,7 +565,15 @@ impl Sender {
     async fn resolve(&self, target: &Target) -> Result<(i64, Option<i32>), Failure> {
         match target {
             Target::User(user) => Ok((*user, None)),
-            Target::General(group) => Ok((*group, None)),
+            Target::General(group) => {
+                let (bot, group) = (self.bot.clone(), *group);
+                let current = self
+                    .store
+                    .run(move |conn| Ok(store::groups::current(conn, &bot, group)?))
+                    .await
+                    .map_err(Failure::Store)?;
+                Ok((current, None))
+            }
             Target::Topic(dialog) => match self.topic_of(*dialog).await? {
                 Some((group, topic)) => Ok((group, Some(topic))),
                 None => Err(Failure::NoTopic),

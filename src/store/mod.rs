@@ -8,6 +8,7 @@
 
 pub mod bots;
 pub mod dialogs;
+pub mod groups;
 pub mod inbox;
 pub mod outbox;
 pub mod users;

@@ -64,3 +64,12 @@ CREATE TABLE outbox (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX outbox_pending ON outbox (bot, id) WHERE state = 'pending';
+
+-- Backend groups that moved to a new chat id (Telegram's migrate_to_chat_id):
+-- bots.toml may still name the old id; switchboard follows the move.
+CREATE TABLE group_migrations (
+    bot      TEXT NOT NULL,
+    old_chat INTEGER NOT NULL,
+    new_chat INTEGER NOT NULL,
+    PRIMARY KEY (bot, old_chat)
+) WITHOUT ROWID;

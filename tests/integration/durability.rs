@@ -1,6 +1,6 @@
 use switchboard::fake::{FakeTelegram, Fault, FaultRule};
 
-use crate::util::{PATIENCE, spawn_switchboard, texts, welcome, write_config};
+use crate::util::{PATIENCE, spawn_switchboard, texts, welcome, without_repeats, write_config};
 
 /// The process is killed (SIGKILL, no graceful stop) after it fetched the
 /// updates and Telegram forgot them (the next getUpdates confirmed them),
@@ -134,4 +134,114 @@ async fn sigterm_stops_gracefully() {
         .await
         .expect("the process stops by itself");
     assert!(status.success(), "{status:?}");
+}
+
+/// The real binary, killed with SIGKILL at random moments K times while
+/// users write and operators answer, and restarted each time: nothing is
+/// lost and order per dialog holds; repeats (messages sent again because
+/// the kill came between Telegram applying a call and switchboard recording
+/// it) are counted and printed, and bounded by the sends in flight at the
+/// kills.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_kills_lose_nothing_and_repeat_only_what_was_in_flight() {
+    const USERS: usize = 4;
+    const ROUNDS: usize = 10;
+    const KILLS: usize = 5;
+    let fake = FakeTelegram::start().await.expect("fake");
+    let bot = fake.add_bot("shop_bot");
+    let group = fake.add_forum_group("Support", &[&bot]);
+    let operator = fake.add_user("Olga", None);
+    let users: Vec<_> = (0..USERS)
+        .map(|i| fake.add_user(&format!("User{i}"), None))
+        .collect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), &fake, group);
+    // Limits off: this test is about crashes, not pacing.
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str(
+        "welcome = \"off\"\nbot_limit = \"off\"\nchat_limit = \"off\"\ngroup_limit = \"off\"\n",
+    );
+    std::fs::write(&config, text).expect("config");
+
+    let mut process = spawn_switchboard(&config, &bot);
+    for user in &users {
+        fake.user_sends(&bot, user, "hello");
+    }
+    let topics: Vec<i64> = fake
+        .wait_until(PATIENCE, |f| {
+            let topics: Vec<i64> = users
+                .iter()
+                .map(|u| {
+                    let topic = f
+                        .topics(group)
+                        .into_iter()
+                        .find(|t| t.name.ends_with(&format!(" {}", u.id)))?;
+                    let used = f
+                        .topic_messages(group, topic.thread_id)
+                        .iter()
+                        .any(|m| !m.is_service);
+                    used.then_some(topic.thread_id)
+                })
+                .collect::<Option<_>>()?;
+            Some(topics)
+        })
+        .await
+        .expect("every user's topic");
+
+    let mut rng = fastrand::Rng::with_seed(11);
+    for round in 0..ROUNDS {
+        for (user, topic) in users.iter().zip(&topics) {
+            fake.user_sends(&bot, user, &format!("q{round}"));
+            fake.operator_sends(group, Some(*topic), &operator, &format!("a{round}"));
+        }
+        if round < KILLS {
+            // Let it work for a random moment, then kill it mid-flight.
+            let moment = std::time::Duration::from_millis(rng.u64(0..40));
+            tokio::time::sleep(moment).await;
+            process.kill();
+            process = spawn_switchboard(&config, &bot);
+        }
+    }
+
+    let questions: Vec<String> = std::iter::once("hello".to_string())
+        .chain((0..ROUNDS).map(|r| format!("q{r}")))
+        .collect();
+    let answers: Vec<String> = (0..ROUNDS).map(|r| format!("a{r}")).collect();
+    let mut repeats = 0;
+    for (user, topic) in users.iter().zip(&topics) {
+        let copies = |f: &FakeTelegram| -> Vec<String> {
+            f.topic_messages(group, *topic)
+                .into_iter()
+                .filter(|m| m.from_is_bot && !m.is_service)
+                .filter_map(|m| m.text)
+                .collect()
+        };
+        let received = |f: &FakeTelegram| -> Vec<String> {
+            f.private_chat(&bot, user)
+                .into_iter()
+                .filter(|m| m.from_is_bot)
+                .filter_map(|m| m.text)
+                .collect()
+        };
+        let done = fake
+            .wait_until(PATIENCE, |f| {
+                let (q, q_repeats) = without_repeats(&copies(f));
+                let (a, a_repeats) = without_repeats(&received(f));
+                (q == questions && a == answers).then_some(q_repeats + a_repeats)
+            })
+            .await;
+        let Some(user_repeats) = done else {
+            panic!(
+                "lost or out of order:\n topic: {:?}\n chat: {:?}",
+                copies(&fake),
+                received(&fake)
+            );
+        };
+        repeats += user_repeats;
+    }
+    process.kill();
+    let messages = USERS * (2 * ROUNDS + 1);
+    println!("crash: {KILLS} kills, {messages} messages, {repeats} repeated deliveries");
+    // At most the sends in flight at each kill (16 per bot) can repeat.
+    assert!(repeats <= KILLS * 16, "{repeats} repeats");
 }

@@ -165,3 +165,38 @@ async fn a_deleted_topic_is_replaced_and_the_message_delivered_there() {
             .all(|(_, e)| e.contains("thread not found"))
     );
 }
+
+/// The backend group moved to a new chat id (Telegram's migrate_to_chat_id):
+/// switchboard follows it, and the dialog goes on in the same topic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_group_that_moves_to_a_new_id_is_followed() {
+    let desk = Desk::one_bot().await;
+    let alice = desk.fake.add_user("Alice", None);
+    desk.fake.user_sends(desk.bot(), &alice, "before the move");
+    let topic = desk.only_topic().await;
+    desk.settle().await;
+
+    let moved = desk.fake.migrate_group(desk.group());
+    desk.fake.user_sends(desk.bot(), &alice, "after the move");
+    desk.wait_topic_texts(moved, topic, &["before the move", "after the move"])
+        .await;
+    desk.fake.operator_sends(
+        moved,
+        Some(topic),
+        &desk.operator,
+        "answer from the new group",
+    );
+    desk.wait_chat_texts(
+        desk.bot(),
+        &alice,
+        &[
+            "before the move",
+            &welcome(),
+            "after the move",
+            "answer from the new group",
+        ],
+    )
+    .await;
+    desk.settle().await;
+    assert!(desk.failed_jobs().is_empty(), "{:?}", desk.failed_jobs());
+}

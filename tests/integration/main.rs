@@ -5,6 +5,8 @@
 /// The harness: a fake Telegram, a configured app on it, and waiting helpers.
 mod util;
 
+/// Guaranteed delivery: faults, rate limits, priorities.
+mod delivery;
 /// Crash safety: the binary killed with SIGKILL and restarted.
 mod durability;
 /// Failures Telegram reports: blocked users, deleted topics.

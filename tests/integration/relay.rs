@@ -141,3 +141,41 @@ async fn two_bots_with_two_groups_never_see_each_others_users() {
         ["alice asks the bank", welcome().as_str()]
     );
 }
+
+/// A bot with two backend groups spreads new dialogs over them (least busy
+/// first) and each dialog stays in its group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_backend_groups_share_the_dialogs() {
+    let mut desk = Desk::prepare(&[("shop", BotSettings::default())]).await;
+    let first = desk.group();
+    let second = desk.fake.add_forum_group("shop support 2", &[desk.bot()]);
+    desk.bots[0].config.backend_groups.push(second);
+    desk.launch();
+    let users: Vec<_> = (0..3)
+        .map(|i| desk.fake.add_user(&format!("User{i}"), None))
+        .collect();
+    for user in &users {
+        desk.fake.user_sends(desk.bot(), user, "hi");
+        // One at a time, so "least busy" sees each new dialog.
+        desk.wait("the user's topic", |f| {
+            let suffix = format!(" {}", user.id);
+            [first, second]
+                .iter()
+                .any(|g| f.topics(*g).iter().any(|t| t.name.ends_with(&suffix)))
+                .then_some(())
+        })
+        .await;
+    }
+    desk.settle().await;
+    assert_eq!(
+        desk.fake.topics(first).len(),
+        2,
+        "first, and first again among equals"
+    );
+    assert_eq!(desk.fake.topics(second).len(), 1);
+    let in_second = desk.fake.topics(second)[0].thread_id;
+    desk.fake
+        .operator_sends(second, Some(in_second), &desk.operator, "from group 2");
+    desk.wait_chat_texts(desk.bot(), &users[1], &["hi", &welcome(), "from group 2"])
+        .await;
+}

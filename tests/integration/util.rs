@@ -29,6 +29,8 @@ pub struct Desk {
     pub database: PathBuf,
     /// Where the app's HTTP server listens.
     pub http: std::net::SocketAddr,
+    /// How long the app waits for an answer to a call.
+    pub call_timeout: Duration,
     /// An operator who is a member of every backend group.
     pub operator: FakeUser,
     _dir: tempfile::TempDir,
@@ -79,6 +81,7 @@ impl Desk {
             .expect("a free port");
         Desk {
             http,
+            call_timeout: Duration::from_secs(5),
             operator: fake.add_user("Olga", Some("olga_support")),
             clock: ManualClock::starting_at(1_700_000_000),
             database: dir.path().join("switchboard.db"),
@@ -106,6 +109,9 @@ impl Desk {
         let options = Options {
             clock: Arc::new(self.clock.clone()),
             scheduler_tick: Duration::from_millis(20),
+            call_timeout: self.call_timeout,
+            // The sender's backoff logic, on a faster clock.
+            retry_base: Duration::from_millis(50),
         };
         let handle = tokio::spawn(app::run(self.config(), options, shutdown.clone()));
         self.running = Some((shutdown, handle));
@@ -341,4 +347,17 @@ pub fn spawn_switchboard(config: &Path, bot: &FakeBot) -> Process {
         .spawn()
         .expect("start switchboard");
     Process(child)
+}
+
+/// Drops repeats that directly follow their original (a message sent again
+/// because its answer was lost), counting them.
+pub fn without_repeats(shown: &[String]) -> (Vec<String>, usize) {
+    let mut kept: Vec<String> = Vec::new();
+    for text in shown {
+        if kept.last() != Some(text) {
+            kept.push(text.clone());
+        }
+    }
+    let repeats = shown.len() - kept.len();
+    (kept, repeats)
 }
