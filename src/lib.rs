@@ -11,8 +11,9 @@
 //!    rules ([`dispatch::rules`], [`dispatch::commands`]): dialog state
 //!    changes and outbox jobs, in one transaction per batch. No network I/O.
 //! 3. [`outbox`]: per bot, the [`outbox::sender`] executes the jobs (one FIFO
-//!    lane per dialog, priorities across lanes, retries), records results, and
-//!    hands jobs that failed for good back to the dispatcher.
+//!    lane per dialog, priorities across lanes, Telegram's rate limits kept by
+//!    the [`outbox::limiter`], retries), records results, and reports jobs
+//!    that failed for good back to the dispatcher.
 //! 4. [`app`] starts and stops all of it; the scheduler in it runs autoclose;
 //!    [`http`] serves `/healthz`.
 //!

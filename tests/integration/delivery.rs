@@ -5,7 +5,7 @@ use switchboard::fake::{self, Fault, FaultRule};
 use switchboard::outbox::{Job, Priority, Target};
 use switchboard::store::{self, Store};
 
-use crate::util::{Desk, without_repeats};
+use crate::util::{Desk, wait_delivered_in_order};
 
 fn settings(limits: Limits) -> BotSettings {
     BotSettings {
@@ -74,41 +74,16 @@ async fn chaos_loses_nothing_and_keeps_order_per_dialog() {
         .chain((0..rounds).map(|r| format!("question {r}")))
         .collect();
     let answers: Vec<String> = (0..rounds).map(|r| format!("answer {r}")).collect();
-    let mut repeats = 0;
-    for (user, topic) in users.iter().zip(&topics) {
-        let copies = |f: &switchboard::fake::FakeTelegram| -> Vec<String> {
-            f.topic_messages(group, *topic)
-                .into_iter()
-                .filter(|m| m.from_is_bot && !m.is_service)
-                .map(|m| m.text.unwrap_or_default())
-                .collect()
-        };
-        let received = |f: &switchboard::fake::FakeTelegram| -> Vec<String> {
-            f.private_chat(desk.bot(), user)
-                .into_iter()
-                .filter(|m| m.from_is_bot)
-                .map(|m| m.text.unwrap_or_default())
-                .collect()
-        };
-        let done = desk
-            .fake
-            .wait_until(crate::util::PATIENCE, |f| {
-                let (questions_seen, q_repeats) = without_repeats(&copies(f));
-                let (answers_seen, a_repeats) = without_repeats(&received(f));
-                (questions_seen == questions && answers_seen == answers)
-                    .then_some(q_repeats + a_repeats)
-            })
-            .await;
-        let Some(user_repeats) = done else {
-            panic!(
-                "not everything arrived in order:\n topic: {:?}\n chat: {:?}\n failed jobs: {:?}",
-                copies(&desk.fake),
-                received(&desk.fake),
-                desk.failed_jobs()
-            );
-        };
-        repeats += user_repeats;
-    }
+    let dialogs: Vec<_> = users.iter().zip(topics.iter().copied()).collect();
+    let repeats = wait_delivered_in_order(
+        &desk.fake,
+        desk.bot(),
+        group,
+        &dialogs,
+        &questions,
+        &answers,
+    )
+    .await;
     let faults = desk.fake.requests().len();
     println!(
         "chaos: {repeats} repeated deliveries over {} messages, {faults} calls",

@@ -1,6 +1,8 @@
 use switchboard::fake::{FakeTelegram, Fault, FaultRule};
 
-use crate::util::{PATIENCE, spawn_switchboard, texts, welcome, without_repeats, write_config};
+use crate::util::{
+    PATIENCE, spawn_switchboard, texts, wait_delivered_in_order, welcome, write_config,
+};
 
 /// The process is killed (SIGKILL, no graceful stop) after it fetched the
 /// updates and Telegram forgot them (the next getUpdates confirmed them),
@@ -207,38 +209,8 @@ async fn random_kills_lose_nothing_and_repeat_only_what_was_in_flight() {
         .chain((0..ROUNDS).map(|r| format!("q{r}")))
         .collect();
     let answers: Vec<String> = (0..ROUNDS).map(|r| format!("a{r}")).collect();
-    let mut repeats = 0;
-    for (user, topic) in users.iter().zip(&topics) {
-        let copies = |f: &FakeTelegram| -> Vec<String> {
-            f.topic_messages(group, *topic)
-                .into_iter()
-                .filter(|m| m.from_is_bot && !m.is_service)
-                .filter_map(|m| m.text)
-                .collect()
-        };
-        let received = |f: &FakeTelegram| -> Vec<String> {
-            f.private_chat(&bot, user)
-                .into_iter()
-                .filter(|m| m.from_is_bot)
-                .filter_map(|m| m.text)
-                .collect()
-        };
-        let done = fake
-            .wait_until(PATIENCE, |f| {
-                let (q, q_repeats) = without_repeats(&copies(f));
-                let (a, a_repeats) = without_repeats(&received(f));
-                (q == questions && a == answers).then_some(q_repeats + a_repeats)
-            })
-            .await;
-        let Some(user_repeats) = done else {
-            panic!(
-                "lost or out of order:\n topic: {:?}\n chat: {:?}",
-                copies(&fake),
-                received(&fake)
-            );
-        };
-        repeats += user_repeats;
-    }
+    let dialogs: Vec<_> = users.iter().zip(topics.iter().copied()).collect();
+    let repeats = wait_delivered_in_order(&fake, &bot, group, &dialogs, &questions, &answers).await;
     process.kill();
     let messages = USERS * (2 * ROUNDS + 1);
     println!("crash: {KILLS} kills, {messages} messages, {repeats} repeated deliveries");

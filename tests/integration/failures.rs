@@ -9,11 +9,8 @@ use crate::util::{Desk, texts, welcome};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_refused_with_403_blocked_marks_the_user_until_they_write_again() {
     let desk = Desk::one_bot().await;
-    let alice = desk.fake.add_user("Alice", None);
-    desk.fake.user_sends(desk.bot(), &alice, "question");
-    let topic = desk.only_topic().await;
+    let (alice, topic) = desk.open_dialog("Alice", "question").await;
     let group = desk.group();
-    desk.settle().await;
     desk.fake
         .inject(FaultRule::on("copyMessage", Fault::blocked_by_user()).for_bot(desk.bot()));
     desk.fake
@@ -71,11 +68,8 @@ async fn a_reply_refused_with_403_blocked_marks_the_user_until_they_write_again(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blocking_and_unblocking_the_bot_show_in_the_topic() {
     let desk = Desk::one_bot().await;
-    let alice = desk.fake.add_user("Alice", None);
-    desk.fake.user_sends(desk.bot(), &alice, "question");
-    let topic = desk.only_topic().await;
+    let (alice, topic) = desk.open_dialog("Alice", "question").await;
     let group = desk.group();
-    desk.settle().await;
     desk.fake.user_blocks_bot(desk.bot(), &alice);
     desk.wait_topic_texts(group, topic, &["question", "The user blocked the bot."])
         .await;
@@ -116,11 +110,8 @@ async fn blocking_and_unblocking_the_bot_show_in_the_topic() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_topic_is_replaced_and_the_message_delivered_there() {
     let desk = Desk::one_bot().await;
-    let alice = desk.fake.add_user("Alice", None);
-    desk.fake.user_sends(desk.bot(), &alice, "first");
-    let old = desk.only_topic().await;
+    let (alice, old) = desk.open_dialog("Alice", "first").await;
     let group = desk.group();
-    desk.settle().await;
     desk.fake.delete_topic(group, old);
 
     desk.fake.user_sends(desk.bot(), &alice, "second");

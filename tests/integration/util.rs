@@ -153,6 +153,16 @@ impl Desk {
         .await
     }
 
+    /// A new user writes `text` to the first bot; returns them and their
+    /// topic once the app has relayed it and has nothing left to do.
+    pub async fn open_dialog(&self, name: &str, text: &str) -> (FakeUser, i64) {
+        let user = self.fake.add_user(name, None);
+        self.fake.user_sends(self.bot(), &user, text);
+        let topic = self.topic_of(&user).await;
+        self.settle().await;
+        (user, topic)
+    }
+
     /// The topic of `user` in the first bot's group, once something was
     /// relayed into it.
     pub async fn topic_of(&self, user: &FakeUser) -> i64 {
@@ -360,4 +370,52 @@ pub fn without_repeats(shown: &[String]) -> (Vec<String>, usize) {
     }
     let repeats = shown.len() - kept.len();
     (kept, repeats)
+}
+
+/// Waits until, for each (user, topic), the topic shows the bot's copies of
+/// `questions` and the user's chat the bot's `answers`, in order, allowing
+/// only repeats that directly follow their original. Returns how many
+/// repeats there were; panics with what arrived if it never completes.
+pub async fn wait_delivered_in_order(
+    fake: &FakeTelegram,
+    bot: &FakeBot,
+    group: i64,
+    dialogs: &[(&FakeUser, i64)],
+    questions: &[String],
+    answers: &[String],
+) -> usize {
+    let copies = |f: &FakeTelegram, topic: i64| -> Vec<String> {
+        f.topic_messages(group, topic)
+            .into_iter()
+            .filter(|m| m.from_is_bot && !m.is_service)
+            .filter_map(|m| m.text)
+            .collect()
+    };
+    let received = |f: &FakeTelegram, user: &FakeUser| -> Vec<String> {
+        f.private_chat(bot, user)
+            .into_iter()
+            .filter(|m| m.from_is_bot)
+            .filter_map(|m| m.text)
+            .collect()
+    };
+    let mut repeats = 0;
+    for &(user, topic) in dialogs {
+        let done = fake
+            .wait_until(PATIENCE, |f| {
+                let (q, q_repeats) = without_repeats(&copies(f, topic));
+                let (a, a_repeats) = without_repeats(&received(f, user));
+                (q == questions && a == answers).then_some(q_repeats + a_repeats)
+            })
+            .await;
+        let Some(found) = done else {
+            panic!(
+                "lost or out of order for user {}:\n topic: {:?}\n chat: {:?}",
+                user.id,
+                copies(fake, topic),
+                received(fake, user)
+            );
+        };
+        repeats += found;
+    }
+    repeats
 }
