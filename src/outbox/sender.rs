@@ -111,6 +111,8 @@ impl Sender {
         let mut limiter = Limiter::new(this.limits);
         let mut last_loaded = 0;
         let mut in_flight: JoinSet<(String, Attempt)> = JoinSet::new();
+        // The lane of each task in flight, to recover it if the task fails.
+        let mut running: HashMap<tokio::task::Id, String> = HashMap::new();
         let mut load_failures = 0;
         loop {
             match this.load(last_loaded, &mut lanes).await {
@@ -143,10 +145,12 @@ impl Sender {
                 }
                 debug!(bot = %this.bot, job = row.id, lane = %row.lane, "sending");
                 let sender = Arc::clone(&this);
-                in_flight.spawn(async move {
+                let lane = row.lane.clone();
+                let task = in_flight.spawn(async move {
                     let attempt = sender.attempt(&row).await;
                     (row.lane, attempt)
                 });
+                running.insert(task.id(), lane);
             }
             let wake_at = match (lanes.next_retry(), bot_ready_at) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -155,7 +159,10 @@ impl Sender {
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
-                Some(joined) = in_flight.join_next() => this.finish(joined, &mut lanes, &mut limiter).await,
+                Some(joined) = in_flight.join_next_with_id() => {
+                    let joined = this.lane_of(joined, &mut running, &mut lanes, &mut limiter);
+                    this.finish(joined, &mut lanes, &mut limiter).await;
+                }
                 () = this.wake.notified() => {}
                 () = sleep_until(wake_at) => {}
             }
@@ -164,7 +171,8 @@ impl Sender {
         // recorded; whatever does not finish in time stays pending and is sent
         // again after a restart.
         let drain = async {
-            while let Some(joined) = in_flight.join_next().await {
+            while let Some(joined) = in_flight.join_next_with_id().await {
+                let joined = this.lane_of(joined, &mut running, &mut lanes, &mut limiter);
                 this.finish(joined, &mut lanes, &mut limiter).await;
             }
         };
@@ -192,19 +200,44 @@ impl Sender {
         }
     }
 
+    /// Matches a finished task to its lane. A task that failed (only a bug
+    /// can make one panic) leaves its job pending: the lane retries it later
+    /// rather than stall.
+    fn lane_of(
+        &self,
+        joined: Result<(tokio::task::Id, (String, Attempt)), tokio::task::JoinError>,
+        running: &mut HashMap<tokio::task::Id, String>,
+        lanes: &mut Lanes,
+        limiter: &mut Limiter,
+    ) -> Option<(String, Attempt)> {
+        match joined {
+            Ok((id, result)) => {
+                running.remove(&id);
+                Some(result)
+            }
+            Err(err) => {
+                let lane = running.remove(&err.id())?;
+                if err.is_cancelled() {
+                    return None;
+                }
+                error!(bot = %self.bot, lane = %lane, cause = %err, "a send task failed; retrying its job");
+                if let Some(head) = lanes.head(&lane) {
+                    limiter.finished(head.chat, Instant::now());
+                }
+                lanes.retry(&lane, Instant::now() + self.retry_delay(0));
+                None
+            }
+        }
+    }
+
     async fn finish(
         &self,
-        joined: Result<(String, Attempt), tokio::task::JoinError>,
+        joined: Option<(String, Attempt)>,
         lanes: &mut Lanes,
         limiter: &mut Limiter,
     ) {
-        let (lane, attempt) = match joined {
-            Ok(result) => result,
-            Err(err) => {
-                // Only a bug can get here; the job stays pending for a restart.
-                error!(bot = %self.bot, cause = %err, "a send task failed");
-                return;
-            }
+        let Some((lane, attempt)) = joined else {
+            return;
         };
         let Some(row) = lanes.head(&lane) else { return };
         let (id, attempts, chat, job) = (row.id, row.attempts, row.chat, row.job.clone());
