@@ -1,0 +1,787 @@
+//! Benchmarks of the whole pipeline against the fake Bot API (see
+//! `docs/BENCHMARKS.md` for what each figure means and how to read it).
+//!
+//! `cargo bench --bench pipeline -- <ingest|latency|scale|all> [sizes]`
+//!
+//! - **ingest**: updates per second from `getUpdates` to durable outbox jobs.
+//!   Every user already has a dialog with a topic (a warm-up run creates
+//!   them), then `--updates` private messages are queued in the fake before
+//!   the app starts, and every outgoing call hangs so that the sender does not
+//!   compete for the CPU. Timed from the start of the app until the bot's
+//!   stored offset is past the last update and the inbox is empty.
+//! - **latency**: one user message at a time, timed from just before the fake
+//!   receives it to when its copy is in the user's topic.
+//! - **scale**: the real binary with `--bots` bots long-polling the fake;
+//!   resident memory and CPU over an idle window, read from `/proc`.
+//!
+//! Figures are printed, with the targets next to them (PASS/MISS); timing
+//! never fails the run. Only errors (a stuck pipeline, a crashed child) do.
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use switchboard::app::{self, Options};
+use switchboard::config::{BotConfig, BotSettings, Config, HttpConfig, Limits, Mode, Token};
+use switchboard::fake::{FakeBot, FakeTelegram, FakeUser, Fault, FaultRule};
+use switchboard::store::Store;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+const USAGE: &str = "\
+usage: cargo bench --bench pipeline -- <scenario> [options]
+
+scenarios:
+  ingest     updates/s from getUpdates to durable outbox jobs (limits off, sends hang)
+  latency    user message -> copy in the topic, p50/p90/p99/max (limits off)
+  scale      the real binary with many bots long-polling: memory and idle CPU
+  all        the three, one after the other (the default)
+
+options (defaults in brackets):
+  --updates N     ingest: private messages queued before the app starts [50000]
+  --users N       ingest: users they come from, round-robin [2500]
+  --messages N    latency: messages sent one at a time [2000]
+  --dialogs N     latency: users (each with a topic) the messages rotate over [50]
+  --bots N        scale: bots in bots.toml, each with its own backend group [1000]
+  --idle-secs S   scale: length of the idle window; keep it = poll_timeout (30s)
+                  so that it holds exactly one long-poll renewal per bot [30]
+
+RUST_LOG sets the app's log level (default: error).";
+
+/// Targets from the issue; printed next to the figures, never enforced.
+const TARGET_INGEST_PER_SEC: f64 = 20_000.0;
+const TARGET_P99_MS: f64 = 10.0;
+const TARGET_RSS_MB: f64 = 150.0;
+const TARGET_IDLE_CPU_PERCENT: f64 = 3.0;
+
+/// Upper bounds that keep every scenario finite when something is stuck.
+const WARM_UP_LIMIT: Duration = Duration::from_secs(180);
+const INGEST_LIMIT: Duration = Duration::from_secs(300);
+const MESSAGE_LIMIT: Duration = Duration::from_secs(10);
+const LATENCY_LIMIT: Duration = Duration::from_secs(600);
+const STARTUP_LIMIT: Duration = Duration::from_secs(180);
+const MAX_IDLE_SECS: u64 = 600;
+const STOP_LIMIT: Duration = Duration::from_secs(15);
+
+/// How often the ingest watcher reads the database.
+const WATCH_INTERVAL: Duration = Duration::from_millis(2);
+/// `getUpdates` long-poll timeout of the scale run (the production default).
+const SCALE_POLL_TIMEOUT: &str = "30s";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scenario {
+    Ingest,
+    Latency,
+    Scale,
+    All,
+}
+
+struct Args {
+    scenario: Scenario,
+    updates: usize,
+    users: usize,
+    messages: usize,
+    dialogs: usize,
+    bots: usize,
+    idle_secs: u64,
+}
+
+impl Args {
+    /// `None` for `--help`.
+    fn parse(raw: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Args>> {
+        let mut args = Args {
+            scenario: Scenario::All,
+            updates: 50_000,
+            users: 2_500,
+            messages: 2_000,
+            dialogs: 50,
+            bots: 1_000,
+            idle_secs: 30,
+        };
+        let mut scenario = None;
+        let mut raw = raw.into_iter();
+        while let Some(arg) = raw.next() {
+            // `--name=value` and `--name value` both work.
+            let (name, inline) = match arg.split_once('=') {
+                Some((name, value)) if name.starts_with("--") => {
+                    (name.to_owned(), Some(value.to_owned()))
+                }
+                _ => (arg.clone(), None),
+            };
+            let mut value = || -> anyhow::Result<u64> {
+                let text = match &inline {
+                    Some(text) => text.clone(),
+                    None => raw
+                        .next()
+                        .with_context(|| format!("{name} needs a value"))?,
+                };
+                let number: u64 = text.replace('_', "").parse().with_context(|| {
+                    format!("{name} {text:?}: expected a positive whole number")
+                })?;
+                ensure!(number > 0, "{name} must be at least 1");
+                Ok(number)
+            };
+            match name.as_str() {
+                // cargo passes `--bench` to every bench binary.
+                "--bench" => {}
+                "-h" | "--help" => return Ok(None),
+                "ingest" | "latency" | "scale" | "all" if scenario.is_none() => {
+                    scenario = Some(match name.as_str() {
+                        "ingest" => Scenario::Ingest,
+                        "latency" => Scenario::Latency,
+                        "scale" => Scenario::Scale,
+                        _ => Scenario::All,
+                    });
+                }
+                "--updates" => args.updates = usize::try_from(value()?)?,
+                "--users" => args.users = usize::try_from(value()?)?,
+                "--messages" => args.messages = usize::try_from(value()?)?,
+                "--dialogs" => args.dialogs = usize::try_from(value()?)?,
+                "--bots" => args.bots = usize::try_from(value()?)?,
+                "--idle-secs" => args.idle_secs = value()?.min(MAX_IDLE_SECS),
+                other => bail!("unknown argument {other:?}\n\n{USAGE}"),
+            }
+        }
+        args.scenario = scenario.unwrap_or(Scenario::All);
+        Ok(Some(args))
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let Some(args) = Args::parse(std::env::args().skip(1))? else {
+        println!("{USAGE}");
+        return Ok(());
+    };
+    init_logs();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    runtime.block_on(async {
+        println!(
+            "machine: {} cores; release build; figures depend on what else runs",
+            std::thread::available_parallelism().map_or(0, std::num::NonZero::get)
+        );
+        let all = args.scenario == Scenario::All;
+        if all || args.scenario == Scenario::Ingest {
+            ingest(args.updates, args.users).await?;
+        }
+        if all || args.scenario == Scenario::Latency {
+            latency(args.messages, args.dialogs).await?;
+        }
+        if all || args.scenario == Scenario::Scale {
+            scale(args.bots, Duration::from_secs(args.idle_secs)).await?;
+        }
+        anyhow::Ok(())
+    })
+}
+
+// ---- ingest -------------------------------------------------------------------
+
+async fn ingest(updates: usize, users: usize) -> anyhow::Result<()> {
+    println!(
+        "ingest: --updates {updates} --users {users} (one bot, limits off, \
+         every user has a topic, every outgoing call hangs)"
+    );
+    let fake = FakeTelegram::start().await?;
+    let desk = Desk::new(&fake, "ingest")?;
+    let people = add_users(&fake, users);
+    let store = Store::open(&desk.config.database)?;
+
+    // Warm-up: a dialog with a topic for every user, as on a desk that has
+    // been running for a while. Then the app stops, so that the measured run
+    // starts from a cold process with the updates already waiting.
+    let app = RunningApp::start(desk.config.clone());
+    for (i, user) in people.iter().enumerate() {
+        fake.user_sends(&desk.bot, user, &format!("hello from user {i}"));
+    }
+    settle(&fake, &store, &desk.bot, WARM_UP_LIMIT)
+        .await
+        .context("ingest warm-up")?;
+    app.stop().await?;
+    let topics = fake.topics(desk.group).len();
+    ensure!(
+        topics == users,
+        "warm-up made {topics} topics for {users} users"
+    );
+
+    for method in ["sendMessage", "copyMessage", "createForumTopic"] {
+        fake.inject(FaultRule::on(method, Fault::Hang).always());
+    }
+    fake.clear_requests();
+    for i in 0..updates {
+        fake.user_sends(&desk.bot, &people[i % users], &format!("message {i}"));
+    }
+    let jobs_before = count(&store, "SELECT COUNT(*) FROM outbox")?;
+    let offset_before = stored_offset(&store, &desk.config.bots[0].name)?;
+    let offset_after = offset_before + i64::try_from(updates)?;
+
+    let started = Instant::now();
+    let app = RunningApp::start(desk.config.clone());
+    let watched_store = store.clone();
+    let bot_name = desk.config.bots[0].name.clone();
+    let watched = tokio::task::spawn_blocking(move || {
+        watch_ingest(
+            &watched_store,
+            &bot_name,
+            offset_before,
+            offset_after,
+            started,
+        )
+    })
+    .await
+    .context("the ingest watcher")?;
+    app.stop().await?;
+    fake.shutdown();
+    let (first, done) = watched?;
+    let jobs = count(&store, "SELECT COUNT(*) FROM outbox")? - jobs_before;
+
+    let rate = per_sec(updates, done);
+    println!(
+        "ingest: first batch stored {} after start (startup: open database, getMe, first getUpdates)",
+        millis(first)
+    );
+    println!(
+        "ingest: {updates} updates in {:.2} s = {} updates/s (target >= {}: {})",
+        done.as_secs_f64(),
+        thousands(rate),
+        thousands(TARGET_INGEST_PER_SEC),
+        verdict(rate >= TARGET_INGEST_PER_SEC)
+    );
+    println!(
+        "ingest: after the first batch: {} updates/s; outbox jobs queued: {jobs} (one copyMessage per update)",
+        thousands(per_sec(updates, done.saturating_sub(first)))
+    );
+    Ok(())
+}
+
+/// Reads the database until the offset reaches `offset_after` and the inbox is
+/// empty; returns when the offset first moved and when it was all done.
+fn watch_ingest(
+    store: &Store,
+    bot: &str,
+    offset_before: i64,
+    offset_after: i64,
+    started: Instant,
+) -> anyhow::Result<(Duration, Duration)> {
+    let conn = store.conn()?;
+    let mut first = None;
+    loop {
+        let offset: i64 = conn.query_row(
+            "SELECT update_offset FROM bots WHERE name = ?1",
+            [bot],
+            |row| row.get(0),
+        )?;
+        let now = started.elapsed();
+        if first.is_none() && offset > offset_before {
+            first = Some(now);
+        }
+        if offset >= offset_after {
+            let inbox_empty: bool =
+                conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM inbox)", [], |row| {
+                    row.get(0)
+                })?;
+            if inbox_empty {
+                return Ok((first.unwrap_or(now), now));
+            }
+        }
+        if now > INGEST_LIMIT {
+            bail!(
+                "ingest stuck: offset {offset} of {offset_after} after {}",
+                millis(now)
+            );
+        }
+        std::thread::sleep(WATCH_INTERVAL);
+    }
+}
+
+// ---- latency ------------------------------------------------------------------
+
+async fn latency(messages: usize, dialogs: usize) -> anyhow::Result<()> {
+    println!(
+        "latency: --messages {messages} --dialogs {dialogs} (one bot, limits off, \
+         one message at a time, round-robin over the dialogs)"
+    );
+    let fake = FakeTelegram::start().await?;
+    let desk = Desk::new(&fake, "latency")?;
+    let people = add_users(&fake, dialogs);
+    let store = Store::open(&desk.config.database)?;
+    let app = RunningApp::start(desk.config.clone());
+
+    // Warm-up: every user has a topic with one message relayed into it.
+    for (i, user) in people.iter().enumerate() {
+        fake.user_sends(&desk.bot, user, &format!("hello from user {i}"));
+    }
+    settle(&fake, &store, &desk.bot, WARM_UP_LIMIT)
+        .await
+        .context("latency warm-up")?;
+    let topics = fake.topics(desk.group);
+    let threads = people
+        .iter()
+        .map(|user| {
+            let suffix = format!(" {}", user.id);
+            topics
+                .iter()
+                .find(|t| t.name.ends_with(&suffix))
+                .map(|t| t.thread_id)
+                .with_context(|| format!("no topic for user {} after the warm-up", user.id))
+        })
+        .collect::<anyhow::Result<Vec<i64>>>()?;
+
+    let group = desk.group;
+    let mut samples = Vec::with_capacity(messages);
+    let started = Instant::now();
+    for i in 0..messages {
+        let (user, thread) = (&people[i % dialogs], threads[i % dialogs]);
+        let text = format!("latency probe {i}");
+        // Only this message's copy can be a copyMessage request from now on,
+        // and counting a short list is cheap: the full look at the topic runs
+        // only once the copy was asked for.
+        fake.clear_requests();
+        let sent = Instant::now();
+        fake.user_sends(&desk.bot, user, &text);
+        let arrived = fake
+            .wait_until(MESSAGE_LIMIT, |f| {
+                let copied = f.request_count("copyMessage") > 0
+                    && f.topic_messages(group, thread)
+                        .last()
+                        .is_some_and(|m| m.text.as_deref() == Some(text.as_str()));
+                copied.then_some(())
+            })
+            .await;
+        let elapsed = sent.elapsed();
+        if arrived.is_none() {
+            bail!("message {i} did not reach its topic within {MESSAGE_LIMIT:?}");
+        }
+        samples.push(elapsed);
+        if started.elapsed() > LATENCY_LIMIT {
+            println!(
+                "latency: stopped after {} messages ({LATENCY_LIMIT:?} limit)",
+                samples.len()
+            );
+            break;
+        }
+    }
+    let total = started.elapsed();
+    app.stop().await?;
+    fake.shutdown();
+
+    samples.sort_unstable();
+    let ms = |q: f64| samples_ms(&samples, q);
+    let p99 = ms(0.99);
+    println!(
+        "latency: {} messages in {:.2} s: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms \
+         (target p99 <= {TARGET_P99_MS} ms: {})",
+        samples.len(),
+        total.as_secs_f64(),
+        ms(0.50),
+        ms(0.90),
+        p99,
+        ms(1.0),
+        verdict(p99 <= TARGET_P99_MS)
+    );
+    Ok(())
+}
+
+/// The `q` quantile of sorted samples in ms (nearest rank).
+fn samples_ms(sorted: &[Duration], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1].as_secs_f64() * 1e3
+}
+
+// ---- scale --------------------------------------------------------------------
+
+async fn scale(bots: usize, idle: Duration) -> anyhow::Result<()> {
+    println!(
+        "scale: --bots {bots} --idle-secs {} (the real binary, poll_timeout = {SCALE_POLL_TIMEOUT}, \
+         one backend group per bot)",
+        idle.as_secs()
+    );
+    let fake = FakeTelegram::start().await?;
+    let dir = tempfile::tempdir().context("creating a temporary directory")?;
+    let mut toml = format!(
+        "database = \"switchboard.db\"\napi_url = \"{}\"\npoll_timeout = \"{SCALE_POLL_TIMEOUT}\"\n\n\
+         [http]\nlisten = \"127.0.0.1:0\"\n",
+        fake.api_url()
+    );
+    for i in 0..bots {
+        let bot = fake.add_bot(&format!("scale{i:05}_bot"));
+        let group = fake.add_forum_group(&format!("scale {i} support"), &[&bot]);
+        // Literal tokens of fake bots: a temporary file is fine for a benchmark.
+        write!(
+            toml,
+            "\n[[bots]]\nname = \"scale{i:05}\"\ntoken = \"{}\"\nbackend_group = {group}\n",
+            bot.token
+        )?;
+    }
+    let config = dir.path().join("bots.toml");
+    std::fs::write(&config, toml).context("writing bots.toml")?;
+    let log = dir.path().join("switchboard.log");
+
+    let started = Instant::now();
+    let mut child = spawn_switchboard(&config, &log)?;
+    let pid = child.0.id();
+    // Every bot is long-polling once each has sent a getUpdates.
+    loop {
+        let polling: HashSet<i64> = fake
+            .requests()
+            .iter()
+            .filter(|r| r.method == "getUpdates")
+            .filter_map(|r| r.bot_id)
+            .collect();
+        if polling.len() >= bots {
+            break;
+        }
+        child.ensure_running(&log)?;
+        if started.elapsed() > STARTUP_LIMIT {
+            bail!(
+                "only {} of {bots} bots polling after {STARTUP_LIMIT:?}",
+                polling.len()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let startup = started.elapsed();
+    let rss_at_start = proc_status_kb(pid, "VmRSS")?;
+
+    let ticks_per_sec = clock_ticks_per_sec();
+    let cpu_before = cpu_ticks(pid)?;
+    let polls_before = fake.request_count("getUpdates");
+    let window = Instant::now();
+    let mut rss_max = rss_at_start;
+    while window.elapsed() < idle {
+        let left = idle.saturating_sub(window.elapsed());
+        tokio::time::sleep(left.min(Duration::from_secs(1))).await;
+        child.ensure_running(&log)?;
+        rss_max = rss_max.max(proc_status_kb(pid, "VmRSS")?);
+    }
+    let cpu_after = cpu_ticks(pid)?;
+    let wall = window.elapsed();
+    let rss = proc_status_kb(pid, "VmRSS")?;
+    let hwm = proc_status_kb(pid, "VmHWM")?;
+    let threads = proc_status_kb(pid, "Threads")?;
+    let polls = fake.request_count("getUpdates") - polls_before;
+    let requests_total = fake.requests().len();
+    child.kill();
+    fake.shutdown();
+
+    #[allow(clippy::cast_precision_loss)]
+    let cpu_percent =
+        (cpu_after - cpu_before) as f64 / ticks_per_sec as f64 / wall.as_secs_f64() * 100.0;
+    #[allow(clippy::cast_precision_loss)]
+    let mb = |kb: u64| kb as f64 / 1024.0;
+    println!(
+        "scale: {bots} bots long-polling {:.2} s after spawn ({requests_total} requests to the fake in all)",
+        startup.as_secs_f64()
+    );
+    println!(
+        "scale: resident memory {:.1} MB at the end of the idle window (max seen {:.1} MB, \
+         peak VmHWM {:.1} MB; {threads} threads) (target <= {TARGET_RSS_MB} MB: {})",
+        mb(rss),
+        mb(rss_max),
+        mb(hwm),
+        verdict(mb(hwm) <= TARGET_RSS_MB)
+    );
+    println!(
+        "scale: idle CPU {cpu_percent:.2}% of one core over {:.1} s ({} ticks at {ticks_per_sec}/s; \
+         {polls} getUpdates renewals in the window) (target <= {TARGET_IDLE_CPU_PERCENT}%: {})",
+        wall.as_secs_f64(),
+        cpu_after - cpu_before,
+        verdict(cpu_percent <= TARGET_IDLE_CPU_PERCENT)
+    );
+    let warnings = std::fs::read_to_string(&log).unwrap_or_default();
+    let lines = warnings.lines().count();
+    if lines > 0 {
+        println!("scale: the app logged {lines} warning/error lines; the first:");
+        for line in warnings.lines().take(3) {
+            println!("scale:   {}", strip_ansi(line));
+        }
+    }
+    Ok(())
+}
+
+/// A child switchboard process, killed (SIGKILL) when dropped, so that an
+/// error or a panic in the benchmark leaves no process behind.
+struct Switchboard(Child);
+
+impl Switchboard {
+    fn ensure_running(&mut self, log: &Path) -> anyhow::Result<()> {
+        if let Some(status) = self.0.try_wait()? {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(10).collect();
+            bail!(
+                "switchboard exited early ({status}); last log lines:\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+        Ok(())
+    }
+
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Switchboard {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn spawn_switchboard(config: &Path, log: &Path) -> anyhow::Result<Switchboard> {
+    let log = File::create(log).context("creating the log file")?;
+    let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["run", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .context("starting switchboard")?;
+    Ok(Switchboard(child))
+}
+
+/// The line without terminal colour codes (`ESC [ ... m`).
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A `Key:   value kB` field of `/proc/<pid>/status`, as a number (kB for sizes).
+fn proc_status_kb(pid: u32, key: &str) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("reading /proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|value| value.split_whitespace().next()?.parse().ok())
+        .with_context(|| format!("no {key} in /proc/{pid}/status"))
+}
+
+/// utime + stime of the process, in clock ticks (`/proc/<pid>/stat` fields 14, 15).
+fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("reading /proc/{pid}/stat"))?;
+    // The command name (field 2) may hold spaces: count from after its ')'.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .context("unexpected /proc/<pid>/stat")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |n: usize| -> anyhow::Result<u64> {
+        // fields[0] is field 3 (state).
+        Ok(fields
+            .get(n - 3)
+            .context("short /proc/<pid>/stat")?
+            .parse()?)
+    };
+    Ok(field(14)? + field(15)?)
+}
+
+/// `getconf CLK_TCK`, or 100 (the usual value) if that fails.
+fn clock_ticks_per_sec() -> u64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|text| text.trim().parse().ok())
+        .filter(|&ticks| ticks > 0)
+        .unwrap_or(100)
+}
+
+// ---- shared -------------------------------------------------------------------
+
+/// One bot with its backend group on the fake, and a configuration for the
+/// app on a database in a temporary directory.
+struct Desk {
+    bot: FakeBot,
+    group: i64,
+    config: Config,
+    _dir: tempfile::TempDir,
+}
+
+impl Desk {
+    fn new(fake: &FakeTelegram, name: &str) -> anyhow::Result<Desk> {
+        let bot = fake.add_bot(&format!("{name}_bot"));
+        let group = fake.add_forum_group(&format!("{name} support"), &[&bot]);
+        let dir = tempfile::tempdir().context("creating a temporary directory")?;
+        let database: PathBuf = dir.path().join("switchboard.db");
+        let config = Config {
+            source: dir.path().join("bots.toml"),
+            database,
+            api_url: fake.api_url(),
+            poll_timeout: Duration::from_secs(30),
+            http: HttpConfig {
+                listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            },
+            bots: vec![BotConfig {
+                name: name.to_owned(),
+                token: Token::new(bot.token.clone()),
+                backend_groups: vec![group],
+                mode: Mode::Standalone,
+                // Limits off: these scenarios measure switchboard's own cost.
+                settings: BotSettings {
+                    limits: Limits::OFF,
+                    ..BotSettings::default()
+                },
+            }],
+        };
+        Ok(Desk {
+            bot,
+            group,
+            config,
+            _dir: dir,
+        })
+    }
+}
+
+/// The app running in this process; cancelled when dropped.
+struct RunningApp {
+    shutdown: CancellationToken,
+    handle: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl RunningApp {
+    fn start(config: Config) -> RunningApp {
+        let shutdown = CancellationToken::new();
+        let handle = tokio::spawn(app::run(config, Options::default(), shutdown.clone()));
+        RunningApp {
+            shutdown,
+            handle: Some(handle),
+        }
+    }
+
+    async fn stop(mut self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        let Some(handle) = self.handle.take() else {
+            return Ok(());
+        };
+        tokio::time::timeout(STOP_LIMIT, handle)
+            .await
+            .context("the app did not stop")?
+            .context("the app task")?
+    }
+}
+
+impl Drop for RunningApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+fn add_users(fake: &FakeTelegram, n: usize) -> Vec<FakeUser> {
+    (0..n)
+        .map(|i| fake.add_user(&format!("User{i}"), Some(&format!("user{i}"))))
+        .collect()
+}
+
+/// Waits until the app has nothing left to do: the fake has no unconfirmed
+/// update, and the inbox and the pending outbox are empty.
+async fn settle(
+    fake: &FakeTelegram,
+    store: &Store,
+    bot: &FakeBot,
+    limit: Duration,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        let idle = fake.pending_update_count(bot) == 0
+            && count(
+                store,
+                "SELECT (SELECT COUNT(*) FROM inbox) \
+                 + (SELECT COUNT(*) FROM outbox WHERE state = 'pending')",
+            )? == 0;
+        if idle {
+            return Ok(());
+        }
+        if started.elapsed() > limit {
+            bail!("the app did not settle within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn count(store: &Store, sql: &str) -> anyhow::Result<i64> {
+    Ok(store.conn()?.query_row(sql, [], |row| row.get(0))?)
+}
+
+fn stored_offset(store: &Store, bot: &str) -> anyhow::Result<i64> {
+    Ok(store.conn()?.query_row(
+        "SELECT update_offset FROM bots WHERE name = ?1",
+        [bot],
+        |row| row.get(0),
+    )?)
+}
+
+fn per_sec(n: usize, elapsed: Duration) -> f64 {
+    #[allow(clippy::cast_precision_loss)]
+    let n = n as f64;
+    n / elapsed.as_secs_f64().max(1e-9)
+}
+
+fn millis(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+/// 27134.6 -> "27,100": three significant figures, with thousands separators.
+fn thousands(value: f64) -> String {
+    if !value.is_finite() || value < 0.0 {
+        return format!("{value}");
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let mut n = value.round() as u64;
+    let digits = n.checked_ilog10().unwrap_or(0) + 1;
+    if digits > 3 {
+        let unit = 10_u64.pow(digits - 3);
+        n = (n + unit / 2) / unit * unit;
+    }
+    let text = n.to_string();
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i > 0 && (text.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn verdict(pass: bool) -> &'static str {
+    if pass { "PASS" } else { "MISS" }
+}
+
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
