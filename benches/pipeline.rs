@@ -28,6 +28,7 @@ use anyhow::{Context, bail, ensure};
 use switchboard::app::{self, Options};
 use switchboard::config::{BotConfig, BotSettings, Config, HttpConfig, Limits, Mode, Token};
 use switchboard::fake::{FakeBot, FakeTelegram, FakeUser, Fault, FaultRule};
+use switchboard::outbox::{Job, Priority, Target};
 use switchboard::store::Store;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -39,7 +40,10 @@ scenarios:
   ingest     updates/s from getUpdates to durable outbox jobs (limits off, sends hang)
   latency    user message -> copy in the topic, p50/p90/p99/max (limits off)
   scale      the real binary with many bots long-polling: memory and idle CPU
-  all        the three, one after the other (the default)
+  limiter    a burst to distinct users at the default limits, the fake enforcing
+             Telegram's: achieved rate / configured rate, and 429s
+  priority   an operator reply while a broadcast is being sent: its latency
+  all        all of them, one after the other (the default)
 
 options (defaults in brackets):
   --updates N     ingest: private messages queued before the app starts [50000]
@@ -49,11 +53,15 @@ options (defaults in brackets):
   --bots N        scale: bots in bots.toml, each with its own backend group [1000]
   --idle-secs S   scale: length of the idle window; keep it = poll_timeout (30s)
                   so that it holds exactly one long-poll renewal per bot [30]
+  --sends N       limiter: messages in the burst, one per user [900]
+  --broadcast N   priority: broadcast messages queued before the reply [10000]
 
 RUST_LOG sets the app's log level (default: error).";
 
 /// Targets from the issue; printed next to the figures, never enforced.
 const TARGET_INGEST_PER_SEC: f64 = 20_000.0;
+const TARGET_UTILISATION: f64 = 0.97;
+const TARGET_REPLY_MS: f64 = 1_000.0;
 const TARGET_P99_MS: f64 = 10.0;
 const TARGET_RSS_MB: f64 = 150.0;
 const TARGET_IDLE_CPU_PERCENT: f64 = 3.0;
@@ -77,6 +85,8 @@ enum Scenario {
     Ingest,
     Latency,
     Scale,
+    Limiter,
+    Priority,
     All,
 }
 
@@ -88,6 +98,8 @@ struct Args {
     dialogs: usize,
     bots: usize,
     idle_secs: u64,
+    sends: usize,
+    broadcast: usize,
 }
 
 impl Args {
@@ -101,6 +113,8 @@ impl Args {
             dialogs: 50,
             bots: 1_000,
             idle_secs: 30,
+            sends: 900,
+            broadcast: 10_000,
         };
         let mut scenario = None;
         let mut raw = raw.into_iter();
@@ -129,14 +143,20 @@ impl Args {
                 // cargo passes `--bench` to every bench binary.
                 "--bench" => {}
                 "-h" | "--help" => return Ok(None),
-                "ingest" | "latency" | "scale" | "all" if scenario.is_none() => {
+                "ingest" | "latency" | "scale" | "limiter" | "priority" | "all"
+                    if scenario.is_none() =>
+                {
                     scenario = Some(match name.as_str() {
                         "ingest" => Scenario::Ingest,
                         "latency" => Scenario::Latency,
                         "scale" => Scenario::Scale,
+                        "limiter" => Scenario::Limiter,
+                        "priority" => Scenario::Priority,
                         _ => Scenario::All,
                     });
                 }
+                "--sends" => args.sends = usize::try_from(value()?)?,
+                "--broadcast" => args.broadcast = usize::try_from(value()?)?,
                 "--updates" => args.updates = usize::try_from(value()?)?,
                 "--users" => args.users = usize::try_from(value()?)?,
                 "--messages" => args.messages = usize::try_from(value()?)?,
@@ -175,6 +195,12 @@ fn main() -> anyhow::Result<()> {
         }
         if all || args.scenario == Scenario::Scale {
             scale(args.bots, Duration::from_secs(args.idle_secs)).await?;
+        }
+        if all || args.scenario == Scenario::Limiter {
+            limiter(args.sends).await?;
+        }
+        if all || args.scenario == Scenario::Priority {
+            priority(args.broadcast).await?;
         }
         anyhow::Ok(())
     })
@@ -614,6 +640,170 @@ fn clock_ticks_per_sec() -> u64 {
         .and_then(|text| text.trim().parse().ok())
         .filter(|&ticks| ticks > 0)
         .unwrap_or(100)
+}
+
+// ---- limiter ------------------------------------------------------------------
+
+/// A burst of `sends` messages to distinct users (a broadcast), the app at its
+/// default limits and the fake enforcing Telegram's. Under "at most 30 in any
+/// second", N sends need at least (N - 30) / 30 s from the first to the last;
+/// utilisation is that minimum over the time they took.
+async fn limiter(sends: usize) -> anyhow::Result<()> {
+    println!("\nlimiter: {sends} messages to distinct users at the default limits");
+    let fake = FakeTelegram::start().await?;
+    fake.set_limits(switchboard::fake::Limits::telegram());
+    let mut desk = Desk::new(&fake, "news")?;
+    desk.config.bots[0].settings.limits = switchboard::config::DEFAULT_LIMITS;
+    let users = add_users(&fake, sends);
+    for user in &users {
+        fake.user_started_bot(&desk.bot, user);
+    }
+    let store = Store::open(&desk.config.database)?;
+    enqueue_broadcast(&store, &desk.config.bots[0].name, &users, "news")?;
+    let app = RunningApp::start(desk.config.clone());
+    let limit = Duration::from_secs(60) + Duration::from_secs(u64::try_from(sends / 25)?);
+    let done = fake
+        .wait_until(limit, |f| (f.stats().sends.len() >= sends).then_some(()))
+        .await;
+    app.stop().await?;
+    done.with_context(|| format!("the burst did not finish within {limit:?}"))?;
+    let stats = fake.stats();
+    let times: Vec<_> = stats.sends.iter().map(|s| s.at).collect();
+    let (Some(first), Some(last)) = (times.iter().min(), times.iter().max()) else {
+        bail!("no sends recorded");
+    };
+    let took = last.duration_since(*first);
+    let bot_rate = switchboard::config::DEFAULT_LIMITS
+        .bot
+        .context("a default bot limit")?;
+    let per = bot_rate.per.as_secs_f64();
+    let count = f64::from(bot_rate.count);
+    #[allow(clippy::cast_precision_loss)]
+    let minimum = ((sends as f64 - count) / count * per).max(0.0);
+    let utilisation = minimum / took.as_secs_f64();
+    println!(
+        "limiter: {sends} sends in {:.2} s (minimum {minimum:.2} s at {}/{}s): utilisation {:.1}% (target >= {:.0}%: {})",
+        took.as_secs_f64(),
+        bot_rate.count,
+        per,
+        utilisation * 100.0,
+        TARGET_UTILISATION * 100.0,
+        verdict(utilisation >= TARGET_UTILISATION)
+    );
+    println!(
+        "limiter: 429 answers: {} (target 0: {}); most sends in any 1 s: {}",
+        stats.throttled,
+        verdict(stats.throttled == 0),
+        stats.bot_max_in_window(desk.bot.id, bot_rate.per)
+    );
+    fake.shutdown();
+    Ok(())
+}
+
+// ---- priority -----------------------------------------------------------------
+
+/// A broadcast of `broadcast` messages is being sent (limits off) when an
+/// operator replies in a dialog: the time from the reply in the topic to its
+/// copy in the user's chat.
+async fn priority(broadcast: usize) -> anyhow::Result<()> {
+    println!(
+        "\npriority: an operator reply while {broadcast} broadcast messages are sent (limits off)"
+    );
+    let fake = FakeTelegram::start().await?;
+    let desk = Desk::new(&fake, "shop")?;
+    let store = Store::open(&desk.config.database)?;
+    let alice = fake.add_user("Alice", None);
+    let operator = fake.add_user("Olga", None);
+    let app = RunningApp::start(desk.config.clone());
+    fake.user_sends(&desk.bot, &alice, "question");
+    let topic = fake
+        .wait_until(WARM_UP_LIMIT, |f| {
+            let topic = f.topics(desk.group).first()?.thread_id;
+            (f.topic_messages(desk.group, topic).len() > 1).then_some(topic)
+        })
+        .await
+        .context("the warm-up dialog")?;
+    settle(&fake, &store, &desk.bot, WARM_UP_LIMIT).await?;
+    app.stop().await?;
+
+    let audience = add_users(&fake, broadcast);
+    for user in &audience {
+        fake.user_started_bot(&desk.bot, user);
+    }
+    enqueue_broadcast(&store, &desk.config.bots[0].name, &audience, "weekly news")?;
+    fake.clear_stats();
+    let app = RunningApp::start(desk.config.clone());
+    // Reply once the broadcast is under way.
+    let under_way = fake
+        .wait_until(WARM_UP_LIMIT, |f| {
+            (f.stats().sends.len() >= 500).then_some(())
+        })
+        .await;
+    under_way.context("the broadcast did not start")?;
+    let started = Instant::now();
+    fake.operator_sends(desk.group, Some(topic), &operator, "your answer");
+    let delivered = fake
+        .wait_until(MESSAGE_LIMIT, |f| {
+            let chat = f.private_chat(&desk.bot, &alice);
+            chat.last()
+                .is_some_and(|m| m.text.as_deref() == Some("your answer"))
+                .then_some(())
+        })
+        .await;
+    let reply = started.elapsed();
+    delivered.context("the reply was not delivered")?;
+    let sent_before = fake.stats().sends.len();
+    let finished = fake
+        .wait_until(Duration::from_secs(600), |f| {
+            (f.stats().sends.len() > broadcast).then_some(())
+        })
+        .await;
+    let total = started.elapsed();
+    app.stop().await?;
+    finished.context("the broadcast did not finish")?;
+    #[allow(clippy::cast_precision_loss)]
+    let reply_ms = reply.as_secs_f64() * 1000.0;
+    println!(
+        "priority: reply delivered {reply_ms:.1} ms after it was written, with {} of {broadcast} broadcast messages out (target <= {TARGET_REPLY_MS:.0} ms: {})",
+        sent_before.saturating_sub(1),
+        verdict(reply_ms <= TARGET_REPLY_MS)
+    );
+    println!(
+        "priority: the broadcast finished {:.2} s later: {} messages/s with limits off",
+        total.as_secs_f64(),
+        thousands(per_sec(broadcast, total))
+    );
+    fake.shutdown();
+    Ok(())
+}
+
+/// Queues a broadcast the way a broadcast feature would: one job per user at
+/// the lowest priority.
+fn enqueue_broadcast(
+    store: &Store,
+    bot: &str,
+    users: &[FakeUser],
+    text: &str,
+) -> anyhow::Result<()> {
+    let mut conn = store.conn()?;
+    let tx = conn.transaction()?;
+    for user in users {
+        let job = Job::Text {
+            to: Target::User(user.id),
+            text: text.into(),
+        };
+        switchboard::store::outbox::enqueue(
+            &tx,
+            bot,
+            &format!("b{}", user.id),
+            Priority::Broadcast,
+            user.id,
+            &job,
+            0,
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 // ---- shared -------------------------------------------------------------------

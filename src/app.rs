@@ -21,6 +21,8 @@ use crate::poller::Poller;
 use crate::store::Store;
 use crate::telegram::{self, Client};
 
+/// How often the write-ahead log is copied into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// How long a stop waits for the tasks to finish.
 const STOP_DEADLINE: Duration = Duration::from_secs(5);
 /// Bound on every call but the long poll, by default.
@@ -82,6 +84,7 @@ pub async fn run(
             poll_timeout: config.poll_timeout,
             dispatcher_wake: Arc::clone(&dispatcher_wake),
             health: Arc::clone(&health),
+            retry_base: options.retry_base,
         };
         let sender = Sender {
             bot: bot.name.clone(),
@@ -110,6 +113,7 @@ pub async fn run(
         senders: senders.clone(),
     };
     tracker.spawn(dispatcher.run(shutdown.clone()));
+    tracker.spawn(checkpoint(store.clone(), shutdown.clone()));
     tracker.spawn(schedule(store, bots, senders, options, shutdown.clone()));
     let http_address = listener.local_addr()?;
     let http_shutdown = shutdown.clone();
@@ -130,6 +134,21 @@ pub async fn run(
         warn!("some tasks did not stop in time; pending work resumes on the next start");
     }
     Ok(())
+}
+
+/// Checkpoints the database in the background (see `store`).
+async fn checkpoint(store: Store, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(err) = store.checkpoint().await.map(|_| ()) {
+            warn!(cause = %format!("{err:#}"), "checkpoint failed; will retry");
+        }
+    }
 }
 
 /// Periodic rules: autoclose.

@@ -19,8 +19,9 @@ use crate::http::{BotHealth, Health};
 use crate::store::{self, Store};
 use crate::telegram::{self, Client};
 
-/// Longest pause between two tries after failures.
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Longest pause between two tries after failures, in multiples of the
+/// first one (30 s in production).
+const MAX_BACKOFF_FACTOR: u32 = 30;
 /// Pause after an empty answer to a short poll (`poll_timeout = "0s"`).
 const SHORT_POLL_PAUSE: Duration = Duration::from_secs(1);
 
@@ -34,6 +35,8 @@ pub struct Poller {
     pub dispatcher_wake: Arc<Notify>,
     /// Where this poller reports its state for `/healthz`.
     pub health: Arc<Health>,
+    /// The first delay before polling again after a failure (doubling after).
+    pub retry_base: Duration,
 }
 
 impl Poller {
@@ -93,7 +96,7 @@ impl Poller {
                         // Not stored, so not confirmed: fetched again next time.
                         failures += 1;
                         error!(bot = %self.bot, cause = %format!("{err:#}"), "cannot store updates; will fetch them again");
-                        crate::backoff::delay(failures, MAX_BACKOFF)
+                        self.backoff(failures)
                     }
                 },
                 Err(err) => match self.pause_after(&err, &mut failures) {
@@ -145,7 +148,11 @@ impl Poller {
 
     /// How long to wait after a failed call; `None` when the bot must stop.
     fn pause_after(&self, err: &telegram::Error, failures: &mut u32) -> Option<Duration> {
-        *failures += 1;
+        // A 429 names its own wait; it must not lengthen the backoff of
+        // failures that come after it.
+        if !matches!(err, telegram::Error::RetryAfter(_)) {
+            *failures += 1;
+        }
         let health = match err {
             telegram::Error::Unauthorized => BotHealth::Stopped {
                 reason: err.to_string(),
@@ -170,12 +177,21 @@ impl Poller {
                 error!(bot = %self.bot, cause = %description,
                     "409 Conflict: another program is polling this token (stop it: only one may), \
                      or a webhook is set for it (remove it with deleteWebhook). Retrying.");
-                Some(crate::backoff::delay(*failures + 2, MAX_BACKOFF))
+                Some(self.backoff(*failures + 2))
             }
             other => {
                 warn!(bot = %self.bot, cause = %other, "getUpdates failed; retrying");
-                Some(crate::backoff::delay(*failures - 1, MAX_BACKOFF))
+                Some(self.backoff(failures.saturating_sub(1)))
             }
         }
+    }
+
+    /// The pause before try `failures + 1`.
+    fn backoff(&self, failures: u32) -> Duration {
+        crate::backoff::delay_from(
+            self.retry_base,
+            failures,
+            self.retry_base * MAX_BACKOFF_FACTOR,
+        )
     }
 }

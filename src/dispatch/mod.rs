@@ -475,7 +475,9 @@ impl Ctx<'_> {
                     };
                     self.enqueue(&dialog, Priority::Reply, notice)?;
                 }
-                Ok(())
+                // Operators see it too, where they work (if the topic exists).
+                let note = format!("⚠️ A message from the user could not be shown here: {error}");
+                commands::note(self, &dialog, note)
             }
             // An operator's reply did not reach the user.
             Job::Copy {

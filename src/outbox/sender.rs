@@ -50,8 +50,11 @@ use crate::telegram::{self, Client};
 const MAX_IN_FLIGHT: usize = 16;
 /// Jobs loaded from SQLite per query.
 const LOAD_BATCH: usize = 1000;
-/// Longest wait between two tries of a job.
-const MAX_RETRY_DELAY: Duration = Duration::from_secs(300);
+/// Longest wait between two tries of a job, in multiples of the first one
+/// (30 s in production): after an outage, waiting messages go out soon.
+const MAX_RETRY_FACTOR: u32 = 30;
+/// Longest wait before reading the outbox again after a database error.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
 /// How long a stopping sender lets calls in flight finish.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -283,9 +286,13 @@ impl Sender {
                 debug!(bot = %self.bot, job = id, attempts, cause = %error, "will retry in {after:?}");
                 let result = self
                     .store
-                    .write(move |tx| Ok(store::outbox::record_retry(tx, id, &error)?))
+                    .write(move |tx| Ok(store::outbox::record_retry(tx, id, &error, !throttled)?))
                     .await;
-                lanes.retry(&lane, Instant::now() + after);
+                if throttled {
+                    lanes.park(&lane, Instant::now() + after);
+                } else {
+                    lanes.retry(&lane, Instant::now() + after);
+                }
                 result
             }
             Attempt::Migrated { from, to } => {
@@ -394,7 +401,11 @@ impl Sender {
     }
 
     fn retry_delay(&self, attempts: u32) -> Duration {
-        crate::backoff::delay_from(self.retry_base, attempts, MAX_RETRY_DELAY)
+        crate::backoff::delay_from(
+            self.retry_base,
+            attempts,
+            self.retry_base * MAX_RETRY_FACTOR,
+        )
     }
 
     /// The dialog's topic `deleted` is gone: create a new one with the same

@@ -76,12 +76,13 @@ pub fn fail(conn: &Connection, id: i64, error: &str) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// A try failed and will be retried.
-pub fn record_retry(conn: &Connection, id: i64, error: &str) -> rusqlite::Result<()> {
+/// A try failed and will be retried; `counts` is false for a 429, which
+/// names its own wait and must not lengthen the backoff of later failures.
+pub fn record_retry(conn: &Connection, id: i64, error: &str, counts: bool) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+        "UPDATE outbox SET attempts = attempts + ?3, last_error = ?2 WHERE id = ?1",
     )?
-    .execute(params![id, error])?;
+    .execute(params![id, error, i64::from(counts)])?;
     Ok(())
 }
 
@@ -110,7 +111,9 @@ mod tests {
         assert_eq!(rows[0].job.as_ref().unwrap(), &job("3"));
         assert_eq!(rows[0].priority, Priority::Inbound);
         assert_eq!(rows[0].chat, 1);
-        record_retry(&conn, c, "timeout").unwrap();
+        record_retry(&conn, c, "timeout", true).unwrap();
+        assert_eq!(pending_after(&conn, "a", 0, 10).unwrap()[0].attempts, 1);
+        record_retry(&conn, c, "429", false).unwrap();
         assert_eq!(pending_after(&conn, "a", 0, 10).unwrap()[0].attempts, 1);
         assert!(pending_after(&conn, "a", c, 10).unwrap().is_empty());
     }

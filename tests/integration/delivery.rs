@@ -52,6 +52,11 @@ async fn chaos_loses_nothing_and_keeps_order_per_dialog() {
     chaos("copyMessage", Fault::Disconnect { after_apply: true }, 0.05);
     chaos("getUpdates", Fault::server_error(), 0.1);
     chaos("getUpdates", Fault::Disconnect { after_apply: false }, 0.05);
+    // A 429 storm (every call refused for a while) and a 5xx burst, on top.
+    desk.fake
+        .inject(FaultRule::any(Fault::retry_after(1)).times(12));
+    desk.fake
+        .inject(FaultRule::on("copyMessage", Fault::server_error()).times(8));
 
     let rounds = 6;
     let mut topics = Vec::new();

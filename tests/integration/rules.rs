@@ -292,7 +292,7 @@ fn refuse_next_copy(desk: &Desk) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_undeliverable_message_gets_a_notice_unless_silent() {
+async fn an_undeliverable_message_is_shown_to_operators_and_the_user_unless_silent() {
     for silent in [false, true] {
         let desk = Desk::with(settings(|s| s.silent_mode = silent)).await;
         let alice = desk.fake.add_user("Alice", None);
@@ -324,6 +324,15 @@ async fn an_undeliverable_message_gets_a_notice_unless_silent() {
             texts(&desk.fake.private_chat(desk.bot(), &alice)),
             expected,
             "silent_mode = {silent}"
+        );
+        // Operators see it in the topic either way.
+        assert_eq!(
+            texts(&desk.fake.topic_messages(desk.group(), topic)),
+            [
+                "first",
+                "⚠️ A message from the user could not be shown here: \
+                 rejected by Telegram (400): Bad Request: message can't be copied"
+            ]
         );
     }
 }

@@ -13,6 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 /// How long any wait in a test may take before it fails.
 pub const PATIENCE: Duration = Duration::from_secs(15);
+/// The same for waits through injected faults, whose retries take longer.
+pub const CHAOS_PATIENCE: Duration = Duration::from_secs(60);
 
 /// One bot of a test setup, with its backend group.
 pub struct TestBot {
@@ -375,7 +377,8 @@ pub fn without_repeats(shown: &[String]) -> (Vec<String>, usize) {
 /// Waits until, for each (user, topic), the topic shows the bot's copies of
 /// `questions` and the user's chat the bot's `answers`, in order, allowing
 /// only repeats that directly follow their original. Returns how many
-/// repeats there were; panics with what arrived if it never completes.
+/// repeats there were; panics with what arrived if it does not complete
+/// within `CHAOS_PATIENCE`.
 pub async fn wait_delivered_in_order(
     fake: &FakeTelegram,
     bot: &FakeBot,
@@ -401,7 +404,7 @@ pub async fn wait_delivered_in_order(
     let mut repeats = 0;
     for &(user, topic) in dialogs {
         let done = fake
-            .wait_until(PATIENCE, |f| {
+            .wait_until(CHAOS_PATIENCE, |f| {
                 let (q, q_repeats) = without_repeats(&copies(f, topic));
                 let (a, a_repeats) = without_repeats(&received(f, user));
                 (q == questions && a == answers).then_some(q_repeats + a_repeats)
