@@ -1,9 +1,9 @@
 //! The dispatcher: turns stored updates into state changes and outbox jobs.
 //!
-//! It reads the inbox in arrival order, a batch at a time, and handles each
-//! row inside one SQLite transaction together with everything it decides
-//! (dialog changes, jobs), then deletes the row: a crash anywhere leaves
-//! either all of it or none. It makes no network calls (DESIGN invariant 4);
+//! It reads the inbox (Telegram updates and the sender's reports) in arrival
+//! order, a batch at a time, and handles each row inside one SQLite
+//! transaction together with everything it decides (dialog changes, jobs),
+//! then deletes the row: a crash anywhere leaves either all of it or none. It makes no network calls (DESIGN invariant 4);
 //! the rules themselves are plain functions in [`rules`].
 
 pub mod commands;

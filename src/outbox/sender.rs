@@ -13,14 +13,18 @@
 //!    the bot's budget is spent nothing starts; if only its chat's is, that
 //!    lane waits until the chat's window frees and the next lane goes.
 //! 3. When a call ends, its result is recorded in SQLite before the lane moves
-//!    on: done jobs leave the outbox; a transient failure (network, 5xx, 429)
-//!    keeps the job at the head of its lane and retries it after `retry_after`
-//!    or an exponential backoff with jitter; a permanent failure (4xx) marks
-//!    the job failed and reports it to the dispatcher.
-//! 4. "message thread not found": the dialog's topic was deleted. The sender
-//!    creates a new one with the same name and retries the job there at once,
-//!    still at the head of its lane, so order is kept and it happens once per
-//!    deletion; the dispatcher hears of it to add a note.
+//!    on: done jobs leave the outbox; a transient failure (network, timeout,
+//!    5xx) keeps the job at the head of its lane and retries it after an
+//!    exponential backoff with jitter (from `retry_base`, capped at 30 times
+//!    it); a 429 waits exactly its `retry_after`, tells the limiter, and does
+//!    not count as an attempt; a permanent failure (other 4xx) marks the job
+//!    failed and reports it to the dispatcher.
+//! 4. Two failures are mended here, as delivery mechanics, at the head of the
+//!    lane so order is kept: "message thread not found" (the dialog's topic
+//!    was deleted: a new one with the same name is created, once per
+//!    deletion, the dispatcher is told so it can add a note, and the job is
+//!    retried there) and `migrate_to_chat_id` (the group moved: the move is
+//!    recorded, the bot's dialogs follow it, and the job is retried).
 //!
 //! The sender decides nothing about the product: what to tell people about a
 //! failure is the dispatcher's business.

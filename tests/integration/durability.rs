@@ -126,8 +126,9 @@ async fn sigterm_stops_gracefully() {
         .await
         .expect("relaying");
 
-    let signalled = std::process::Command::new("kill")
-        .args(["-TERM", &process.id().to_string()])
+    // The shell's own `kill`: present wherever /bin/sh is.
+    let signalled = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", process.id())])
         .status()
         .expect("run kill");
     assert!(signalled.success());
