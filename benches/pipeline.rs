@@ -221,11 +221,7 @@ async fn ingest(updates: usize, users: usize) -> anyhow::Result<()> {
     // Warm-up: a dialog with a topic for every user, as on a desk that has
     // been running for a while. Then the app stops, so that the measured run
     // starts from a cold process with the updates already waiting.
-    let app = RunningApp::start(desk.config.clone());
-    for (i, user) in people.iter().enumerate() {
-        fake.user_sends(&desk.bot, user, &format!("hello from user {i}"));
-    }
-    settle(&fake, &store, &desk.bot, WARM_UP_LIMIT)
+    let app = warm_up(&fake, &desk, &store, &people)
         .await
         .context("ingest warm-up")?;
     app.stop().await?;
@@ -336,13 +332,8 @@ async fn latency(messages: usize, dialogs: usize) -> anyhow::Result<()> {
     let desk = Desk::new(&fake, "latency")?;
     let people = add_users(&fake, dialogs);
     let store = Store::open(&desk.config.database)?;
-    let app = RunningApp::start(desk.config.clone());
-
     // Warm-up: every user has a topic with one message relayed into it.
-    for (i, user) in people.iter().enumerate() {
-        fake.user_sends(&desk.bot, user, &format!("hello from user {i}"));
-    }
-    settle(&fake, &store, &desk.bot, WARM_UP_LIMIT)
+    let app = warm_up(&fake, &desk, &store, &people)
         .await
         .context("latency warm-up")?;
     let topics = fake.topics(desk.group);
@@ -884,6 +875,22 @@ impl Drop for RunningApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
     }
+}
+
+/// Starts the app and has every one of `people` write once, until each has a
+/// topic with the message relayed and nothing is pending; returns the app.
+async fn warm_up(
+    fake: &FakeTelegram,
+    desk: &Desk,
+    store: &Store,
+    people: &[FakeUser],
+) -> anyhow::Result<RunningApp> {
+    let app = RunningApp::start(desk.config.clone());
+    for (i, user) in people.iter().enumerate() {
+        fake.user_sends(&desk.bot, user, &format!("hello from user {i}"));
+    }
+    settle(fake, store, &desk.bot, WARM_UP_LIMIT).await?;
+    Ok(app)
 }
 
 fn add_users(fake: &FakeTelegram, n: usize) -> Vec<FakeUser> {

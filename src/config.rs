@@ -1854,6 +1854,14 @@ fn mask_tokens(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Where each problem was found: (line, key).
+    fn lines_and_keys(err: &ConfigError) -> Vec<(Option<usize>, &str)> {
+        err.problems
+            .iter()
+            .map(|p| (p.line, p.key.as_str()))
+            .collect()
+    }
+
     const SHOP_TOKEN: &str = "123456:AAHshopSECRETshopSECRETshop_-1234567";
     const SUPPORT_TOKEN: &str = "654321:AAHsupportSECRETsupport_-1234567890";
     /// Pieces of the secrets above; none may ever appear in output.
@@ -2445,11 +2453,7 @@ backend_group = 5
 mood = "happy"
 "#,
         );
-        let found: Vec<(Option<usize>, &str)> = err
-            .problems
-            .iter()
-            .map(|p| (p.line, p.key.as_str()))
-            .collect();
+        let found = lines_and_keys(&err);
         assert_eq!(
             found,
             [
@@ -2749,11 +2753,7 @@ mood = "happy"
         let err = error(&with(
             "[\n  42,\n  \"-1002\",\n  -123,\n  \"x\",\n  [-1003],\n  -1004,\n]",
         ));
-        let found: Vec<(Option<usize>, &str)> = err
-            .problems
-            .iter()
-            .map(|p| (p.line, p.key.as_str()))
-            .collect();
+        let found = lines_and_keys(&err);
         assert_eq!(
             found,
             [
@@ -3087,11 +3087,7 @@ name = "shop"
 private_keywords = [""]
 "#,
         );
-        let found: Vec<(Option<usize>, &str)> = err
-            .problems
-            .iter()
-            .map(|p| (p.line, p.key.as_str()))
-            .collect();
+        let found = lines_and_keys(&err);
         assert_eq!(
             found,
             [
