@@ -50,7 +50,8 @@ impl Store {
         let first = Connection::open(path)
             .with_context(|| format!("cannot open database {}", path.display()))?;
         first.busy_timeout(Duration::from_secs(10))?;
-        let mode: String = first.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+        let mode: String =
+            while_busy(|| Ok(first.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?))?;
         if !mode.eq_ignore_ascii_case("wal") {
             anyhow::bail!("cannot use WAL mode for {} (got {mode})", path.display());
         }
@@ -70,7 +71,7 @@ impl Store {
             .with_context(|| format!("cannot open database {}", path.display()))?;
         let store = Store { pool };
         let mut conn = store.conn()?;
-        migrate(&mut conn)
+        while_busy(|| migrate(&mut conn))
             .with_context(|| format!("cannot migrate database {}", path.display()))?;
         Ok(store)
     }
@@ -124,6 +125,32 @@ impl Store {
         })
         .await
     }
+}
+
+/// Runs `f` again while SQLite answers "busy" or "locked" at once instead of
+/// waiting (it does for a journal-mode switch, which needs the file to itself,
+/// e.g. when two processes open a new database together), for up to 10 s.
+fn while_busy<T>(mut f: impl FnMut() -> anyhow::Result<T>) -> anyhow::Result<T> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match f() {
+            Err(err) if is_busy(&err) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            result => return result,
+        }
+    }
+}
+
+fn is_busy(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        matches!(
+            cause
+                .downcast_ref::<rusqlite::Error>()
+                .and_then(rusqlite::Error::sqlite_error_code),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    })
 }
 
 /// Brings the schema up to date, one step per transaction. The version is
@@ -187,16 +214,19 @@ mod tests {
 
     #[test]
     fn concurrent_opens_of_a_new_database_migrate_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db.sqlite");
-        let openers: Vec<_> = (0..4)
-            .map(|_| {
-                let path = path.clone();
-                std::thread::spawn(move || Store::open(&path).map(|_| ()))
-            })
-            .collect();
-        for opener in openers {
-            opener.join().unwrap().unwrap();
+        // The race is short: run it on several fresh databases.
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("db.sqlite");
+            let openers: Vec<_> = (0..4)
+                .map(|_| {
+                    let path = path.clone();
+                    std::thread::spawn(move || Store::open(&path).map(|_| ()))
+                })
+                .collect();
+            for opener in openers {
+                opener.join().unwrap().unwrap();
+            }
         }
     }
 
