@@ -136,19 +136,31 @@ pub async fn run(
     Ok(())
 }
 
-/// Checkpoints the database in the background (see `store`).
-async fn checkpoint(store: Store, shutdown: CancellationToken) {
-    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+/// Runs `task` every `period` until `shutdown`; a run that takes longer
+/// delays the next rather than piling them up.
+async fn every<F, Fut>(period: Duration, shutdown: CancellationToken, mut task: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        if let Err(err) = store.checkpoint().await.map(|_| ()) {
-            warn!(cause = %format!("{err:#}"), "checkpoint failed; will retry");
+            _ = tick.tick() => task().await,
         }
     }
+}
+
+/// Checkpoints the database in the background (see `store`).
+async fn checkpoint(store: Store, shutdown: CancellationToken) {
+    every(CHECKPOINT_EVERY, shutdown, || async {
+        if let Err(err) = store.checkpoint().await {
+            warn!(cause = %format!("{err:#}"), "checkpoint failed; will retry");
+        }
+    })
+    .await;
 }
 
 /// Periodic rules: autoclose.
@@ -159,27 +171,16 @@ async fn schedule(
     options: Options,
     shutdown: CancellationToken,
 ) {
-    let mut tick = tokio::time::interval(options.scheduler_tick);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            _ = tick.tick() => {}
-        }
+    every(options.scheduler_tick, shutdown, || async {
         let bots = Arc::clone(&bots);
         let now = options.clock.now();
         match store
             .write(move |tx| dispatch::autoclose_due(tx, &bots, now))
             .await
         {
-            Ok(touched) => {
-                for bot in touched {
-                    if let Some(wake) = senders.get(&bot) {
-                        wake.notify_one();
-                    }
-                }
-            }
+            Ok(touched) => dispatch::wake_senders(&senders, &touched),
             Err(err) => error!(cause = %format!("{err:#}"), "autoclose check failed; will retry"),
         }
-    }
+    })
+    .await;
 }

@@ -131,14 +131,6 @@ pub struct BotConfig {
     pub settings: BotSettings,
 }
 
-impl BotConfig {
-    /// Whether `chat_id` is one of this bot's backend groups.
-    #[must_use]
-    pub fn is_backend_group(&self, chat_id: i64) -> bool {
-        self.backend_groups.contains(&chat_id)
-    }
-}
-
 /// How switchboard is connected to a bot.
 ///
 /// `proxy` and `forward` (a parallel connection beside an existing bot) are
@@ -1987,8 +1979,8 @@ backend_group = -1001234567890
         assert_eq!(support.name, "support");
         assert_eq!(support.token.expose(), SUPPORT_TOKEN);
         assert_eq!(support.backend_groups, [-1009876543210, -1005555555555]);
-        assert!(support.is_backend_group(-1005555555555));
-        assert!(!support.is_backend_group(-1001234567890));
+        assert!(support.backend_groups.contains(&-1005555555555));
+        assert!(!support.backend_groups.contains(&-1001234567890));
         assert!(
             support
                 .settings
@@ -2656,8 +2648,8 @@ mood = "happy"
         );
         let bot = &parse_ok(&text).bots[0];
         assert_eq!(bot.backend_groups, [-1003, -1001234567890, -1002]);
-        assert!(bot.is_backend_group(-1002));
-        assert!(!bot.is_backend_group(-1004));
+        assert!(bot.backend_groups.contains(&-1002));
+        assert!(!bot.backend_groups.contains(&-1004));
 
         // One group in a list is the same as backend_group.
         let text = BOT.replace(

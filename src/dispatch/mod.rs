@@ -65,7 +65,7 @@ impl Dispatcher {
             match result {
                 Ok((handled, touched)) => {
                     failures = 0;
-                    self.notify(&touched);
+                    wake_senders(&self.senders, &touched);
                     if handled == BATCH {
                         continue;
                     }
@@ -86,12 +86,13 @@ impl Dispatcher {
             }
         }
     }
+}
 
-    fn notify(&self, touched: &BTreeSet<String>) {
-        for bot in touched {
-            if let Some(wake) = self.senders.get(bot) {
-                wake.notify_one();
-            }
+/// Wakes the senders of the bots that got new jobs.
+pub fn wake_senders(senders: &HashMap<String, Arc<Notify>>, touched: &BTreeSet<String>) {
+    for bot in touched {
+        if let Some(wake) = senders.get(bot) {
+            wake.notify_one();
         }
     }
 }

@@ -396,11 +396,7 @@ impl Sender {
                 error: "the dialog has no topic: creating it failed".into(),
                 kind: FailureKind::Other,
             },
-            Err(Failure::Store(err)) => Attempt::Retry {
-                after: self.retry_delay(row.attempts),
-                error: format!("database: {err:#}"),
-                throttled: false,
-            },
+            Err(Failure::Store(err)) => self.retry_after_database_error(row.attempts, &err),
         }
     }
 
@@ -430,29 +426,12 @@ impl Sender {
                 .await;
             return match forgotten {
                 Ok(_) => Attempt::Done { created: None },
-                Err(err) => Attempt::Retry {
-                    after: self.retry_delay(attempts),
-                    error: format!("database: {err:#}"),
-                    throttled: false,
-                },
+                Err(err) => self.retry_after_database_error(attempts, &err),
             };
         }
-        let name = match self
-            .store
-            .run(move |conn| Ok(dialogs::topic_name(conn, dialog_id)?))
-            .await
-        {
-            Ok(name) => name.unwrap_or_else(|| format!("Dialog {dialog_id}")),
-            Err(err) => {
-                return Attempt::Retry {
-                    after: self.retry_delay(attempts),
-                    error: format!("database: {err:#}"),
-                    throttled: false,
-                };
-            }
-        };
         let dialog = match self.dialog(dialog_id).await {
             Ok(dialog) => dialog,
+            Err(Failure::Store(err)) => return self.retry_after_database_error(attempts, &err),
             Err(_) => {
                 return Attempt::Failed {
                     error: "the dialog is gone".into(),
@@ -460,17 +439,30 @@ impl Sender {
                 };
             }
         };
+        let name = dialog
+            .topic_name
+            .unwrap_or_else(|| format!("Dialog {dialog_id}"));
         let params = CreateForumTopicParams::builder()
             .chat_id(dialog.backend_group)
             .name(name.clone())
             .build();
         let created = match self.client.create_forum_topic(&params).await {
             Ok(topic) => i64::from(topic.message_thread_id),
+            Err(telegram::Error::RetryAfter(after)) => {
+                return Attempt::Retry {
+                    after,
+                    error: format!(
+                        "replacing the deleted topic: 429: retry after {}s",
+                        after.as_secs()
+                    ),
+                    throttled: true,
+                };
+            }
             Err(err) if err.is_transient() => {
                 return Attempt::Retry {
                     after: self.retry_delay(attempts),
                     error: format!("replacing the deleted topic: {err}"),
-                    throttled: matches!(err, telegram::Error::RetryAfter(_)),
+                    throttled: false,
                 };
             }
             Err(err) => {
@@ -493,11 +485,17 @@ impl Sender {
                 warn!(bot = %self.bot, dialog = dialog_id, deleted, created, "the dialog's topic was deleted; replaced it");
                 Attempt::TopicReplaced { dialog_id }
             }
-            Err(err) => Attempt::Retry {
-                after: self.retry_delay(attempts),
-                error: format!("database: {err:#}"),
-                throttled: false,
-            },
+            Err(err) => self.retry_after_database_error(attempts, &err),
+        }
+    }
+
+    /// A database error is passing (a lock, a full disk being freed): try
+    /// the job again later.
+    fn retry_after_database_error(&self, attempts: u32, err: &anyhow::Error) -> Attempt {
+        Attempt::Retry {
+            after: self.retry_delay(attempts),
+            error: format!("database: {err:#}"),
+            throttled: false,
         }
     }
 

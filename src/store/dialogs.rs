@@ -39,19 +39,22 @@ pub struct Dialog {
     pub backend_group: i64,
     /// `None` until `createForumTopic` succeeded.
     pub topic_id: Option<i64>,
+    /// The name the topic was created with (a deleted topic is recreated with it).
+    pub topic_name: Option<String>,
     pub status: Status,
 }
 
-const COLUMNS: &str = "id, bot, user_id, backend_group, topic_id, status";
+const COLUMNS: &str = "id, bot, user_id, backend_group, topic_id, topic_name, status";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Dialog> {
-    let status: String = row.get(5)?;
+    let status: String = row.get(6)?;
     Ok(Dialog {
         id: row.get(0)?,
         bot: row.get(1)?,
         user_id: row.get(2)?,
         backend_group: row.get(3)?,
         topic_id: row.get(4)?,
+        topic_name: row.get(5)?,
         status: Status::parse(&status),
     })
 }
@@ -118,6 +121,7 @@ pub fn insert(
         user_id,
         backend_group,
         topic_id: None,
+        topic_name: None,
         status: Status::UserAnswered,
     })
 }
@@ -142,14 +146,6 @@ pub fn set_topic(conn: &Connection, id: i64, topic_id: i64, name: &str) -> rusql
     conn.prepare_cached("UPDATE dialogs SET topic_id = ?2, topic_name = ?3 WHERE id = ?1")?
         .execute(params![id, topic_id, name])?;
     Ok(())
-}
-
-/// The name the dialog's topic was created with.
-pub fn topic_name(conn: &Connection, id: i64) -> rusqlite::Result<Option<String>> {
-    conn.prepare_cached("SELECT topic_name FROM dialogs WHERE id = ?1")?
-        .query_row([id], |row| row.get(0))
-        .optional()
-        .map(Option::flatten)
 }
 
 /// The topic `deleted` was deleted and `created` replaces it (unless the
@@ -229,7 +225,10 @@ mod tests {
         assert_eq!(by_topic(&conn, "a", -100, 5).unwrap(), None);
         set_topic(&conn, d.id, 5, "Alice 7").unwrap();
         assert_eq!(by_topic(&conn, "a", -100, 5).unwrap().unwrap().id, d.id);
-        assert_eq!(topic_name(&conn, d.id).unwrap().as_deref(), Some("Alice 7"));
+        assert_eq!(
+            by_id(&conn, d.id).unwrap().unwrap().topic_name.as_deref(),
+            Some("Alice 7")
+        );
         replace_topic(&conn, d.id, 4, 9, "x").unwrap();
         assert_eq!(
             by_id(&conn, d.id).unwrap().unwrap().topic_id,

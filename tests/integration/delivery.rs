@@ -25,16 +25,9 @@ async fn chaos_loses_nothing_and_keeps_order_per_dialog() {
     desk.call_timeout = Duration::from_millis(300);
     desk.launch();
     let group = desk.group();
-    let users: Vec<_> = (0..4)
-        .map(|i| desk.fake.add_user(&format!("User{i}"), None))
-        .collect();
-    for user in &users {
-        desk.fake.user_sends(desk.bot(), user, "hello");
-    }
-    for user in &users {
-        desk.topic_of(user).await;
-    }
-    desk.settle().await;
+    let opened = desk
+        .open_dialogs(&["User0", "User1", "User2", "User3"], "hello")
+        .await;
 
     desk.fake.seed_faults(7);
     let chaos = |method: &str, fault: Fault, p: f64| {
@@ -59,12 +52,8 @@ async fn chaos_loses_nothing_and_keeps_order_per_dialog() {
         .inject(FaultRule::on("copyMessage", Fault::server_error()).times(8));
 
     let rounds = 6;
-    let mut topics = Vec::new();
-    for user in &users {
-        topics.push(desk.topic_of(user).await);
-    }
     for round in 0..rounds {
-        for (user, topic) in users.iter().zip(&topics) {
+        for (user, topic) in &opened {
             desk.fake
                 .user_sends(desk.bot(), user, &format!("question {round}"));
             desk.fake.operator_sends(
@@ -79,7 +68,7 @@ async fn chaos_loses_nothing_and_keeps_order_per_dialog() {
         .chain((0..rounds).map(|r| format!("question {r}")))
         .collect();
     let answers: Vec<String> = (0..rounds).map(|r| format!("answer {r}")).collect();
-    let dialogs: Vec<_> = users.iter().zip(topics.iter().copied()).collect();
+    let dialogs: Vec<_> = opened.iter().map(|(user, topic)| (user, *topic)).collect();
     let repeats = wait_delivered_in_order(
         &desk.fake,
         desk.bot(),
@@ -89,10 +78,10 @@ async fn chaos_loses_nothing_and_keeps_order_per_dialog() {
         &answers,
     )
     .await;
-    let faults = desk.fake.requests().len();
+    let calls = desk.fake.requests().len();
     println!(
-        "chaos: {repeats} repeated deliveries over {} messages, {faults} calls",
-        users.len() * (2 * rounds + 1)
+        "chaos: {repeats} repeated deliveries over {} messages, {calls} calls",
+        opened.len() * (2 * rounds + 1)
     );
     desk.fake.clear_faults();
     desk.settle().await;
@@ -120,16 +109,9 @@ async fn the_limiter_keeps_a_group_within_its_budget_without_429s() {
     });
     let group = desk.group();
     // 15 users: 15 topics and 15 copies, 30 sends into one group: 3 windows.
-    let users: Vec<_> = (0..15)
-        .map(|i| desk.fake.add_user(&format!("User{i}"), None))
-        .collect();
-    for user in &users {
-        desk.fake.user_sends(desk.bot(), user, "hi");
-    }
-    for user in &users {
-        desk.topic_of(user).await;
-    }
-    desk.settle().await;
+    let names: Vec<String> = (0..15).map(|i| format!("User{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    desk.open_dialogs(&names, "hi").await;
     let stats = desk.fake.stats();
     assert_eq!(stats.throttled, 0, "no 429");
     assert_eq!(stats.accepted_sends(group).len(), 30);

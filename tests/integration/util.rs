@@ -158,11 +158,26 @@ impl Desk {
     /// A new user writes `text` to the first bot; returns them and their
     /// topic once the app has relayed it and has nothing left to do.
     pub async fn open_dialog(&self, name: &str, text: &str) -> (FakeUser, i64) {
-        let user = self.fake.add_user(name, None);
-        self.fake.user_sends(self.bot(), &user, text);
-        let topic = self.topic_of(&user).await;
+        let mut opened = self.open_dialogs(&[name], text).await;
+        opened.remove(0)
+    }
+
+    /// Like [`Desk::open_dialog`], for several new users at once.
+    pub async fn open_dialogs(&self, names: &[&str], text: &str) -> Vec<(FakeUser, i64)> {
+        let users: Vec<FakeUser> = names
+            .iter()
+            .map(|name| self.fake.add_user(name, None))
+            .collect();
+        for user in &users {
+            self.fake.user_sends(self.bot(), user, text);
+        }
+        let mut opened = Vec::new();
+        for user in users {
+            let topic = self.topic_of(&user).await;
+            opened.push((user, topic));
+        }
         self.settle().await;
-        (user, topic)
+        opened
     }
 
     /// The topic of `user` in the first bot's group, once something was
