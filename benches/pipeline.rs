@@ -243,7 +243,7 @@ async fn ingest(updates: usize, users: usize) -> anyhow::Result<()> {
     let offset_after = offset_before + i64::try_from(updates)?;
 
     let started = Instant::now();
-    let app = RunningApp::start(desk.config.clone());
+    let app = RunningApp::start(desk.config.clone()).await?;
     let watched_store = store.clone();
     let bot_name = desk.config.bots[0].name.clone();
     let watched = tokio::task::spawn_blocking(move || {
@@ -651,7 +651,7 @@ async fn limiter(sends: usize) -> anyhow::Result<()> {
     }
     let store = Store::open(&desk.config.database)?;
     enqueue_broadcast(&store, &desk.config.bots[0].name, &users, "news")?;
-    let app = RunningApp::start(desk.config.clone());
+    let app = RunningApp::start(desk.config.clone()).await?;
     let limit = Duration::from_secs(60) + Duration::from_secs(u64::try_from(sends / 25)?);
     let done = fake
         .wait_until(limit, |f| (f.stats().sends.len() >= sends).then_some(()))
@@ -705,7 +705,7 @@ async fn priority(broadcast: usize) -> anyhow::Result<()> {
     let store = Store::open(&desk.config.database)?;
     let alice = fake.add_user("Alice", None);
     let operator = fake.add_user("Olga", None);
-    let app = RunningApp::start(desk.config.clone());
+    let app = RunningApp::start(desk.config.clone()).await?;
     fake.user_sends(&desk.bot, &alice, "question");
     let topic = fake
         .wait_until(WARM_UP_LIMIT, |f| {
@@ -723,7 +723,7 @@ async fn priority(broadcast: usize) -> anyhow::Result<()> {
     }
     enqueue_broadcast(&store, &desk.config.bots[0].name, &audience, "weekly news")?;
     fake.clear_stats();
-    let app = RunningApp::start(desk.config.clone());
+    let app = RunningApp::start(desk.config.clone()).await?;
     // Reply once the broadcast is under way.
     let under_way = fake
         .wait_until(WARM_UP_LIMIT, |f| {
@@ -850,13 +850,19 @@ struct RunningApp {
 }
 
 impl RunningApp {
-    fn start(config: Config) -> RunningApp {
+    async fn start(config: Config) -> anyhow::Result<RunningApp> {
+        let listener = app::bind(config.http.listen).await?;
         let shutdown = CancellationToken::new();
-        let handle = tokio::spawn(app::run(config, Options::default(), shutdown.clone()));
-        RunningApp {
+        let handle = tokio::spawn(app::run(
+            config,
+            listener,
+            Options::default(),
+            shutdown.clone(),
+        ));
+        Ok(RunningApp {
             shutdown,
             handle: Some(handle),
-        }
+        })
     }
 
     async fn stop(mut self) -> anyhow::Result<()> {
@@ -885,7 +891,7 @@ async fn warm_up(
     store: &Store,
     people: &[FakeUser],
 ) -> anyhow::Result<RunningApp> {
-    let app = RunningApp::start(desk.config.clone());
+    let app = RunningApp::start(desk.config.clone()).await?;
     for (i, user) in people.iter().enumerate() {
         fake.user_sends(&desk.bot, user, &format!("hello from user {i}"));
     }

@@ -1,24 +1,33 @@
 //! Starts and stops everything: per bot a poller and a sender, one shared
-//! dispatcher, and the scheduler. Every task gets the shutdown token and is
-//! tracked, so a stop waits for them (with a deadline).
+//! dispatcher, the scheduler and the HTTP server. Every task gets the
+//! shutdown token and is tracked, so a stop waits for them (with a deadline).
+//!
+//! Every long-lived task runs under a supervisor: if it panics (a bug, or a
+//! resource gone bad), the failure is logged and shown in `/healthz`, and the
+//! task is started again after a pause; the work it had is durable, so the
+//! new one goes on with it.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::sync::Notify;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::Config;
+use crate::config::{BotConfig, Config};
 use crate::dispatch::{self, Dispatcher};
 use crate::http::{self, Health};
+use crate::outbox::limiter::Limiter;
 use crate::outbox::sender::Sender;
 use crate::poller::Poller;
-use crate::store::Store;
+use crate::store::{self, FaultSwitch, Store};
+use crate::telegram::gate::TokenGate;
 use crate::telegram::{self, Client};
 
 /// How often the write-ahead log is copied into the database.
@@ -29,6 +38,8 @@ const STOP_DEADLINE: Duration = Duration::from_secs(5);
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// A long poll may take this much longer than `poll_timeout` before it counts as lost.
 const POLL_GRACE: Duration = Duration::from_secs(15);
+/// Longest pause before a failed task is started again.
+const MAX_RESTART_DELAY: Duration = Duration::from_secs(30);
 
 /// What tests and the demo may change about a run.
 #[derive(Clone)]
@@ -36,11 +47,19 @@ pub struct Options {
     pub clock: Arc<dyn Clock>,
     /// How often the scheduler looks for due work (autoclose).
     pub scheduler_tick: Duration,
+    /// Bumped after every completed scheduler pass, so that a test can wait
+    /// for one that surely saw its clock change.
+    pub scheduler_passes: Arc<watch::Sender<u64>>,
     /// How long a call (other than the long poll) may take before it counts
     /// as failed and is retried.
     pub call_timeout: Duration,
     /// The first delay before retrying a failed call (it doubles per try).
     pub retry_base: Duration,
+    /// The first pause before probing a rejected token again (it doubles
+    /// per probe, up to 60 times).
+    pub token_probe: Duration,
+    /// Storage faults a test injects (none by default).
+    pub faults: FaultSwitch,
 }
 
 impl Default for Options {
@@ -48,35 +67,54 @@ impl Default for Options {
         Options {
             clock: Arc::new(SystemClock),
             scheduler_tick: Duration::from_secs(15),
+            scheduler_passes: Arc::new(watch::Sender::new(0)),
             call_timeout: CALL_TIMEOUT,
             retry_base: Duration::from_secs(1),
+            token_probe: Duration::from_secs(5),
+            faults: FaultSwitch::default(),
         }
     }
 }
 
-/// Runs switchboard until `shutdown` is cancelled.
+/// Binds the HTTP server's address (`[http] listen`).
+pub async fn bind(listen: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} ([http] listen)"))
+}
+
+/// Runs switchboard until `shutdown` is cancelled, serving HTTP on `listener`.
 pub async fn run(
     config: Config,
+    listener: TcpListener,
     options: Options,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let path = config.database.clone();
-    let store = tokio::task::spawn_blocking(move || Store::open(&path))
+    let faults = options.faults.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open_with(&path, faults))
         .await
         .context("opening the database")??;
-    let listen = config.http.listen;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen} ([http] listen)"))?;
     let health = Arc::new(Health::default());
+    let dead_letters = store
+        .run(|conn| Ok(store::dead_letters::count(conn)?))
+        .await
+        .context("reading the database")?;
+    health.add_dead_letters(dead_letters);
     let tracker = TaskTracker::new();
     let dispatcher_wake = Arc::new(Notify::new());
     let mut senders = HashMap::new();
     let poll_http = telegram::http_client(config.poll_timeout + POLL_GRACE)?;
     let send_http = telegram::http_client(options.call_timeout)?;
+    let supervisor = Supervisor {
+        tracker: tracker.clone(),
+        health: Arc::clone(&health),
+        shutdown: shutdown.clone(),
+    };
     for bot in &config.bots {
         let wake = Arc::new(Notify::new());
         senders.insert(bot.name.clone(), Arc::clone(&wake));
+        let token = TokenGate::default();
         let poller = Poller {
             bot: bot.name.clone(),
             client: Client::new(poll_http.clone(), &config.api_url, &bot.token),
@@ -85,6 +123,8 @@ pub async fn run(
             dispatcher_wake: Arc::clone(&dispatcher_wake),
             health: Arc::clone(&health),
             retry_base: options.retry_base,
+            token_probe: options.token_probe,
+            token: token.clone(),
         };
         let sender = Sender {
             bot: bot.name.clone(),
@@ -94,9 +134,14 @@ pub async fn run(
             dispatcher_wake: Arc::clone(&dispatcher_wake),
             limits: bot.settings.limits,
             retry_base: options.retry_base,
+            token,
         };
-        tracker.spawn(poller.run(shutdown.clone()));
-        tracker.spawn(sender.run(shutdown.clone()));
+        supervisor.spawn(format!("poller {}", bot.name), move |shutdown| {
+            poller.clone().run(shutdown)
+        });
+        supervisor.spawn(format!("sender {}", bot.name), move |shutdown| {
+            sender.clone().run(shutdown)
+        });
     }
     let bots: Arc<HashMap<_, _>> = Arc::new(
         config
@@ -105,28 +150,43 @@ pub async fn run(
             .map(|bot| (bot.name.clone(), bot.clone()))
             .collect(),
     );
-    let dispatcher = Dispatcher {
+    let dispatcher = Arc::new(Dispatcher {
         store: store.clone(),
         bots: Arc::clone(&bots),
         clock: Arc::clone(&options.clock),
         wake: dispatcher_wake,
         senders: senders.clone(),
-    };
-    tracker.spawn(dispatcher.run(shutdown.clone()));
-    tracker.spawn(checkpoint(store.clone(), shutdown.clone()));
-    tracker.spawn(schedule(store, bots, senders, options, shutdown.clone()));
+        health: Arc::clone(&health),
+    });
+    supervisor.spawn("dispatcher".into(), move |shutdown| {
+        Arc::clone(&dispatcher).run(shutdown)
+    });
+    let checkpoint_store = store.clone();
+    supervisor.spawn("checkpoint".into(), move |shutdown| {
+        checkpoint(checkpoint_store.clone(), shutdown)
+    });
+    let scheduler = Arc::new(Scheduler {
+        store: store.clone(),
+        bots,
+        senders,
+        options,
+    });
+    supervisor.spawn("scheduler".into(), move |shutdown| {
+        Arc::clone(&scheduler).run(shutdown)
+    });
     let http_address = listener.local_addr()?;
     let http_shutdown = shutdown.clone();
+    let http_health = Arc::clone(&health);
     tracker.spawn(async move {
-        if let Err(err) = http::serve(listener, health, http_shutdown).await {
+        if let Err(err) = http::serve(listener, http_health, store, http_shutdown).await {
             error!(cause = %err, "the HTTP server failed");
         }
     });
-    tracker.close();
     info!(bots = config.bots.len(), database = %config.database.display(), http = %http_address, "switchboard is running");
 
     shutdown.cancelled().await;
     info!("stopping");
+    tracker.close();
     if tokio::time::timeout(STOP_DEADLINE, tracker.wait())
         .await
         .is_err()
@@ -134,6 +194,57 @@ pub async fn run(
         warn!("some tasks did not stop in time; pending work resumes on the next start");
     }
     Ok(())
+}
+
+/// Starts tasks and starts them again when they fail.
+#[derive(Clone)]
+struct Supervisor {
+    tracker: TaskTracker,
+    health: Arc<Health>,
+    shutdown: CancellationToken,
+}
+
+impl Supervisor {
+    /// Runs `make(shutdown)` as a task named `name` until it returns; each
+    /// time it panics instead, logs it, shows it in `/healthz`, and, after a
+    /// pause growing with repeated failures, runs `make` again.
+    fn spawn<F, Fut>(&self, name: String, make: F)
+    where
+        F: Fn(CancellationToken) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let this = self.clone();
+        self.tracker.spawn(async move {
+            let mut failures = 0;
+            loop {
+                let task = tokio::spawn(make(this.shutdown.clone()));
+                let cause = match task.await {
+                    Ok(()) => return,
+                    Err(err) if err.is_cancelled() => return,
+                    Err(err) => panic_message(err.into_panic()),
+                };
+                failures += 1;
+                error!(task = %name, cause = %cause, "a task failed; starting it again");
+                this.health.task_failed(&name, &cause);
+                let pause = crate::backoff::delay(failures, MAX_RESTART_DELAY);
+                tokio::select! {
+                    () = this.shutdown.cancelled() => return,
+                    () = tokio::time::sleep(pause) => {}
+                }
+                this.health.task_restarted(&name);
+            }
+        });
+    }
+}
+
+/// The text of a panic's payload.
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(text) => *text,
+        Err(payload) => payload
+            .downcast_ref::<&str>()
+            .map_or_else(|| "a panic".to_owned(), |text| (*text).to_owned()),
+    }
 }
 
 /// Runs `task` every `period` until `shutdown`; a run that takes longer
@@ -157,30 +268,66 @@ where
 async fn checkpoint(store: Store, shutdown: CancellationToken) {
     every(CHECKPOINT_EVERY, shutdown, || async {
         if let Err(err) = store.checkpoint().await {
-            warn!(cause = %format!("{err:#}"), "checkpoint failed; will retry");
+            if !store::is_storage_error(&err) {
+                warn!(cause = %format!("{err:#}"), "checkpoint failed; will retry");
+            }
         }
     })
     .await;
 }
 
-/// Periodic rules: autoclose.
-async fn schedule(
+/// Periodic work: autoclose, and forgetting what is no longer needed (update
+/// ids older than two days, calls older than the rate limits' windows).
+struct Scheduler {
     store: Store,
-    bots: Arc<HashMap<String, crate::config::BotConfig>>,
+    bots: Arc<HashMap<String, BotConfig>>,
     senders: HashMap<String, Arc<Notify>>,
     options: Options,
-    shutdown: CancellationToken,
-) {
-    every(options.scheduler_tick, shutdown, || async {
-        let bots = Arc::clone(&bots);
-        let now = options.clock.now();
-        match store
+}
+
+impl Scheduler {
+    async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        every(self.options.scheduler_tick, shutdown, || async {
+            self.pass().await;
+            self.options.scheduler_passes.send_modify(|n| *n += 1);
+        })
+        .await;
+    }
+
+    async fn pass(&self) {
+        let bots = Arc::clone(&self.bots);
+        let now = self.options.clock.now();
+        match self
+            .store
             .write(move |tx| dispatch::autoclose_due(tx, &bots, now))
             .await
         {
-            Ok(touched) => dispatch::wake_senders(&senders, &touched),
-            Err(err) => error!(cause = %format!("{err:#}"), "autoclose check failed; will retry"),
+            Ok(touched) => dispatch::wake_senders(&self.senders, &touched),
+            Err(err) => {
+                if !store::is_storage_error(&err) {
+                    error!(cause = %format!("{err:#}"), "autoclose check failed; will retry");
+                }
+            }
         }
-    })
-    .await;
+        let bots = Arc::clone(&self.bots);
+        let pruned = self
+            .store
+            .write(move |tx| {
+                let now = crate::clock::unix_now();
+                store::updates::prune(tx, now - store::updates::REMEMBER_SECS)?;
+                let now_ms = crate::clock::unix_now_ms();
+                for bot in bots.values() {
+                    let window = Limiter::longest_window(&bot.settings.limits).unwrap_or_default();
+                    let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+                    store::sends::prune(tx, &bot.name, now_ms.saturating_sub(window_ms))?;
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(err) = pruned {
+            if !store::is_storage_error(&err) {
+                warn!(cause = %format!("{err:#}"), "pruning old records failed; will retry");
+            }
+        }
+    }
 }

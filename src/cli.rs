@@ -76,9 +76,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             };
             runtime()?.block_on(async {
+                let listener = crate::app::bind(config.http.listen).await?;
                 let shutdown = CancellationToken::new();
                 tokio::spawn(stop_on_signal(shutdown.clone()));
-                crate::app::run(config, crate::app::Options::default(), shutdown).await
+                crate::app::run(config, listener, crate::app::Options::default(), shutdown).await
             })?;
             Ok(ExitCode::SUCCESS)
         }

@@ -14,10 +14,23 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        unix_now()
     }
+}
+
+/// The system's Unix time in seconds (for records that tests do not steer,
+/// such as when a storage problem began).
+#[must_use]
+pub fn unix_now() -> i64 {
+    unix_now_ms() / 1000
+}
+
+/// The system's Unix time in milliseconds.
+#[must_use]
+pub fn unix_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// A clock that only moves when told to.

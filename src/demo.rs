@@ -47,7 +47,8 @@ pub async fn run(out: &mut dyn Write) -> anyhow::Result<()> {
         scheduler_tick: Duration::from_secs(1),
         ..Options::default()
     };
-    let app = tokio::spawn(app::run(config, options, shutdown.clone()));
+    let listener = app::bind(config.http.listen).await?;
+    let app = tokio::spawn(app::run(config, listener, options, shutdown.clone()));
 
     writeln!(
         out,

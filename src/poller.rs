@@ -4,9 +4,15 @@
 //! before the next `getUpdates` confirms it to Telegram (DESIGN invariant 1),
 //! so a crash at any point re-fetches rather than loses updates.
 //!
+//! An update id already stored (an update served twice) is not stored again.
+//!
 //! Failures: 429 waits exactly `retry_after`; network errors and 5xx back off
-//! exponentially with jitter; 401 stops this bot (and only this bot) with one
-//! clear error; 409 names its two possible causes and keeps retrying slowly.
+//! exponentially with jitter; 409 names its two possible causes and keeps
+//! retrying slowly. A 401 (or 404: the token is unknown) stops this bot's
+//! polling and sending (only this bot's) with one clear error, and rejects
+//! its [`TokenGate`]: the sender keeps its queue. The poller then probes with
+//! `getMe`, rarely (from `token_probe`, doubling up to 60 times it); once the
+//! token works again, polling and sending go on where they stopped.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +23,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::http::{BotHealth, Health};
 use crate::store::{self, Store};
+use crate::telegram::gate::TokenGate;
 use crate::telegram::{self, Client};
 
 /// Longest pause between two tries after failures, in multiples of the
@@ -24,7 +31,11 @@ use crate::telegram::{self, Client};
 const MAX_BACKOFF_FACTOR: u32 = 30;
 /// Pause after an empty answer to a short poll (`poll_timeout = "0s"`).
 const SHORT_POLL_PAUSE: Duration = Duration::from_secs(1);
+/// Longest pause between two probes of a rejected token, in multiples of
+/// the first one (5 minutes in production).
+const MAX_PROBE_FACTOR: u32 = 60;
 
+#[derive(Clone)]
 pub struct Poller {
     pub bot: String,
     /// A client whose timeout exceeds `poll_timeout`.
@@ -37,6 +48,10 @@ pub struct Poller {
     pub health: Arc<Health>,
     /// The first delay before polling again after a failure (doubling after).
     pub retry_base: Duration,
+    /// The first pause before probing a rejected token again (doubling after).
+    pub token_probe: Duration,
+    /// Whether Telegram accepts the token; shared with the bot's sender.
+    pub token: TokenGate,
 }
 
 impl Poller {
@@ -72,6 +87,9 @@ impl Poller {
             };
             if let Ok(updates) = &result {
                 debug!(bot = %self.bot, offset, updates = updates.len(), "getUpdates answered");
+                if self.token.accept() {
+                    info!(bot = %self.bot, "Telegram accepts the token again");
+                }
             }
             if result.is_ok() && failures > 0 {
                 self.health.set(&self.bot, BotHealth::Polling);
@@ -95,14 +113,21 @@ impl Poller {
                     Err(err) => {
                         // Not stored, so not confirmed: fetched again next time.
                         failures += 1;
-                        error!(bot = %self.bot, cause = %format!("{err:#}"), "cannot store updates; will fetch them again");
-                        self.backoff(failures)
+                        if !store::is_storage_error(&err) {
+                            error!(bot = %self.bot, cause = %format!("{err:#}"), "cannot store updates; will fetch them again");
+                        }
+                        self.backoff(failures).min(store::RETRY_MAX)
                     }
                 },
-                Err(err) => match self.pause_after(&err, &mut failures) {
-                    Some(pause) => pause,
-                    None => return,
-                },
+                Err(telegram::Error::Unauthorized) => {
+                    if self.identify(&shutdown).await.is_none() {
+                        return;
+                    }
+                    self.health.set(&self.bot, BotHealth::Polling);
+                    failures = 0;
+                    Duration::ZERO
+                }
+                Err(err) => self.pause_after(&err, &mut failures),
             };
             if !pause.is_zero() {
                 tokio::select! {
@@ -113,19 +138,36 @@ impl Poller {
         }
     }
 
-    /// `getMe`, retried until it answers; `None` if the bot must stop.
+    /// `getMe`, retried until it answers; while Telegram rejects the token,
+    /// probed rarely. `None` on shutdown.
     async fn identify(&self, shutdown: &CancellationToken) -> Option<String> {
         let mut failures = 0;
+        let mut probes = 0;
         loop {
             let result = tokio::select! {
                 () = shutdown.cancelled() => return None,
                 result = self.client.get_me() => result,
             };
-            let err = match result {
-                Ok(me) => return Some(me.username.unwrap_or_default()),
-                Err(err) => err,
+            let pause = match result {
+                Ok(me) => {
+                    if self.token.accept() {
+                        info!(bot = %self.bot, "Telegram accepts the token again");
+                    }
+                    return Some(me.username.unwrap_or_default());
+                }
+                Err(err @ telegram::Error::Unauthorized) => {
+                    if probes == 0 {
+                        self.token_rejected(&err);
+                    }
+                    probes += 1;
+                    crate::backoff::delay_from(
+                        self.token_probe,
+                        probes - 1,
+                        self.token_probe * MAX_PROBE_FACTOR,
+                    )
+                }
+                Err(err) => self.pause_after(&err, &mut failures),
             };
-            let pause = self.pause_after(&err, &mut failures)?;
             tokio::select! {
                 () = shutdown.cancelled() => return None,
                 () = tokio::time::sleep(pause) => {}
@@ -133,55 +175,76 @@ impl Poller {
         }
     }
 
+    /// Stops this bot's polling and sending until the token works again.
+    fn token_rejected(&self, err: &telegram::Error) {
+        self.token.reject();
+        self.health.set(
+            &self.bot,
+            BotHealth::Stopped {
+                reason: format!(
+                    "{err}; polling and sending are paused, queued messages are kept, \
+                     and the token is tried again now and then"
+                ),
+            },
+        );
+        error!(bot = %self.bot,
+            "stopped: Telegram rejected the token (401 Unauthorized). Check this bot's token \
+             in bots.toml; it may have been revoked in @BotFather. Queued messages are kept and \
+             go out once the token works again. The other bots keep running.");
+    }
+
     /// Stores the batch and the offset after it; returns that offset.
     async fn store_batch(&self, updates: Vec<telegram::RawUpdate>) -> anyhow::Result<i64> {
-        let next = updates.iter().map(|u| u.update_id).max().unwrap_or(0) + 1;
+        let next = updates
+            .iter()
+            .map(|u| u.update_id)
+            .max()
+            .unwrap_or(0)
+            .saturating_add(1);
         let bot = self.bot.clone();
-        self.store
+        let now = crate::clock::unix_now();
+        let fetched = updates.len();
+        let stored = self
+            .store
             .write(move |tx| {
-                store::inbox::append_updates(tx, &bot, updates.iter().map(|u| u.json.get()), next)?;
-                Ok(())
+                let batch = updates.iter().map(|u| (u.update_id, u.json.get()));
+                Ok(store::inbox::append_updates(tx, &bot, batch, next, now)?)
             })
             .await?;
+        if stored < fetched {
+            warn!(bot = %self.bot, repeated = fetched - stored,
+                "Telegram served updates that were stored already; they are not handled twice");
+        }
         Ok(next)
     }
 
-    /// How long to wait after a failed call; `None` when the bot must stop.
-    fn pause_after(&self, err: &telegram::Error, failures: &mut u32) -> Option<Duration> {
+    /// How long to wait after a failed call (other than a rejected token).
+    fn pause_after(&self, err: &telegram::Error, failures: &mut u32) -> Duration {
         // A 429 names its own wait; it must not lengthen the backoff of
         // failures that come after it.
         if !matches!(err, telegram::Error::RetryAfter(_)) {
             *failures += 1;
         }
-        let health = match err {
-            telegram::Error::Unauthorized => BotHealth::Stopped {
-                reason: err.to_string(),
-            },
-            _ => BotHealth::Retrying {
+        self.health.set(
+            &self.bot,
+            BotHealth::Retrying {
                 error: err.to_string(),
             },
-        };
-        self.health.set(&self.bot, health);
+        );
         match err {
-            telegram::Error::Unauthorized => {
-                error!(bot = %self.bot,
-                    "stopped: Telegram rejected the token (401 Unauthorized). Check this bot's token \
-                     in bots.toml; it may have been revoked in @BotFather. The other bots keep running.");
-                None
-            }
             telegram::Error::RetryAfter(after) => {
                 warn!(bot = %self.bot, "rate limited: polling again in {}s", after.as_secs());
-                Some(*after)
+                *after
             }
             telegram::Error::Conflict(description) => {
                 error!(bot = %self.bot, cause = %description,
                     "409 Conflict: another program is polling this token (stop it: only one may), \
                      or a webhook is set for it (remove it with deleteWebhook). Retrying.");
-                Some(self.backoff(*failures + 2))
+                self.backoff(*failures + 2)
             }
             other => {
-                warn!(bot = %self.bot, cause = %other, "getUpdates failed; retrying");
-                Some(self.backoff(failures.saturating_sub(1)))
+                warn!(bot = %self.bot, cause = %other, "a call to Telegram failed; retrying");
+                self.backoff(failures.saturating_sub(1))
             }
         }
     }

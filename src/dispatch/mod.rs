@@ -1,10 +1,16 @@
 //! The dispatcher: turns stored updates into state changes and outbox jobs.
 //!
 //! It reads the inbox (Telegram updates and the sender's reports) in arrival
-//! order, a batch at a time, and handles each row inside one SQLite
-//! transaction together with everything it decides (dialog changes, jobs),
-//! then deletes the row: a crash anywhere leaves either all of it or none. It makes no network calls (DESIGN invariant 4);
-//! the rules themselves are plain functions in [`rules`].
+//! order, a batch at a time, in one SQLite transaction per batch. Each row is
+//! handled inside its own savepoint together with everything it decides
+//! (dialog changes, jobs), then deleted: a crash anywhere leaves either all
+//! of it or none. A row whose handling fails is rolled back alone and set
+//! aside as a *dead letter* with its error (counted in `/healthz`, logged
+//! once, and noted in the backend group's General topic), so one bad row
+//! never holds up the others. A storage error (a full disk) is different: it
+//! passes, so the whole batch is retried later instead. The dispatcher makes
+//! no network calls (DESIGN invariant 4); the rules themselves are plain
+//! functions in [`rules`].
 
 pub mod commands;
 pub mod rules;
@@ -22,6 +28,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::clock::Clock;
 use crate::config::BotConfig;
+use crate::http::Health;
 use crate::outbox::{self, FailureKind, Job, Priority, Report, Target};
 use crate::store::dialogs::{self, Dialog, Status};
 use crate::store::users::{self, User};
@@ -48,10 +55,23 @@ pub struct Dispatcher {
     pub wake: Arc<Notify>,
     /// Each bot's sender, notified when it has new jobs.
     pub senders: HashMap<String, Arc<Notify>>,
+    /// Where dead letters are counted.
+    pub health: Arc<Health>,
+}
+
+/// What one batch did.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Inbox rows taken (handled or set aside).
+    pub rows: usize,
+    /// Bots that got jobs: their senders must be woken.
+    pub touched: BTreeSet<String>,
+    /// Rows set aside as dead letters.
+    pub dead_letters: u64,
 }
 
 impl Dispatcher {
-    pub async fn run(self, shutdown: CancellationToken) {
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let names: Arc<Vec<String>> = Arc::new(self.bots.keys().cloned().collect());
         let mut failures = 0;
         loop {
@@ -63,17 +83,25 @@ impl Dispatcher {
                 .write(move |tx| dispatch_batch(tx, &bots, &names, now))
                 .await;
             match result {
-                Ok((handled, touched)) => {
+                Ok(batch) => {
                     failures = 0;
-                    wake_senders(&self.senders, &touched);
-                    if handled == BATCH {
+                    self.health.add_dead_letters(batch.dead_letters);
+                    wake_senders(&self.senders, &batch.touched);
+                    if batch.rows == BATCH {
                         continue;
                     }
                 }
                 Err(err) => {
                     failures += 1;
-                    error!(cause = %format!("{err:#}"), "dispatching failed; will retry");
-                    let pause = crate::backoff::delay(failures, Duration::from_secs(30));
+                    if !store::is_storage_error(&err) {
+                        error!(cause = %format!("{err:#}"), "dispatching failed; will retry");
+                    }
+                    let max = if store::is_storage_error(&err) {
+                        store::RETRY_MAX
+                    } else {
+                        Duration::from_secs(30)
+                    };
+                    let pause = crate::backoff::delay(failures, max);
                     tokio::select! {
                         () = shutdown.cancelled() => return,
                         () = tokio::time::sleep(pause) => continue,
@@ -97,34 +125,100 @@ pub fn wake_senders(senders: &HashMap<String, Arc<Notify>>, touched: &BTreeSet<S
     }
 }
 
-/// Handles up to [`BATCH`] inbox rows; returns how many, and which bots got jobs.
+/// Handles up to [`BATCH`] inbox rows, each in its own savepoint.
 pub fn dispatch_batch(
     tx: &Transaction<'_>,
     bots: &HashMap<String, BotConfig>,
     names: &[String],
     now: i64,
-) -> anyhow::Result<(usize, BTreeSet<String>)> {
+) -> anyhow::Result<Batch> {
     let rows = inbox::next_batch(tx, names, BATCH)?;
-    let mut touched = BTreeSet::new();
+    let mut batch = Batch {
+        rows: rows.len(),
+        ..Batch::default()
+    };
     for row in &rows {
         if let Some(bot) = bots.get(&row.bot) {
-            let mut ctx = Ctx {
-                tx,
-                bot,
-                now,
-                enqueued: false,
-            };
-            match row.kind {
-                inbox::Kind::Update => ctx.handle_update(&row.payload)?,
-                inbox::Kind::Report => ctx.handle_report(&row.payload)?,
-            }
-            if ctx.enqueued {
-                touched.insert(row.bot.clone());
+            match handle_row(tx, bot, row, now) {
+                Ok(true) => {
+                    batch.touched.insert(row.bot.clone());
+                }
+                Ok(false) => {}
+                // The storage failed, not the row: retry the whole batch later.
+                Err(err) if store::is_storage_error(&err) => return Err(err),
+                Err(err) => {
+                    if set_aside(tx, bot, row, &err, now)? {
+                        batch.touched.insert(row.bot.clone());
+                    }
+                    batch.dead_letters += 1;
+                }
             }
         }
         inbox::remove(tx, row.id)?;
     }
-    Ok((rows.len(), touched))
+    Ok(batch)
+}
+
+/// Handles one inbox row inside a savepoint; on error everything it did is
+/// rolled back. Returns whether it queued jobs.
+fn handle_row(
+    tx: &Transaction<'_>,
+    bot: &BotConfig,
+    row: &inbox::Row,
+    now: i64,
+) -> anyhow::Result<bool> {
+    // Plain SQL: rusqlite's savepoint API wants the transaction mutably.
+    tx.execute_batch("SAVEPOINT dispatch_row")?;
+    let mut ctx = Ctx {
+        tx,
+        bot,
+        now,
+        enqueued: false,
+    };
+    let handled = match row.kind {
+        inbox::Kind::Update => ctx.handle_update(&row.payload),
+        inbox::Kind::Report => ctx.handle_report(&row.payload),
+    };
+    match handled {
+        Ok(()) => {
+            tx.execute_batch("RELEASE dispatch_row")?;
+            Ok(ctx.enqueued)
+        }
+        Err(err) => {
+            tx.execute_batch("ROLLBACK TO dispatch_row; RELEASE dispatch_row")?;
+            Err(err)
+        }
+    }
+}
+
+/// Sets a row that could not be handled aside as a dead letter, logs it and
+/// tells operators in the General topic of the bot's first backend group.
+/// Returns whether that note was queued.
+fn set_aside(
+    tx: &Transaction<'_>,
+    bot: &BotConfig,
+    row: &inbox::Row,
+    err: &anyhow::Error,
+    now: i64,
+) -> anyhow::Result<bool> {
+    let error = format!("{err:#}");
+    store::dead_letters::add(tx, &bot.name, row.kind.as_str(), &row.payload, &error, now)?;
+    error!(bot = %bot.name, kind = row.kind.as_str(), cause = %error,
+        "could not handle an inbox row; it is set aside in the dead_letters table and the others go on");
+    let mut ctx = Ctx {
+        tx,
+        bot,
+        now,
+        enqueued: false,
+    };
+    let Some(group) = ctx.groups()?.first().copied() else {
+        return Ok(false);
+    };
+    ctx.answer_in_general(
+        group,
+        format!("⚠️ An update could not be handled and was set aside (dead letter): {error}"),
+    )?;
+    Ok(ctx.enqueued)
 }
 
 /// Closes the dialogs whose last operator reply is older than their bot's
@@ -178,10 +272,10 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// Queues a job in the dialog's lane.
+    /// Queues a job in the dialog's lane for its direction.
     pub fn enqueue(&mut self, dialog: &Dialog, priority: Priority, job: Job) -> anyhow::Result<()> {
         let chat = job.chat(dialog.backend_group);
-        self.enqueue_in(&outbox::dialog_lane(dialog.user_id), priority, chat, job)
+        self.enqueue_in(&job.lane(dialog.user_id), priority, chat, job)
     }
 
     /// Queues a job in `lane`; `chat` is where it sends to.
@@ -215,7 +309,8 @@ impl Ctx<'_> {
         self.enqueue_in(outbox::GENERAL_LANE, Priority::TopicEdit, group, job)
     }
 
-    /// Queues the topic's creation, or its reopening, as the dialog needs.
+    /// Queues the topic's creation (once: not while one is queued already),
+    /// or its reopening, as the dialog needs.
     pub fn ensure_topic(
         &mut self,
         dialog: &Dialog,
@@ -223,6 +318,9 @@ impl Ctx<'_> {
         reopen: bool,
     ) -> anyhow::Result<()> {
         if dialog.topic_id.is_none() {
+            if !dialogs::request_topic(self.tx, dialog.id)? {
+                return Ok(());
+            }
             let name = rules::topic_name(user);
             self.enqueue(
                 dialog,
@@ -230,6 +328,7 @@ impl Ctx<'_> {
                 Job::CreateTopic {
                     dialog_id: dialog.id,
                     name,
+                    replaces: None,
                 },
             )
         } else if reopen {

@@ -17,6 +17,7 @@
 //! - **Updates**: one queue per bot with `getUpdates` semantics (offset
 //!   confirmation, negative offsets, long polling, `allowed_updates`, 409 when a
 //!   second poller or a webhook competes). Bots never see messages sent by bots.
+//!   [`FakeTelegram::repeat_confirmed_updates`] serves updates twice.
 //! - **Methods**: `getMe`, `getUpdates`, `setWebhook`, `deleteWebhook`,
 //!   `getWebhookInfo`, `sendMessage` (plain, entities, or HTML parse mode),
 //!   `copyMessage`, `copyMessages`, `createForumTopic`, `closeForumTopic`,
@@ -595,6 +596,13 @@ impl FakeTelegram {
         self.core.mutate(|w| w.push_raw_update(bot.id, update))
     }
 
+    /// The next `getUpdates` of `bot` serves its last `n` confirmed updates
+    /// again, with their original ids, before the pending ones: a Bot API
+    /// server (or a proxy in front of it) that served them twice.
+    pub fn repeat_confirmed_updates(&self, bot: &FakeBot, n: usize) {
+        self.core.mutate(|w| w.repeat_confirmed(bot.id, n));
+    }
+
     // ---- inspecting -------------------------------------------------------
 
     /// Every message of the private chat between `bot` and `user`, both
@@ -648,7 +656,8 @@ impl FakeTelegram {
         })
     }
 
-    /// Updates queued for `bot` and not yet confirmed by an offset.
+    /// Updates queued for `bot` and not yet confirmed by an offset (repeats
+    /// not yet served included).
     #[must_use]
     pub fn pending_update_count(&self, bot: &FakeBot) -> usize {
         self.core.read(|w| w.pending_update_count(bot.id))

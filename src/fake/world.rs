@@ -15,6 +15,9 @@ use super::limits::{self, FakeStats, Limiter, Limits};
 use super::params::{Params, value_as_i64};
 use super::{FakeBot, FakeMessage, FakeTopic, FakeUser, Fault, FaultRule, RecordedRequest, html};
 
+/// How many confirmed updates per bot are kept for [`World::repeat_confirmed`].
+const CONFIRMED_KEPT: usize = 1000;
+
 /// 409 for a `getUpdates` superseded by a newer one for the same bot.
 pub(super) const CONFLICT_OTHER_POLLER: &str = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running";
 /// 400 for any call naming a group that moved to a new id.
@@ -253,6 +256,12 @@ struct BotAccount {
     profile: FakeBot,
     /// Unconfirmed updates, oldest first, each with its `update_id`.
     updates: VecDeque<Value>,
+    /// The latest confirmed updates (at most [`CONFIRMED_KEPT`]), oldest first.
+    confirmed: VecDeque<Value>,
+    /// Confirmed updates to serve again, with the next `getUpdates`.
+    repeats: Vec<Value>,
+    /// Repeats the current `getUpdates` serves before the queue.
+    serving: Vec<Value>,
     next_update_id: i64,
     /// Remembered filter; `None` or empty means the default set.
     allowed_updates: Option<Vec<String>>,
@@ -330,6 +339,9 @@ impl World {
                 profile: profile.clone(),
                 updates: VecDeque::new(),
                 next_update_id: 1,
+                confirmed: VecDeque::new(),
+                repeats: Vec::new(),
+                serving: Vec::new(),
                 allowed_updates: None,
                 webhook_url: None,
                 poll_generation: 0,
@@ -594,7 +606,9 @@ impl World {
     }
 
     pub(super) fn pending_update_count(&self, bot: i64) -> usize {
-        self.bots.get(&bot).map_or(0, |b| b.updates.len())
+        self.bots
+            .get(&bot)
+            .map_or(0, |b| b.updates.len() + b.repeats.len())
     }
 
     // ---- requests and faults ------------------------------------------------------
@@ -682,13 +696,19 @@ impl World {
         if let Some(allowed) = &request.allowed_updates {
             account.allowed_updates = Some(allowed.clone());
         }
+        account.serving = std::mem::take(&mut account.repeats);
         if request.offset > 0 {
             while account
                 .updates
                 .front()
                 .is_some_and(|u| u["update_id"].as_i64().unwrap_or(0) < request.offset)
             {
-                account.updates.pop_front();
+                if let Some(update) = account.updates.pop_front() {
+                    if account.confirmed.len() == CONFIRMED_KEPT {
+                        account.confirmed.pop_front();
+                    }
+                    account.confirmed.push_back(update);
+                }
             }
         } else if request.offset < 0 {
             let keep = usize::try_from(request.offset.unsigned_abs()).unwrap_or(usize::MAX);
@@ -715,7 +735,21 @@ impl World {
         if account.poll_generation != generation {
             return Err(ApiError::new(409, CONFLICT_OTHER_POLLER));
         }
-        Ok(account.updates.iter().take(limit).cloned().collect())
+        Ok(account
+            .serving
+            .iter()
+            .chain(&account.updates)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    /// The next `getUpdates` of `bot` serves its last `n` confirmed updates
+    /// again, with their ids, before the pending ones.
+    pub(super) fn repeat_confirmed(&mut self, bot: i64, n: usize) {
+        let account = self.bot_mut(bot);
+        let skip = account.confirmed.len().saturating_sub(n);
+        account.repeats = account.confirmed.iter().skip(skip).cloned().collect();
     }
 
     // ---- the other methods ------------------------------------------------------------

@@ -1,10 +1,15 @@
 //! The HTTP server on `[http] listen`: `GET /healthz` for monitoring.
 //!
-//! `/healthz` answers 200 while no bot has stopped, 503 otherwise, with each
-//! bot's polling state as JSON, e.g.
-//! `{"status":"ok","bots":{"shop":{"state":"polling"}}}`.
+//! `/healthz` answers 200 while everything works, 503 (`"status":
+//! "degraded"`) while a bot has stopped (a rejected token, an invalid table
+//! in bots.toml), the database cannot be written (a full disk), or a task
+//! that failed waits to be restarted. The body shows each bot's polling
+//! state, the storage state, the dead letters (inbox rows set aside) and the
+//! tasks that had to be restarted, e.g.
+//! `{"status":"ok","bots":{"shop":{"state":"polling"}},"storage":{"state":"ok"},"dead_letters":0,"tasks":{}}`.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Json;
@@ -15,6 +20,8 @@ use axum::routing::get;
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+use crate::store::Store;
 
 /// Where one bot's polling stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -27,63 +34,156 @@ pub enum BotHealth {
     Retrying {
         error: String,
     },
-    /// Given up for good (e.g. the token was rejected).
+    /// Not working until someone acts: the token was rejected (it is
+    /// probed now and then), or the bot's table in bots.toml is invalid.
     Stopped {
         reason: String,
     },
 }
 
-/// Every bot's health, shared by the pollers (writers) and the server.
+/// A task that failed (panicked) at least once and was restarted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskHealth {
+    pub restarts: u64,
+    pub last_failure: String,
+    /// `false` while it waits to be restarted.
+    pub running: bool,
+}
+
+/// What `/healthz` reports, shared by the tasks (writers) and the server.
 #[derive(Debug, Default)]
 pub struct Health {
     bots: Mutex<BTreeMap<String, BotHealth>>,
+    tasks: Mutex<BTreeMap<String, TaskHealth>>,
+    dead_letters: AtomicU64,
 }
 
 impl Health {
     pub fn set(&self, bot: &str, health: BotHealth) {
-        self.bots
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(bot.to_owned(), health);
+        lock(&self.bots).insert(bot.to_owned(), health);
+    }
+
+    /// Forgets a bot (it was removed from the configuration).
+    pub fn remove(&self, bot: &str) {
+        lock(&self.bots).remove(bot);
     }
 
     #[must_use]
     pub fn snapshot(&self) -> BTreeMap<String, BotHealth> {
-        self.bots
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        lock(&self.bots).clone()
     }
+
+    /// `count` more inbox rows were set aside.
+    pub fn add_dead_letters(&self, count: u64) {
+        self.dead_letters.fetch_add(count, Ordering::Relaxed);
+    }
+
+    #[must_use]
+    pub fn dead_letters(&self) -> u64 {
+        self.dead_letters.load(Ordering::Relaxed)
+    }
+
+    /// The task `name` failed with `cause`; it is restarted after a pause.
+    pub fn task_failed(&self, name: &str, cause: &str) {
+        let mut tasks = lock(&self.tasks);
+        let task = tasks.entry(name.to_owned()).or_insert(TaskHealth {
+            restarts: 0,
+            last_failure: String::new(),
+            running: false,
+        });
+        cause.clone_into(&mut task.last_failure);
+        task.running = false;
+    }
+
+    /// The task `name` runs again after a failure.
+    pub fn task_restarted(&self, name: &str) {
+        if let Some(task) = lock(&self.tasks).get_mut(name) {
+            task.restarts += 1;
+            task.running = true;
+        }
+    }
+
+    #[must_use]
+    pub fn tasks(&self) -> BTreeMap<String, TaskHealth> {
+        lock(&self.tasks).clone()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The storage part of the report.
+#[derive(Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+enum StorageReport {
+    Ok,
+    /// Writes fail (disk full, read-only, I/O errors): work waits.
+    Failing {
+        error: String,
+        /// Unix time of the first failed write.
+        since: i64,
+        failures: u64,
+    },
 }
 
 #[derive(Serialize)]
 struct Report {
     status: &'static str,
     bots: BTreeMap<String, BotHealth>,
+    storage: StorageReport,
+    dead_letters: u64,
+    tasks: BTreeMap<String, TaskHealth>,
 }
 
-async fn healthz(State(health): State<Arc<Health>>) -> (StatusCode, Json<Report>) {
-    let bots = health.snapshot();
-    let stopped = bots
+/// What the HTTP handlers share.
+#[derive(Clone)]
+struct AppState {
+    health: Arc<Health>,
+    store: Store,
+}
+
+async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Report>) {
+    let bots = state.health.snapshot();
+    let tasks = state.health.tasks();
+    let storage = match state.store.problem() {
+        None => StorageReport::Ok,
+        Some(problem) => StorageReport::Failing {
+            error: problem.error,
+            since: problem.since,
+            failures: problem.failures,
+        },
+    };
+    let degraded = bots
         .values()
-        .any(|b| matches!(b, BotHealth::Stopped { .. }));
-    let (code, status) = if stopped {
+        .any(|b| matches!(b, BotHealth::Stopped { .. }))
+        || matches!(storage, StorageReport::Failing { .. })
+        || tasks.values().any(|t| !t.running);
+    let (code, status) = if degraded {
         (StatusCode::SERVICE_UNAVAILABLE, "degraded")
     } else {
         (StatusCode::OK, "ok")
     };
-    (code, Json(Report { status, bots }))
+    let report = Report {
+        status,
+        bots,
+        storage,
+        dead_letters: state.health.dead_letters(),
+        tasks,
+    };
+    (code, Json(report))
 }
 
 /// Serves until `shutdown`.
 pub async fn serve(
     listener: TcpListener,
     health: Arc<Health>,
+    store: Store,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let router = Router::new()
         .route("/healthz", get(healthz))
-        .with_state(health);
+        .with_state(AppState { health, store });
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await

@@ -20,6 +20,14 @@
 //! other chats go on, so a throttled backend group never holds up replies to
 //! users; when the bot's own window is full, nothing starts.
 //!
+//! A restarted sender restores the windows from the answer times the last
+//! run recorded (the `sends` table), so a restart does not grant a fresh
+//! budget: [`Limiter::restore`]. A job that ends without making a call gives
+//! its place back: [`Limiter::cancel`].
+//!
+//! All time arithmetic saturates: a window or `retry_after` too large for the
+//! clock means "much later", never an overflow.
+//!
 //! Telegram's limits move, so the limiter adapts. A 429 names no scope: it is
 //! charged to the chat of the refused send, which is paused for exactly
 //! `retry_after` and slowed down (its window admits half as many sends, down
@@ -111,10 +119,47 @@ impl Limiter {
         }
     }
 
+    /// The job that took a place for `chat` made no call after all: the
+    /// place is free again and nothing is counted.
+    pub fn cancel(&mut self, chat: i64) {
+        if let Some(window) = self.chats.get_mut(&chat) {
+            window.in_flight = window.in_flight.saturating_sub(1);
+        }
+        if let Some(bot) = self.bot.as_mut() {
+            bot.in_flight = bot.in_flight.saturating_sub(1);
+        }
+    }
+
+    /// A send into `chat` answered at `at`, by an earlier run: it counts in
+    /// the windows as if this limiter had seen it. Call in order of `at`.
+    pub fn restore(&mut self, chat: i64, at: Instant) {
+        if let Some(rate) = self.rate_for(chat) {
+            self.chats
+                .entry(chat)
+                .or_insert_with(|| Window::new(rate))
+                .sent
+                .push_back(at);
+        }
+        if let Some(bot) = self.bot.as_mut() {
+            bot.sent.push_back(at);
+        }
+    }
+
+    /// The longest window of any scope, `None` without limits: how far back
+    /// [`Limiter::restore`] needs the history.
+    #[must_use]
+    pub fn longest_window(limits: &Limits) -> Option<Duration> {
+        [limits.bot, limits.chat, limits.group]
+            .into_iter()
+            .flatten()
+            .map(|rate| rate.per)
+            .max()
+    }
+
     /// Telegram answered 429 to a send into `chat`: pause and slow that
     /// chat, and the whole bot when 429s are spread over several chats.
     pub fn throttled(&mut self, chat: i64, retry_after: Duration, now: Instant) {
-        let until = now + retry_after;
+        let until = later(now, retry_after);
         if let Some(rate) = self.rate_for(chat) {
             self.chats
                 .entry(chat)
@@ -124,7 +169,7 @@ impl Limiter {
         while self
             .recent_429
             .front()
-            .is_some_and(|(at, _)| now.duration_since(*at) > SPREAD_WINDOW)
+            .is_some_and(|(at, _)| now.saturating_duration_since(*at) > SPREAD_WINDOW)
         {
             self.recent_429.pop_front();
         }
@@ -157,6 +202,14 @@ impl Limiter {
     fn tracked_chats(&self) -> usize {
         self.chats.len()
     }
+}
+
+/// `at + by`, or a year after `at` when that does not fit the clock.
+fn later(at: Instant, by: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+    at.checked_add(by)
+        .or_else(|| at.checked_add(FAR))
+        .unwrap_or(at)
 }
 
 /// The sends of one scope within its window.
@@ -194,7 +247,7 @@ impl Window {
         while self
             .sent
             .front()
-            .is_some_and(|at| now.duration_since(*at) >= self.rate.per)
+            .is_some_and(|at| now.saturating_duration_since(*at) >= self.rate.per)
         {
             self.sent.pop_front();
         }
@@ -221,7 +274,7 @@ impl Window {
         Some(
             self.sent
                 .get(index)
-                .map_or(now + self.rate.per, |at| *at + self.rate.per),
+                .map_or(later(now, self.rate.per), |at| later(*at, self.rate.per)),
         )
     }
 
@@ -381,6 +434,40 @@ mod tests {
             Err(answered + SECOND)
         );
         assert_eq!(limiter.try_acquire(3, answered + SECOND), Ok(()));
+    }
+
+    #[test]
+    fn absurd_windows_and_waits_never_overflow() {
+        let huge = Duration::from_secs(10_000_000_000_000_000_000);
+        let mut limiter = Limiter::new(limits(rate(1, huge), rate(1, huge), rate(1, huge)));
+        let now = Instant::now();
+        assert_eq!(limiter.try_acquire(5, now), Ok(()));
+        limiter.finished(5, now);
+        let next = limiter.try_acquire(5, now).expect_err("window full");
+        assert!(next > now);
+        limiter.throttled(-100, Duration::MAX, now);
+        assert!(limiter.try_acquire(-100, now).is_err());
+    }
+
+    #[test]
+    fn restored_sends_fill_the_window_and_cancelled_ones_free_it() {
+        let mut limiter = Limiter::new(limits(None, None, rate(3, 60 * SECOND)));
+        let now = Instant::now();
+        limiter.restore(-100, now - 50 * SECOND);
+        limiter.restore(-100, now - 10 * SECOND);
+        assert_eq!(limiter.try_acquire(-100, now), Ok(()));
+        limiter.cancel(-100);
+        assert_eq!(limiter.try_acquire(-100, now), Ok(()));
+        limiter.finished(-100, now);
+        assert_eq!(
+            limiter.try_acquire(-100, now),
+            Err(now + 10 * SECOND),
+            "the oldest restored send leaves the window first"
+        );
+        assert_eq!(
+            Limiter::longest_window(&limits(rate(30, SECOND), None, rate(20, 60 * SECOND))),
+            Some(60 * SECOND)
+        );
     }
 
     #[test]

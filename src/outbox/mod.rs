@@ -27,10 +27,15 @@ pub enum Target {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Job {
-    /// Create the dialog's topic, unless it has one already.
+    /// Create the dialog's topic, unless it has one already. Always runs at
+    /// the head of the dialog's topic lane (see `sender`).
     CreateTopic {
         dialog_id: i64,
         name: String,
+        /// The deleted topic this one replaces (the dispatcher is told once
+        /// it exists, to say so in it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaces: Option<i64>,
     },
     /// `copyMessage`: keeps media and formatting.
     Copy {
@@ -99,6 +104,17 @@ impl Job {
         }
     }
 
+    /// The lane of this job in the dialog of `user_id`: toward the topic or
+    /// toward the user (DESIGN invariant 3).
+    #[must_use]
+    pub fn lane(&self, user_id: i64) -> String {
+        if self.dialog().is_some() {
+            topic_lane(user_id)
+        } else {
+            user_lane(user_id)
+        }
+    }
+
     /// The chat the job sends into, for rate limiting: `group` is the backend
     /// group of the dialog it belongs to.
     #[must_use]
@@ -138,9 +154,16 @@ pub enum Report {
     TopicReplaced { dialog_id: i64 },
 }
 
-/// The lane of everything about one user's dialog.
+/// The lane of a dialog's jobs toward its topic: topic calls, the user's
+/// messages, notes. Topic creation heads it.
 #[must_use]
-pub fn dialog_lane(user_id: i64) -> String {
+pub fn topic_lane(user_id: i64) -> String {
+    format!("t{user_id}")
+}
+
+/// The lane of a dialog's jobs toward the user: replies, the welcome, notices.
+#[must_use]
+pub fn user_lane(user_id: i64) -> String {
     format!("u{user_id}")
 }
 

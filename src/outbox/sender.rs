@@ -1,30 +1,45 @@
 //! The sender: executes one bot's outbox jobs against the Bot API.
 //!
 //! Algorithm. The outbox table is the source of truth; the sender keeps an
-//! in-memory view of the pending jobs, grouped in lanes (one per dialog):
+//! in-memory view of the pending jobs, grouped in lanes (one per dialog and
+//! direction: toward its topic, toward its user; see `outbox::topic_lane`):
 //!
-//! 1. Load every pending job with an id above the last one loaded (all of them
-//!    at start, so a restart goes on where the last run stopped), appending
-//!    each to its lane. The dispatcher wakes the sender after each commit.
-//! 2. A lane whose head is not running and not waiting for a retry is *ready*.
-//!    Ready heads start in priority order, then age, up to `MAX_IN_FLIGHT` at
-//!    once; a lane never has two jobs running, so order per dialog is kept.
-//!    Before a head starts, the [`Limiter`] must have room for its chat: if
-//!    the bot's budget is spent nothing starts; if only its chat's is, that
-//!    lane waits until the chat's window frees and the next lane goes.
-//! 3. When a call ends, its result is recorded in SQLite before the lane moves
-//!    on: done jobs leave the outbox; a transient failure (network, timeout,
-//!    5xx) keeps the job at the head of its lane and retries it after an
-//!    exponential backoff with jitter (from `retry_base`, capped at 30 times
-//!    it); a 429 waits exactly its `retry_after`, tells the limiter, and does
-//!    not count as an attempt; a permanent failure (other 4xx) marks the job
-//!    failed and reports it to the dispatcher.
-//! 4. Two failures are mended here, as delivery mechanics, at the head of the
+//! 1. At start the rate limiter's windows are restored from the calls the
+//!    last run recorded (the `sends` table), so a restart grants no fresh
+//!    budget. Then every pending job with an id above the last one loaded is
+//!    appended to its lane (all of them at start, so a restart goes on where
+//!    the last run stopped), except a topic creation, which goes to the head
+//!    of its lane (behind a head that is running): everything else in a topic
+//!    lane needs the topic. The dispatcher wakes the sender after each commit.
+//! 2. A lane whose head is neither running nor waiting is *ready*. Ready
+//!    heads start in priority order, then age, up to `MAX_IN_FLIGHT` at once;
+//!    a lane never has two jobs running, so order per lane is kept. Before a
+//!    head starts, the [`Limiter`] must have room for its chat: if the bot's
+//!    budget is spent nothing starts; if only its chat's is, that lane waits
+//!    until the chat's window frees and the next lane goes. A job that ends
+//!    without a call (a topic that exists already) gives its place back.
+//! 3. When a call ends, its outcome is recorded in SQLite, with the answer's
+//!    time for the limiter's history, before the lane moves on: done jobs
+//!    leave the outbox; a transient failure (network, timeout, 5xx) keeps the
+//!    job at the head of its lane and retries it after an exponential backoff
+//!    with jitter (from `retry_base`, capped at 30 times it); a 429 waits
+//!    exactly its `retry_after`, tells the limiter, and does not count as an
+//!    attempt; a permanent failure (other 4xx) marks the job failed and
+//!    reports it to the dispatcher. An outcome that cannot be recorded (a full
+//!    disk) is kept in memory and its write retried with backoff while the
+//!    lane waits: the call is never made twice for one outbox row.
+//! 4. A 401 (or 404) means Telegram rejected the token ([`TokenGate`]): no
+//!    job starts until the bot's poller finds the token accepted again; the
+//!    job that saw it stays at the head of its lane, untouched, and the queue
+//!    is delivered in order afterwards.
+//! 5. Two failures are mended here, as delivery mechanics, at the head of the
 //!    lane so order is kept: "message thread not found" (the dialog's topic
-//!    was deleted: a new one with the same name is created, once per
-//!    deletion, the dispatcher is told so it can add a note, and the job is
-//!    retried there) and `migrate_to_chat_id` (the group moved: the move is
-//!    recorded, the bot's dialogs follow it, and the job is retried).
+//!    was deleted: in one transaction the sender forgets it and queues the
+//!    creation of a new topic with the same name at the head of the lane, an
+//!    outbox row like any other; the job runs again after it, in the new
+//!    topic, and once the topic exists the dispatcher is told so it can add a
+//!    note) and `migrate_to_chat_id` (the group moved: the move is recorded,
+//!    the bot's dialogs follow it, and the job is retried).
 //!
 //! The sender decides nothing about the product: what to tell people about a
 //! failure is the dispatcher's business.
@@ -46,8 +61,10 @@ use tracing::{debug, error, info, warn};
 
 use super::limiter::Limiter;
 use super::{FailureKind, Job, Priority, Report, Target};
+use crate::clock::unix_now_ms;
 use crate::config::Limits;
 use crate::store::{self, Store, dialogs, inbox, outbox::Row};
+use crate::telegram::gate::TokenGate;
 use crate::telegram::{self, Client};
 
 /// Calls in flight at once per bot.
@@ -57,12 +74,14 @@ const LOAD_BATCH: usize = 1000;
 /// Longest wait between two tries of a job, in multiples of the first one
 /// (30 s in production): after an outage, waiting messages go out soon.
 const MAX_RETRY_FACTOR: u32 = 30;
-/// Longest wait before reading the outbox again after a database error.
-const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
 /// How long a stopping sender lets calls in flight finish.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
+/// At most one warning per this long about calls that failed and will be
+/// retried; the others are counted into the next one.
+const RETRY_WARNING_EVERY: Duration = Duration::from_secs(10);
 
 /// Everything one bot's sender needs.
+#[derive(Clone)]
 pub struct Sender {
     pub bot: String,
     pub store: Store,
@@ -75,13 +94,14 @@ pub struct Sender {
     pub limits: Limits,
     /// The first retry's delay after a transient failure (doubling after).
     pub retry_base: Duration,
+    /// Whether Telegram accepts the token; shared with the bot's poller.
+    pub token: TokenGate,
 }
 
 /// How one try of a job ended.
 enum Attempt {
-    /// `created`: a topic was created for a dialog: (dialog, topic, name).
     Done {
-        created: Option<(i64, i64, String)>,
+        created: Option<Created>,
     },
     Retry {
         after: Duration,
@@ -93,15 +113,83 @@ enum Attempt {
         error: String,
         kind: FailureKind,
     },
-    /// The dialog's topic was deleted and has been replaced: retry now.
-    TopicReplaced {
+    /// The dialog's topic `deleted` is gone (message thread not found).
+    TopicDeleted {
         dialog_id: i64,
+        deleted: i64,
     },
     /// The group `from` moved to chat id `to`: follow it and retry now.
     Migrated {
         from: i64,
         to: i64,
     },
+    /// 401/404: the token is not accepted (any more).
+    TokenRejected {
+        error: String,
+    },
+}
+
+/// A topic the sender created for a dialog.
+#[derive(Debug, Clone)]
+struct Created {
+    dialog_id: i64,
+    topic: i64,
+    name: String,
+    /// The deleted topic it replaces.
+    replaces: Option<i64>,
+}
+
+/// What a finished call changes in the outbox, to be recorded before its
+/// lane moves on. Kept (and its write retried) while the database refuses.
+#[derive(Debug, Clone)]
+struct Outcome {
+    /// The job's row.
+    id: i64,
+    /// The call's chat and when it was answered (Unix ms), if a call was
+    /// made: the limiter's history.
+    sent: Option<(i64, i64)>,
+    change: Change,
+}
+
+#[derive(Debug, Clone)]
+enum Change {
+    Done {
+        created: Option<Created>,
+    },
+    Retry {
+        error: String,
+        /// When to try again.
+        at: Instant,
+        /// A 429: waits `at` without counting as an attempt.
+        throttled: bool,
+    },
+    Failed {
+        /// `None` for a job this version cannot read.
+        job: Option<Job>,
+        error: String,
+        kind: FailureKind,
+    },
+    /// Forget the deleted topic; for a job other than closing it, queue a
+    /// replacement topic at the head of `lane`.
+    TopicDeleted {
+        dialog_id: i64,
+        deleted: i64,
+        close: bool,
+        lane: String,
+        priority: Priority,
+    },
+    Migrated {
+        from: i64,
+        to: i64,
+    },
+}
+
+/// An outcome whose record failed, waiting for its write to be retried.
+struct Unrecorded {
+    lane: String,
+    outcome: Outcome,
+    due: Instant,
+    tries: u32,
 }
 
 /// Where a call went, for what its failure means.
@@ -111,66 +199,97 @@ struct Used {
     topic: Option<i64>,
 }
 
+/// The sender's working state, owned by its loop.
+struct State {
+    lanes: Lanes,
+    limiter: Limiter,
+    /// Outcomes waiting for the database, oldest first.
+    unrecorded: VecDeque<Unrecorded>,
+    /// Rate-limits warnings about retried calls.
+    retry_warnings: Throttle,
+}
+
 impl Sender {
     pub async fn run(self, shutdown: CancellationToken) {
         let this = Arc::new(self);
-        let mut lanes = Lanes::default();
-        let mut limiter = Limiter::new(this.limits);
+        let mut state = State {
+            lanes: Lanes::default(),
+            limiter: Limiter::new(this.limits),
+            unrecorded: VecDeque::new(),
+            retry_warnings: Throttle::new(RETRY_WARNING_EVERY),
+        };
+        if !this.restore_limiter(&mut state.limiter, &shutdown).await {
+            return;
+        }
         let mut last_loaded = 0;
-        let mut in_flight: JoinSet<(String, Attempt)> = JoinSet::new();
+        let mut in_flight: JoinSet<(String, Attempt, bool)> = JoinSet::new();
         // The lane of each task in flight, to recover it if the task fails.
         let mut running: HashMap<tokio::task::Id, String> = HashMap::new();
         let mut load_failures = 0;
         loop {
-            match this.load(last_loaded, &mut lanes).await {
+            match this.load(last_loaded, &mut state.lanes).await {
                 Ok(last) => {
                     last_loaded = last;
                     load_failures = 0;
                 }
                 Err(err) => {
-                    error!(bot = %this.bot, cause = %format!("{err:#}"), "cannot read the outbox");
+                    if !store::is_storage_error(&err) {
+                        error!(bot = %this.bot, cause = %format!("{err:#}"), "cannot read the outbox");
+                    }
                     load_failures += 1;
-                    let pause = crate::backoff::delay(load_failures, MAX_RETRY_DELAY);
+                    let pause = crate::backoff::delay(load_failures, store::RETRY_MAX);
                     tokio::select! {
                         () = shutdown.cancelled() => break,
                         () = tokio::time::sleep(pause) => continue,
                     }
                 }
             }
+            this.record_again(&mut state).await;
             let now = Instant::now();
-            lanes.promote_due(now);
+            state.lanes.promote_due(now);
+            let paused = this.token.is_rejected();
             let mut bot_ready_at = None;
-            while in_flight.len() < MAX_IN_FLIGHT {
-                if let Some(at) = limiter.bot_ready_at(now) {
+            while !paused && in_flight.len() < MAX_IN_FLIGHT {
+                if let Some(at) = state.limiter.bot_ready_at(now) {
                     bot_ready_at = Some(at);
                     break;
                 }
-                let Some(row) = lanes.start_next() else { break };
-                if let Err(at) = limiter.try_acquire(row.chat, now) {
-                    lanes.park(&row.lane, at);
+                let Some(row) = state.lanes.start_next() else {
+                    break;
+                };
+                if let Err(at) = state.limiter.try_acquire(row.chat, now) {
+                    state.lanes.park(&row.lane, at);
                     continue;
                 }
                 debug!(bot = %this.bot, job = row.id, lane = %row.lane, "sending");
                 let sender = Arc::clone(&this);
                 let lane = row.lane.clone();
                 let task = in_flight.spawn(async move {
-                    let attempt = sender.attempt(&row).await;
-                    (row.lane, attempt)
+                    let (attempt, called) = sender.attempt(&row).await;
+                    (row.lane, attempt, called)
                 });
                 running.insert(task.id(), lane);
             }
-            let wake_at = match (lanes.next_retry(), bot_ready_at) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let wake_at = [
+                state.lanes.next_retry(),
+                bot_ready_at,
+                state.unrecorded.iter().map(|u| u.due).min(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
                 Some(joined) = in_flight.join_next_with_id() => {
-                    let joined = this.lane_of(joined, &mut running, &mut lanes, &mut limiter);
-                    this.finish(joined, &mut lanes, &mut limiter).await;
+                    if let Some(ended) = this.lane_of(joined, &mut running, &mut state) {
+                        this.finish(&mut state, ended).await;
+                    }
                 }
                 () = this.wake.notified() => {}
+                () = this.token.accepted(), if paused => {
+                    info!(bot = %this.bot, "the token is accepted again; sending resumes");
+                }
                 () = sleep_until(wake_at) => {}
             }
         }
@@ -179,12 +298,58 @@ impl Sender {
         // again after a restart.
         let drain = async {
             while let Some(joined) = in_flight.join_next_with_id().await {
-                let joined = this.lane_of(joined, &mut running, &mut lanes, &mut limiter);
-                this.finish(joined, &mut lanes, &mut limiter).await;
+                if let Some(ended) = this.lane_of(joined, &mut running, &mut state) {
+                    this.finish(&mut state, ended).await;
+                }
             }
         };
         if tokio::time::timeout(DRAIN_TIMEOUT, drain).await.is_err() {
             warn!(bot = %this.bot, "stopped with calls in flight; they are sent again on restart");
+        }
+        if !state.unrecorded.is_empty() {
+            warn!(bot = %this.bot, calls = state.unrecorded.len(),
+                "stopped before the database took these calls' results; they are sent again on restart");
+        }
+    }
+
+    /// Fills the limiter's windows with the calls of the last run; `false`
+    /// if stopped before the database answered.
+    async fn restore_limiter(&self, limiter: &mut Limiter, shutdown: &CancellationToken) -> bool {
+        let Some(window) = Limiter::longest_window(&self.limits) else {
+            return true;
+        };
+        let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+        let mut failures = 0;
+        loop {
+            let bot = self.bot.clone();
+            let now_ms = unix_now_ms();
+            let since = now_ms.saturating_sub(window_ms);
+            let loaded = self
+                .store
+                .run(move |conn| Ok(store::sends::since(conn, &bot, since)?))
+                .await;
+            match loaded {
+                Ok(sends) => {
+                    let now = Instant::now();
+                    for (chat, at_ms) in sends {
+                        let age = u64::try_from(now_ms.saturating_sub(at_ms)).unwrap_or(0);
+                        let at = now.checked_sub(Duration::from_millis(age)).unwrap_or(now);
+                        limiter.restore(chat, at);
+                    }
+                    return true;
+                }
+                Err(err) => {
+                    if !store::is_storage_error(&err) {
+                        error!(bot = %self.bot, cause = %format!("{err:#}"), "cannot read the recent calls");
+                    }
+                    failures += 1;
+                    let pause = crate::backoff::delay(failures, store::RETRY_MAX);
+                    tokio::select! {
+                        () = shutdown.cancelled() => return false,
+                        () = tokio::time::sleep(pause) => {}
+                    }
+                }
+            }
         }
     }
 
@@ -212,15 +377,14 @@ impl Sender {
     /// rather than stall.
     fn lane_of(
         &self,
-        joined: Result<(tokio::task::Id, (String, Attempt)), tokio::task::JoinError>,
+        joined: Result<(tokio::task::Id, (String, Attempt, bool)), tokio::task::JoinError>,
         running: &mut HashMap<tokio::task::Id, String>,
-        lanes: &mut Lanes,
-        limiter: &mut Limiter,
-    ) -> Option<(String, Attempt)> {
+        state: &mut State,
+    ) -> Option<(String, Attempt, bool)> {
         match joined {
-            Ok((id, result)) => {
+            Ok((id, ended)) => {
                 running.remove(&id);
-                Some(result)
+                Some(ended)
             }
             Err(err) => {
                 let lane = running.remove(&err.id())?;
@@ -228,136 +392,279 @@ impl Sender {
                     return None;
                 }
                 error!(bot = %self.bot, lane = %lane, cause = %err, "a send task failed; retrying its job");
-                if let Some(head) = lanes.head(&lane) {
-                    limiter.finished(head.chat, Instant::now());
+                if let Some(head) = state.lanes.head(&lane) {
+                    state.limiter.finished(head.chat, Instant::now());
                 }
-                lanes.retry(&lane, Instant::now() + self.retry_delay(0));
+                state
+                    .lanes
+                    .retry(&lane, Instant::now() + self.retry_delay(0));
                 None
             }
         }
     }
 
-    async fn finish(
-        &self,
-        joined: Option<(String, Attempt)>,
-        lanes: &mut Lanes,
-        limiter: &mut Limiter,
-    ) {
-        let Some((lane, attempt)) = joined else {
+    /// Takes a call's end: tells the limiter, records the outcome, moves the lane.
+    async fn finish(&self, state: &mut State, (lane, attempt, called): (String, Attempt, bool)) {
+        let Some(row) = state.lanes.head(&lane) else {
             return;
         };
-        let Some(row) = lanes.head(&lane) else { return };
-        let (id, attempts, chat, job) = (row.id, row.attempts, row.chat, row.job.clone());
-        limiter.finished(chat, Instant::now());
-        let recorded = match attempt {
-            Attempt::Done { created } => {
-                let result = self
-                    .store
-                    .write(move |tx| {
-                        if let Some((dialog, topic, name)) = created {
-                            dialogs::set_topic(tx, dialog, topic, &name)?;
-                        }
-                        Ok(store::outbox::complete(tx, id)?)
-                    })
-                    .await;
-                result.map(|()| lanes.advance(&lane))
-            }
-            Attempt::TopicReplaced { dialog_id } => {
-                let bot = self.bot.clone();
-                let result = self
-                    .store
-                    .write(move |tx| {
-                        let report = serde_json::to_string(&Report::TopicReplaced { dialog_id })?;
-                        inbox::append(tx, &bot, inbox::Kind::Report, &report)?;
-                        Ok(())
-                    })
-                    .await;
-                if result.is_ok() {
-                    self.dispatcher_wake.notify_one();
-                }
-                // The job itself goes again right away, into the new topic.
-                lanes.park(&lane, Instant::now());
-                result
-            }
+        let (id, attempts, chat, priority) = (row.id, row.attempts, row.chat, row.priority);
+        let job = row.job.clone().ok();
+        let now = Instant::now();
+        if called {
+            state.limiter.finished(chat, now);
+        } else {
+            state.limiter.cancel(chat);
+        }
+        let change = match attempt {
+            Attempt::Done { created } => Change::Done { created },
             Attempt::Retry {
                 after,
                 error,
                 throttled,
             } => {
                 if throttled {
-                    limiter.throttled(chat, after, Instant::now());
+                    state.limiter.throttled(chat, after, now);
                 }
-                debug!(bot = %self.bot, job = id, attempts, cause = %error, "will retry in {after:?}");
-                let result = self
-                    .store
-                    .write(move |tx| Ok(store::outbox::record_retry(tx, id, &error, !throttled)?))
-                    .await;
-                if throttled {
-                    lanes.park(&lane, Instant::now() + after);
-                } else {
-                    lanes.retry(&lane, Instant::now() + after);
+                match state.retry_warnings.allow(now) {
+                    Some(suppressed) => warn!(bot = %self.bot, job = id, attempts, cause = %error,
+                        more_since_last_warning = suppressed, "a call failed; retrying in {after:?}"),
+                    None => {
+                        debug!(bot = %self.bot, job = id, attempts, cause = %error, "retrying in {after:?}")
+                    }
                 }
-                result
+                Change::Retry {
+                    error,
+                    at: now + after,
+                    throttled,
+                }
+            }
+            Attempt::Failed { error, kind } => {
+                warn!(bot = %self.bot, job = id, cause = %error, "job failed for good");
+                Change::Failed { job, error, kind }
+            }
+            Attempt::TopicDeleted { dialog_id, deleted } => {
+                warn!(bot = %self.bot, dialog = dialog_id, deleted,
+                    "the dialog's topic was deleted; a new one with the same name replaces it");
+                Change::TopicDeleted {
+                    dialog_id,
+                    deleted,
+                    close: matches!(job, Some(Job::CloseTopic { .. })),
+                    lane: lane.clone(),
+                    priority,
+                }
             }
             Attempt::Migrated { from, to } => {
                 warn!(bot = %self.bot, from, to,
                     "a backend group moved to a new chat id; following it (update bots.toml to the new id)");
-                let bot = self.bot.clone();
-                let result = self
-                    .store
-                    .write(move |tx| Ok(store::groups::record_migration(tx, &bot, from, to)?))
-                    .await;
-                lanes.park(&lane, Instant::now());
-                result
+                Change::Migrated { from, to }
             }
-            Attempt::Failed { error, kind } => {
-                warn!(bot = %self.bot, job = id, cause = %error, "job failed for good");
-                let bot = self.bot.clone();
-                let result = self
-                    .store
-                    .write(move |tx| {
-                        store::outbox::fail(tx, id, &error)?;
-                        if let Ok(job) = job {
-                            let report =
-                                serde_json::to_string(&Report::Failed { job, error, kind })?;
-                            inbox::append(tx, &bot, inbox::Kind::Report, &report)?;
-                        }
-                        Ok(())
-                    })
-                    .await;
-                if result.is_ok() {
-                    self.dispatcher_wake.notify_one();
+            Attempt::TokenRejected { error } => {
+                if self.token.reject() {
+                    error!(bot = %self.bot, cause = %error,
+                        "Telegram rejected the token: sending is paused and every queued message kept; \
+                         it goes on, in order, once the token works again (fix it in bots.toml and restart)");
                 }
-                result.map(|()| lanes.advance(&lane))
+                // Nothing to record: the job stays as it was, at the head.
+                state.lanes.park(&lane, now);
+                return;
             }
         };
-        if let Err(err) = recorded {
-            // The result could not be stored: try the job again later rather
-            // than lose it (at worst it is delivered twice).
-            error!(bot = %self.bot, job = id, cause = %format!("{err:#}"), "cannot record a job's result");
-            lanes.retry(&lane, Instant::now() + Duration::from_secs(1));
+        let outcome = Outcome {
+            id,
+            sent: called.then(|| (chat, unix_now_ms())),
+            change,
+        };
+        match self.record(&outcome).await {
+            Ok(queued) => self.apply(state, &lane, &outcome.change, queued),
+            Err(err) => {
+                if !store::is_storage_error(&err) {
+                    error!(bot = %self.bot, job = id, cause = %format!("{err:#}"),
+                        "cannot record a call's result; keeping it and trying again");
+                }
+                state.unrecorded.push_back(Unrecorded {
+                    lane,
+                    outcome,
+                    due: now + self.database_retry_delay(0),
+                    tries: 1,
+                });
+            }
         }
     }
 
-    async fn attempt(&self, row: &Row) -> Attempt {
+    /// Retries the records that are due, oldest first, until one fails.
+    async fn record_again(&self, state: &mut State) {
+        while let Some(next) = state.unrecorded.front() {
+            let now = Instant::now();
+            if next.due > now {
+                return;
+            }
+            match self.record(&next.outcome).await {
+                Ok(queued) => {
+                    if let Some(done) = state.unrecorded.pop_front() {
+                        self.apply(state, &done.lane, &done.outcome.change, queued);
+                    }
+                }
+                Err(_) => {
+                    // The store logs the episode; wait and try again.
+                    let delay = self.database_retry_delay(next.tries);
+                    if let Some(next) = state.unrecorded.front_mut() {
+                        next.tries += 1;
+                        next.due = now + delay;
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Writes an outcome in one transaction; returns the replacement topic's
+    /// creation job when one was queued.
+    async fn record(&self, outcome: &Outcome) -> anyhow::Result<Option<Row>> {
+        let bot = self.bot.clone();
+        let outcome = outcome.clone();
+        self.store
+            .write(move |tx| {
+                if let Some((chat, at_ms)) = outcome.sent {
+                    store::sends::record(tx, &bot, chat, at_ms)?;
+                }
+                let id = outcome.id;
+                match outcome.change {
+                    Change::Done { created } => {
+                        if let Some(created) = created {
+                            dialogs::set_topic(
+                                tx,
+                                created.dialog_id,
+                                created.topic,
+                                &created.name,
+                            )?;
+                            if created.replaces.is_some() {
+                                let report = Report::TopicReplaced {
+                                    dialog_id: created.dialog_id,
+                                };
+                                report_to_dispatcher(tx, &bot, &report)?;
+                            }
+                        }
+                        store::outbox::complete(tx, id)?;
+                        Ok(None)
+                    }
+                    Change::Retry {
+                        error, throttled, ..
+                    } => {
+                        store::outbox::record_retry(tx, id, &error, !throttled)?;
+                        Ok(None)
+                    }
+                    Change::Failed { job, error, kind } => {
+                        store::outbox::fail(tx, id, &error)?;
+                        if let Some(job) = job {
+                            if let Job::CreateTopic { dialog_id, .. } = &job {
+                                dialogs::topic_request_failed(tx, *dialog_id)?;
+                            }
+                            report_to_dispatcher(tx, &bot, &Report::Failed { job, error, kind })?;
+                        }
+                        Ok(None)
+                    }
+                    Change::TopicDeleted {
+                        dialog_id,
+                        deleted,
+                        close,
+                        lane,
+                        priority,
+                    } => {
+                        let forgotten = dialogs::forget_topic(tx, dialog_id, deleted)?;
+                        if close {
+                            // Nothing left to close; the dialog gets a new
+                            // topic when it reopens.
+                            store::outbox::complete(tx, id)?;
+                            return Ok(None);
+                        }
+                        // Another job may have replaced it already: then the
+                        // job simply goes again, into the dialog's topic now.
+                        if !forgotten || !dialogs::request_topic(tx, dialog_id)? {
+                            return Ok(None);
+                        }
+                        let Some(dialog) = dialogs::by_id(tx, dialog_id)? else {
+                            return Ok(None);
+                        };
+                        let job = Job::CreateTopic {
+                            dialog_id,
+                            name: dialog
+                                .topic_name
+                                .unwrap_or_else(|| format!("Dialog {dialog_id}")),
+                            replaces: Some(deleted),
+                        };
+                        let chat = dialog.backend_group;
+                        let now = crate::clock::unix_now();
+                        let id =
+                            store::outbox::enqueue(tx, &bot, &lane, priority, chat, &job, now)?;
+                        Ok(Some(Row {
+                            id,
+                            lane,
+                            priority,
+                            chat,
+                            job: Ok(job),
+                            attempts: 0,
+                        }))
+                    }
+                    Change::Migrated { from, to } => {
+                        store::groups::record_migration(tx, &bot, from, to)?;
+                        Ok(None)
+                    }
+                }
+            })
+            .await
+    }
+
+    /// Moves the lane on after its outcome was recorded.
+    fn apply(&self, state: &mut State, lane: &str, change: &Change, queued: Option<Row>) {
+        let lanes = &mut state.lanes;
+        match change {
+            Change::Done { created } => {
+                if created.as_ref().is_some_and(|c| c.replaces.is_some()) {
+                    self.dispatcher_wake.notify_one();
+                }
+                lanes.advance(lane);
+            }
+            Change::Failed { .. } => {
+                self.dispatcher_wake.notify_one();
+                lanes.advance(lane);
+            }
+            Change::Retry {
+                at,
+                throttled: true,
+                ..
+            } => lanes.park(lane, *at),
+            Change::Retry { at, .. } => lanes.retry(lane, *at),
+            Change::TopicDeleted { close: true, .. } => lanes.advance(lane),
+            Change::TopicDeleted { .. } => match queued {
+                Some(create) => lanes.put_first(lane, create),
+                None => lanes.park(lane, Instant::now()),
+            },
+            Change::Migrated { .. } => lanes.park(lane, Instant::now()),
+        }
+    }
+
+    async fn attempt(&self, row: &Row) -> (Attempt, bool) {
         let job = match &row.job {
             Ok(job) => job,
             Err(err) => {
-                return Attempt::Failed {
+                let failed = Attempt::Failed {
                     error: format!("this version cannot read the job: {err}"),
                     kind: FailureKind::Other,
                 };
+                return (failed, false);
             }
         };
         let mut used = Used::default();
-        match self.execute(job, &mut used).await {
+        let result = self.execute(job, &mut used).await;
+        let called = used.chat.is_some();
+        let attempt = match result {
             Ok(created) => Attempt::Done { created },
             Err(Failure::Telegram(err)) if err.is_not_modified() => Attempt::Done { created: None },
             Err(Failure::Telegram(telegram::Error::ThreadNotFound)) => {
                 match (job.dialog(), used.topic) {
                     (Some(dialog_id), Some(deleted)) => {
-                        self.replace_topic(job, dialog_id, deleted, row.attempts)
-                            .await
+                        Attempt::TopicDeleted { dialog_id, deleted }
                     }
                     _ => Attempt::Failed {
                         error: telegram::Error::ThreadNotFound.to_string(),
@@ -378,6 +685,9 @@ impl Sender {
                     to,
                 }
             }
+            Err(Failure::Telegram(err @ telegram::Error::Unauthorized)) => Attempt::TokenRejected {
+                error: err.to_string(),
+            },
             Err(Failure::Telegram(err)) if err.is_transient() => Attempt::Retry {
                 after: self.retry_delay(row.attempts),
                 error: err.to_string(),
@@ -396,8 +706,14 @@ impl Sender {
                 error: "the dialog has no topic: creating it failed".into(),
                 kind: FailureKind::Other,
             },
-            Err(Failure::Store(err)) => self.retry_after_database_error(row.attempts, &err),
-        }
+            // A read failed before any call: try again later.
+            Err(Failure::Store(err)) => Attempt::Retry {
+                after: self.database_retry_delay(row.attempts),
+                error: format!("database: {err:#}"),
+                throttled: false,
+            },
+        };
+        (attempt, called)
     }
 
     fn retry_delay(&self, attempts: u32) -> Duration {
@@ -408,106 +724,20 @@ impl Sender {
         )
     }
 
-    /// The dialog's topic `deleted` is gone: create a new one with the same
-    /// name (unless another job did already) and have the job retried.
-    async fn replace_topic(
-        &self,
-        job: &Job,
-        dialog_id: i64,
-        deleted: i64,
-        attempts: u32,
-    ) -> Attempt {
-        if matches!(job, Job::CloseTopic { .. }) {
-            // Closing a topic that no longer exists: nothing left to close;
-            // the dialog gets a new topic when it reopens.
-            let forgotten = self
-                .store
-                .write(move |tx| Ok(dialogs::forget_topic(tx, dialog_id, deleted)?))
-                .await;
-            return match forgotten {
-                Ok(_) => Attempt::Done { created: None },
-                Err(err) => self.retry_after_database_error(attempts, &err),
-            };
-        }
-        let dialog = match self.dialog(dialog_id).await {
-            Ok(dialog) => dialog,
-            Err(Failure::Store(err)) => return self.retry_after_database_error(attempts, &err),
-            Err(_) => {
-                return Attempt::Failed {
-                    error: "the dialog is gone".into(),
-                    kind: FailureKind::Other,
-                };
-            }
-        };
-        let name = dialog
-            .topic_name
-            .unwrap_or_else(|| format!("Dialog {dialog_id}"));
-        let params = CreateForumTopicParams::builder()
-            .chat_id(dialog.backend_group)
-            .name(name.clone())
-            .build();
-        let created = match self.client.create_forum_topic(&params).await {
-            Ok(topic) => i64::from(topic.message_thread_id),
-            Err(telegram::Error::RetryAfter(after)) => {
-                return Attempt::Retry {
-                    after,
-                    error: format!(
-                        "replacing the deleted topic: 429: retry after {}s",
-                        after.as_secs()
-                    ),
-                    throttled: true,
-                };
-            }
-            Err(err) if err.is_transient() => {
-                return Attempt::Retry {
-                    after: self.retry_delay(attempts),
-                    error: format!("replacing the deleted topic: {err}"),
-                    throttled: false,
-                };
-            }
-            Err(err) => {
-                return Attempt::Failed {
-                    error: format!("the topic was deleted and a new one cannot be created: {err}"),
-                    kind: FailureKind::Other,
-                };
-            }
-        };
-        let recorded = self
-            .store
-            .write(move |tx| {
-                Ok(dialogs::replace_topic(
-                    tx, dialog_id, deleted, created, &name,
-                )?)
-            })
-            .await;
-        match recorded {
-            Ok(()) => {
-                warn!(bot = %self.bot, dialog = dialog_id, deleted, created, "the dialog's topic was deleted; replaced it");
-                Attempt::TopicReplaced { dialog_id }
-            }
-            Err(err) => self.retry_after_database_error(attempts, &err),
-        }
+    /// The pause before touching the database again after `tries` failures.
+    fn database_retry_delay(&self, tries: u32) -> Duration {
+        crate::backoff::delay_from(self.retry_base, tries, store::RETRY_MAX)
     }
 
-    /// A database error is passing (a lock, a full disk being freed): try
-    /// the job again later.
-    fn retry_after_database_error(&self, attempts: u32, err: &anyhow::Error) -> Attempt {
-        Attempt::Retry {
-            after: self.retry_delay(attempts),
-            error: format!("database: {err:#}"),
-            throttled: false,
-        }
-    }
-
-    /// Makes the call. `Ok(Some((dialog, topic, name)))` when a topic was
-    /// created; `used` tells where the call went.
-    async fn execute(
-        &self,
-        job: &Job,
-        used: &mut Used,
-    ) -> Result<Option<(i64, i64, String)>, Failure> {
+    /// Makes the call. `Ok(Some(..))` when a topic was created; `used`
+    /// tells where the call went (nothing set: no call was made).
+    async fn execute(&self, job: &Job, used: &mut Used) -> Result<Option<Created>, Failure> {
         match job {
-            Job::CreateTopic { dialog_id, name } => {
+            Job::CreateTopic {
+                dialog_id,
+                name,
+                replaces,
+            } => {
                 let dialog = self.dialog(*dialog_id).await?;
                 if dialog.topic_id.is_some() {
                     return Ok(None);
@@ -519,11 +749,12 @@ impl Sender {
                     .build();
                 let topic = self.client.create_forum_topic(&params).await?;
                 info!(bot = %self.bot, dialog = dialog.id, topic = topic.message_thread_id, "topic created");
-                Ok(Some((
-                    dialog.id,
-                    i64::from(topic.message_thread_id),
-                    name.clone(),
-                )))
+                Ok(Some(Created {
+                    dialog_id: dialog.id,
+                    topic: i64::from(topic.message_thread_id),
+                    name: name.clone(),
+                    replaces: *replaces,
+                }))
             }
             Job::Copy {
                 to,
@@ -648,11 +879,57 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
+/// Adds a report for the dispatcher to the inbox.
+fn report_to_dispatcher(
+    tx: &rusqlite::Transaction<'_>,
+    bot: &str,
+    report: &Report,
+) -> anyhow::Result<()> {
+    inbox::append(
+        tx,
+        bot,
+        inbox::Kind::Report,
+        &serde_json::to_string(report)?,
+    )?;
+    Ok(())
+}
+
+/// Lets one event through per `every`, counting the ones held back.
+struct Throttle {
+    every: Duration,
+    last: Option<Instant>,
+    held_back: u64,
+}
+
+impl Throttle {
+    fn new(every: Duration) -> Throttle {
+        Throttle {
+            every,
+            last: None,
+            held_back: 0,
+        }
+    }
+
+    /// `Some(held back since the last one)` if this event may be shown.
+    fn allow(&mut self, now: Instant) -> Option<u64> {
+        if self
+            .last
+            .is_some_and(|last| now.saturating_duration_since(last) < self.every)
+        {
+            self.held_back += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.held_back))
+    }
+}
+
 /// Pending jobs by lane, and which lanes may start their head job.
 #[derive(Default)]
 struct Lanes {
     lanes: HashMap<String, Lane>,
-    /// Heads that may start now: (priority, job id, lane).
+    /// Heads that may start now: (priority, job id, lane). May hold stale
+    /// entries (a lane whose head changed); they are skipped.
     ready: BTreeSet<(Priority, i64, String)>,
     /// Lanes waiting to retry their head, by when.
     waiting: BinaryHeap<Reverse<(Instant, String)>>,
@@ -661,37 +938,66 @@ struct Lanes {
 #[derive(Default)]
 struct Lane {
     jobs: VecDeque<Row>,
-    /// The head is running or waiting (for a retry, or for room in its chat).
-    busy: bool,
+    state: LaneState,
+}
+
+#[derive(Default, Clone, Copy, PartialEq, Eq, Debug)]
+enum LaneState {
+    /// The head may start (it is in `ready`).
+    #[default]
+    Idle,
+    /// The head is in flight, or its outcome waits to be recorded.
+    Running,
+    /// The head waits until a time (in `waiting`): a retry, or room in its chat.
+    Parked,
 }
 
 impl Lanes {
+    /// Queues a loaded job: at the end of its lane, or, for a topic
+    /// creation, at the head (behind a running head).
     fn push(&mut self, row: Row) {
         let lane = self.lanes.entry(row.lane.clone()).or_default();
-        if lane.jobs.is_empty() && !lane.busy {
-            self.ready.insert((row.priority, row.id, row.lane.clone()));
+        let first = matches!(row.job, Ok(Job::CreateTopic { .. }));
+        if first && lane.state == LaneState::Running {
+            lane.jobs.insert(1.min(lane.jobs.len()), row);
+        } else if first || lane.jobs.is_empty() {
+            if lane.state == LaneState::Idle {
+                self.ready.insert((row.priority, row.id, row.lane.clone()));
+            }
+            lane.jobs.push_front(row);
+        } else {
+            lane.jobs.push_back(row);
         }
-        lane.jobs.push_back(row);
     }
 
-    /// Takes the best ready head and marks its lane busy.
+    /// Puts `row` before the head of a lane whose head just ended (its
+    /// outcome was recorded): `row` starts next.
+    fn put_first(&mut self, name: &str, row: Row) {
+        let Some(lane) = self.lanes.get_mut(name) else {
+            return;
+        };
+        lane.state = LaneState::Idle;
+        self.ready.insert((row.priority, row.id, name.to_owned()));
+        lane.jobs.push_front(row);
+    }
+
+    /// Takes the best ready head and marks its lane running.
     fn start_next(&mut self) -> Option<Row> {
         while let Some((_, id, name)) = self.ready.pop_first() {
-            // Each lane is in `ready` at most once, with its head; stay safe
-            // against a stale entry all the same: a job must never run twice.
+            // A job must never run twice: skip entries that are stale.
             let Some(lane) = self.lanes.get_mut(&name) else {
                 continue;
             };
-            if lane.busy || lane.jobs.front().map(|head| head.id) != Some(id) {
+            if lane.state != LaneState::Idle || lane.jobs.front().map(|head| head.id) != Some(id) {
                 continue;
             }
-            lane.busy = true;
+            lane.state = LaneState::Running;
             return lane.jobs.front().cloned();
         }
         None
     }
 
-    /// The job at the head of a lane: the running one, for a busy lane.
+    /// The job at the head of a lane: the running one, for a running lane.
     fn head(&self, name: &str) -> Option<&Row> {
         self.lanes.get(name).and_then(|lane| lane.jobs.front())
     }
@@ -702,7 +1008,7 @@ impl Lanes {
             return;
         };
         lane.jobs.pop_front();
-        lane.busy = false;
+        lane.state = LaneState::Idle;
         match lane.jobs.front() {
             Some(next) => {
                 self.ready.insert((next.priority, next.id, name.to_owned()));
@@ -721,10 +1027,10 @@ impl Lanes {
         self.park(name, at);
     }
 
-    /// The head may not start before `at` (its chat has no room yet).
+    /// The head may not start before `at`.
     fn park(&mut self, name: &str, at: Instant) {
         if let Some(lane) = self.lanes.get_mut(name) {
-            lane.busy = true;
+            lane.state = LaneState::Parked;
             self.waiting.push(Reverse((at, name.to_owned())));
         }
     }
@@ -738,7 +1044,10 @@ impl Lanes {
                 break;
             };
             if let Some(lane) = self.lanes.get_mut(&name) {
-                lane.busy = false;
+                if lane.state != LaneState::Parked {
+                    continue;
+                }
+                lane.state = LaneState::Idle;
                 if let Some(head) = lane.jobs.front() {
                     self.ready.insert((head.priority, head.id, name));
                 }
@@ -801,5 +1110,67 @@ mod tests {
         lanes.promote_due(now + Duration::from_secs(5));
         let retried = lanes.start_next().unwrap();
         assert_eq!((retried.id, retried.attempts), (1, 1));
+    }
+
+    fn create_topic(id: i64, lane: &str) -> Row {
+        Row {
+            job: Ok(Job::CreateTopic {
+                dialog_id: 1,
+                name: "x".into(),
+                replaces: None,
+            }),
+            ..row(id, lane, Priority::Inbound)
+        }
+    }
+
+    #[test]
+    fn a_topic_creation_heads_its_lane_but_never_overtakes_a_running_head() {
+        let mut lanes = Lanes::default();
+        lanes.push(row(1, "t", Priority::Inbound));
+        lanes.push(row(2, "t", Priority::Inbound));
+        lanes.push(create_topic(3, "t"));
+        assert_eq!(
+            lanes.start_next().map(|r| r.id),
+            Some(3),
+            "loaded idle: first"
+        );
+        lanes.advance("t");
+        assert_eq!(lanes.start_next().map(|r| r.id), Some(1));
+        lanes.push(create_topic(4, "t"));
+        assert!(lanes.start_next().is_none(), "1 is still running");
+        lanes.advance("t");
+        let order: Vec<i64> = std::iter::from_fn(|| {
+            let id = lanes.start_next()?.id;
+            lanes.advance("t");
+            Some(id)
+        })
+        .collect();
+        assert_eq!(order, [4, 2]);
+    }
+
+    #[test]
+    fn a_replacement_goes_before_the_head_that_found_the_topic_deleted() {
+        let mut lanes = Lanes::default();
+        lanes.push(row(1, "t", Priority::Inbound));
+        lanes.push(row(2, "t", Priority::Inbound));
+        assert_eq!(lanes.start_next().map(|r| r.id), Some(1));
+        lanes.put_first("t", create_topic(9, "t"));
+        let order: Vec<i64> = std::iter::from_fn(|| {
+            let id = lanes.start_next()?.id;
+            lanes.advance("t");
+            Some(id)
+        })
+        .collect();
+        assert_eq!(order, [9, 1, 2]);
+    }
+
+    #[test]
+    fn the_throttle_lets_one_through_per_period_and_counts_the_rest() {
+        let mut throttle = Throttle::new(Duration::from_secs(10));
+        let now = Instant::now();
+        assert_eq!(throttle.allow(now), Some(0));
+        assert_eq!(throttle.allow(now + Duration::from_secs(1)), None);
+        assert_eq!(throttle.allow(now + Duration::from_secs(9)), None);
+        assert_eq!(throttle.allow(now + Duration::from_secs(10)), Some(2));
     }
 }

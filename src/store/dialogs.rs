@@ -141,26 +141,31 @@ pub fn record_operator_reply(conn: &Connection, id: i64, now: i64) -> rusqlite::
     Ok(())
 }
 
-/// Records the dialog's topic and the name it was created with.
+/// Records the dialog's topic and the name it was created with; the topic
+/// is no longer requested.
 pub fn set_topic(conn: &Connection, id: i64, topic_id: i64, name: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached("UPDATE dialogs SET topic_id = ?2, topic_name = ?3 WHERE id = ?1")?
-        .execute(params![id, topic_id, name])?;
+    conn.prepare_cached(
+        "UPDATE dialogs SET topic_id = ?2, topic_name = ?3, topic_requested = 0 WHERE id = ?1",
+    )?
+    .execute(params![id, topic_id, name])?;
     Ok(())
 }
 
-/// The topic `deleted` was deleted and `created` replaces it (unless the
-/// dialog moved on already).
-pub fn replace_topic(
-    conn: &Connection,
-    id: i64,
-    deleted: i64,
-    created: i64,
-    name: &str,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "UPDATE dialogs SET topic_id = ?3, topic_name = ?4 WHERE id = ?1 AND topic_id = ?2",
-    )?
-    .execute(params![id, deleted, created, name])?;
+/// Marks the dialog's topic as requested (a CreateTopic job is queued);
+/// `false` if it already was, so the caller queues no second one.
+pub fn request_topic(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE dialogs SET topic_requested = 1 WHERE id = ?1 AND topic_requested = 0",
+        )?
+        .execute([id])?;
+    Ok(changed > 0)
+}
+
+/// The requested topic could not be created: a later message may ask again.
+pub fn topic_request_failed(conn: &Connection, id: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE dialogs SET topic_requested = 0 WHERE id = ?1")?
+        .execute([id])?;
     Ok(())
 }
 
@@ -229,17 +234,22 @@ mod tests {
             by_id(&conn, d.id).unwrap().unwrap().topic_name.as_deref(),
             Some("Alice 7")
         );
-        replace_topic(&conn, d.id, 4, 9, "x").unwrap();
-        assert_eq!(
-            by_id(&conn, d.id).unwrap().unwrap().topic_id,
-            Some(5),
-            "not its topic: unchanged"
-        );
-        replace_topic(&conn, d.id, 5, 9, "Alice 7").unwrap();
-        assert_eq!(by_id(&conn, d.id).unwrap().unwrap().topic_id, Some(9));
-        assert!(!forget_topic(&conn, d.id, 5).unwrap());
-        assert!(forget_topic(&conn, d.id, 9).unwrap());
+        assert!(!forget_topic(&conn, d.id, 4).unwrap(), "not its topic");
+        assert_eq!(by_id(&conn, d.id).unwrap().unwrap().topic_id, Some(5));
+        assert!(forget_topic(&conn, d.id, 5).unwrap());
         assert_eq!(by_id(&conn, d.id).unwrap().unwrap().topic_id, None);
+        assert!(request_topic(&conn, d.id).unwrap());
+        assert!(
+            !request_topic(&conn, d.id).unwrap(),
+            "one request at a time"
+        );
+        topic_request_failed(&conn, d.id).unwrap();
+        assert!(request_topic(&conn, d.id).unwrap());
+        set_topic(&conn, d.id, 9, "Alice 7").unwrap();
+        assert!(
+            request_topic(&conn, d.id).unwrap(),
+            "set_topic ends the request"
+        );
         set_topic(&conn, d.id, 5, "Alice 7").unwrap();
         assert_eq!(by_topic(&conn, "b", -100, 5).unwrap(), None);
 

@@ -12,7 +12,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Kind::Update => "update",
             Kind::Report => "report",
@@ -28,20 +28,28 @@ pub struct Row {
     pub payload: String,
 }
 
-/// Stores a batch of raw updates and the bot's new offset together: the offset
-/// only moves past updates that are durably stored (DESIGN invariant 1).
+/// Stores a batch of raw updates, given as (update_id, JSON), and the bot's
+/// new offset together: the offset only moves past updates that are durably
+/// stored (DESIGN invariant 1). An update id stored before (within
+/// [`super::updates::REMEMBER_SECS`]) is skipped. Returns how many were stored.
 pub fn append_updates<'a>(
     conn: &Connection,
     bot: &str,
-    updates: impl IntoIterator<Item = &'a str>,
+    updates: impl IntoIterator<Item = (i64, &'a str)>,
     new_offset: i64,
-) -> rusqlite::Result<()> {
+    now: i64,
+) -> rusqlite::Result<usize> {
     let mut insert =
         conn.prepare_cached("INSERT INTO inbox (bot, kind, payload) VALUES (?1, 'update', ?2)")?;
-    for raw in updates {
-        insert.execute(params![bot, raw])?;
+    let mut stored = 0;
+    for (update_id, raw) in updates {
+        if super::updates::first_sight(conn, bot, update_id, now)? {
+            insert.execute(params![bot, raw])?;
+            stored += 1;
+        }
     }
-    super::bots::save_offset(conn, bot, new_offset)
+    super::bots::save_offset(conn, bot, new_offset)?;
+    Ok(stored)
 }
 
 pub fn append(conn: &Connection, bot: &str, kind: Kind, payload: &str) -> rusqlite::Result<()> {
@@ -92,8 +100,25 @@ mod tests {
     fn batch_is_in_arrival_order_and_only_for_given_bots() {
         let (store, _dir) = temp_store();
         let conn = store.conn().unwrap();
-        append_updates(&conn, "a", ["{\"update_id\":1}", "{\"update_id\":2}"], 3).unwrap();
-        append_updates(&conn, "gone", ["{\"update_id\":5}"], 6).unwrap();
+        let stored = append_updates(
+            &conn,
+            "a",
+            [
+                (1, "{\"update_id\":1}"),
+                (2, "{\"update_id\":2}"),
+                (1, "{\"update_id\":1}"),
+            ],
+            3,
+            0,
+        )
+        .unwrap();
+        assert_eq!(stored, 2, "the repeated update is stored once");
+        append_updates(&conn, "gone", [(5, "{\"update_id\":5}")], 6, 0).unwrap();
+        assert_eq!(
+            append_updates(&conn, "a", [(2, "{\"update_id\":2}")], 3, 0).unwrap(),
+            0,
+            "nor is one served again in a later batch"
+        );
         append(&conn, "a", Kind::Report, "{}").unwrap();
         assert_eq!(bots::offset(&conn, "a").unwrap(), 3);
 

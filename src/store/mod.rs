@@ -6,6 +6,15 @@
 //! SQLite then queues writers on `busy_timeout` instead of failing a read
 //! transaction that tries to upgrade to a write.
 //!
+//! Storage trouble (a full disk, an I/O error, a read-only file) is tracked
+//! as an *episode* in [`StorageHealth`]: logged once when the first write
+//! fails and once when writes succeed again, and shown in `/healthz` in
+//! between, so a full disk is loud without flooding the log per message.
+//!
+//! The database file is created owner-only (0600): it holds users' names and,
+//! until dispatched, their messages. SQLite gives its `-wal` and `-shm` files
+//! the database file's permissions.
+//!
 //! The database runs in WAL mode with `synchronous = NORMAL`: a commit appends
 //! to the write-ahead log without waiting for the disk, and only checkpoints
 //! (copying the log into the database) sync. SQLite would checkpoint inside
@@ -14,46 +23,60 @@
 //! and the automatic checkpoint is left only as a far-away safety net.
 
 pub mod bots;
+pub mod dead_letters;
 pub mod dialogs;
 pub mod groups;
 pub mod inbox;
 pub mod outbox;
+pub mod sends;
+pub mod updates;
 pub mod users;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
+use tracing::{error, info};
 
 /// A pool of SQLite connections to one database file.
 #[derive(Clone)]
 pub struct Store {
     pool: r2d2::Pool<SqliteConnectionManager>,
+    /// The current storage episode, if writes are failing.
+    health: Arc<StorageHealth>,
+    /// Faults a test injects (none in production).
+    faults: FaultSwitch,
 }
 
 /// Schema migrations: entry `i` moves the database from `user_version` i to i+1.
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql")];
 
 impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema
     /// up to date.
     pub fn open(path: &Path) -> anyhow::Result<Store> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create directory {}", dir.display()))?;
-        }
+        Store::open_with(path, FaultSwitch::default())
+    }
+
+    /// Like [`Store::open`], with a fault switch a test can flip.
+    pub fn open_with(path: &Path, faults: FaultSwitch) -> anyhow::Result<Store> {
+        let shown = path.display();
+        create_owner_only(path).with_context(|| format!("cannot create database {shown}"))?;
         // WAL mode is a property of the file: set it once, here, rather than
         // from every pooled connection at once (they would contend for the
         // lock it takes on a new database).
-        let first = Connection::open(path)
-            .with_context(|| format!("cannot open database {}", path.display()))?;
+        let first =
+            Connection::open(path).with_context(|| format!("cannot open database {shown}"))?;
         first.busy_timeout(Duration::from_secs(10))?;
         let mode: String =
-            while_busy(|| Ok(first.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?))?;
+            while_busy(|| Ok(first.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?))
+                .with_context(|| format!("cannot use database {shown}"))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            anyhow::bail!("cannot use WAL mode for {} (got {mode})", path.display());
+            anyhow::bail!("cannot use WAL mode for {shown} (got {mode})");
         }
         drop(first);
         let manager = SqliteConnectionManager::file(path).with_init(|conn| {
@@ -68,12 +91,24 @@ impl Store {
             .max_size(8)
             .min_idle(Some(2))
             .build(manager)
-            .with_context(|| format!("cannot open database {}", path.display()))?;
-        let store = Store { pool };
-        let mut conn = store.conn()?;
+            .with_context(|| format!("cannot open database {shown}"))?;
+        let store = Store {
+            pool,
+            health: Arc::default(),
+            faults,
+        };
+        let mut conn = store
+            .conn()
+            .with_context(|| format!("cannot open database {shown}"))?;
         while_busy(|| migrate(&mut conn))
-            .with_context(|| format!("cannot migrate database {}", path.display()))?;
+            .with_context(|| format!("cannot migrate database {shown}"))?;
         Ok(store)
+    }
+
+    /// Whether writes are failing now, and why (for `/healthz`).
+    #[must_use]
+    pub fn problem(&self) -> Option<StorageProblem> {
+        self.health.problem()
     }
 
     /// Copies the write-ahead log into the database as far as readers allow,
@@ -102,12 +137,18 @@ impl Store {
         F: FnOnce(&mut Connection) -> anyhow::Result<T> + Send + 'static,
     {
         let store = self.clone();
-        tokio::task::spawn_blocking(move || {
+        let result = tokio::task::spawn_blocking(move || {
             let mut conn = store.conn()?;
             f(&mut conn)
         })
         .await
-        .context("database task failed")?
+        .context("database task failed")?;
+        if let Err(err) = &result {
+            if is_storage_error(err) {
+                self.health.failed(err);
+            }
+        }
+        result
     }
 
     /// Runs `f` inside one write transaction on the blocking thread pool;
@@ -117,13 +158,177 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> anyhow::Result<T> + Send + 'static,
     {
-        self.run(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let value = f(&tx)?;
-            tx.commit()?;
-            Ok(value)
-        })
-        .await
+        let faults = self.faults.clone();
+        let value = self
+            .run(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let value = f(&tx)?;
+                // Dropping `tx` rolls it back, as a failed commit would.
+                faults.refuse_commit()?;
+                tx.commit()?;
+                Ok(value)
+            })
+            .await?;
+        self.health.recovered();
+        Ok(value)
+    }
+}
+
+/// Creates the database file owner-only if it does not exist yet (SQLite
+/// gives `-wal` and `-shm` the same permissions), and its directory too.
+fn create_owner_only(path: &Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(dir)?;
+        }
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(drop)
+}
+
+/// Whether `err` comes from the storage itself (a full disk, an I/O error, a
+/// read-only or locked file, no connection), as opposed to the data or the
+/// code: such an error passes when the storage recovers, so the work is
+/// retried, never set aside.
+#[must_use]
+pub fn is_storage_error(err: &anyhow::Error) -> bool {
+    use rusqlite::ErrorCode::{
+        CannotOpen, DatabaseBusy, DatabaseLocked, DiskFull, OutOfMemory, ReadOnly, SystemIoFailure,
+    };
+    err.chain().any(|cause| {
+        if cause.downcast_ref::<r2d2::Error>().is_some() {
+            return true;
+        }
+        matches!(
+            cause
+                .downcast_ref::<rusqlite::Error>()
+                .and_then(rusqlite::Error::sqlite_error_code),
+            Some(
+                DiskFull
+                    | SystemIoFailure
+                    | ReadOnly
+                    | CannotOpen
+                    | DatabaseBusy
+                    | DatabaseLocked
+                    | OutOfMemory
+            )
+        )
+    })
+}
+
+/// Writes are failing: since when, and the last error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageProblem {
+    /// Unix time of the first failed write of this episode.
+    pub since: i64,
+    pub error: String,
+    /// Writes that failed in this episode.
+    pub failures: u64,
+}
+
+/// Longest pause before work that failed on the storage tries again: a
+/// write attempt is cheap, and a freed disk should be noticed soon.
+pub const RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// A storage episode ends with a successful write at least this long after
+/// its last failed one: on a nearly full disk some writes fit and others do
+/// not, and the episode must not flap (nor its log lines repeat).
+const EPISODE_QUIET: Duration = Duration::from_secs(1);
+
+/// The storage episode: `None` while writes succeed.
+#[derive(Debug, Default)]
+pub struct StorageHealth {
+    episode: Mutex<Option<(StorageProblem, std::time::Instant)>>,
+}
+
+impl StorageHealth {
+    fn failed(&self, err: &anyhow::Error) {
+        let error = format!("{err:#}");
+        let now = std::time::Instant::now();
+        let mut episode = self.episode.lock().unwrap_or_else(PoisonError::into_inner);
+        match episode.as_mut() {
+            Some((problem, last_failure)) => {
+                problem.failures += 1;
+                problem.error = error;
+                *last_failure = now;
+            }
+            None => {
+                error!(cause = %error,
+                    "the database cannot be written (disk full? read-only?); work waits and is retried, \
+                     nothing is lost or sent twice. Logged once until it recovers.");
+                let problem = StorageProblem {
+                    since: crate::clock::unix_now(),
+                    error,
+                    failures: 1,
+                };
+                *episode = Some((problem, now));
+            }
+        }
+    }
+
+    fn recovered(&self) {
+        let mut episode = self.episode.lock().unwrap_or_else(PoisonError::into_inner);
+        if episode
+            .as_ref()
+            .is_some_and(|(_, last_failure)| last_failure.elapsed() >= EPISODE_QUIET)
+        {
+            if let Some((problem, _)) = episode.take() {
+                info!(
+                    failures = problem.failures,
+                    "the database is writable again"
+                );
+            }
+        }
+    }
+
+    fn problem(&self) -> Option<StorageProblem> {
+        self.episode
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|(problem, _)| problem.clone())
+    }
+}
+
+/// Storage faults a test can turn on: with the disk "full", every write
+/// transaction fails at its commit with SQLite's own `SQLITE_FULL`, as on a
+/// full filesystem; reads go on working.
+#[derive(Debug, Clone, Default)]
+pub struct FaultSwitch(Arc<FaultState>);
+
+#[derive(Debug, Default)]
+struct FaultState {
+    disk_full: AtomicBool,
+    refused: AtomicU64,
+}
+
+impl FaultSwitch {
+    pub fn set_disk_full(&self, full: bool) {
+        self.0.disk_full.store(full, Ordering::SeqCst);
+    }
+
+    /// How many commits were refused so far.
+    #[must_use]
+    pub fn refused_commits(&self) -> u64 {
+        self.0.refused.load(Ordering::SeqCst)
+    }
+
+    fn refuse_commit(&self) -> rusqlite::Result<()> {
+        if !self.0.disk_full.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.0.refused.fetch_add(1, Ordering::SeqCst);
+        Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            Some("database or disk is full".into()),
+        ))
     }
 }
 

@@ -9,6 +9,8 @@
 //!   appear in these errors: frankenstein strips the request URL from
 //!   transport errors, and this module never formats the API URL.
 
+pub mod gate;
+
 use std::time::Duration;
 
 use frankenstein::AsyncTelegramApi;
@@ -30,7 +32,8 @@ pub enum Error {
     /// 429: wait exactly this long before calling again.
     #[error("rate limited by Telegram: retry after {}s", .0.as_secs())]
     RetryAfter(Duration),
-    /// 401: the token was rejected.
+    /// 401 (or 404, Telegram's answer for a token it does not know at all):
+    /// the token was rejected.
     #[error("unauthorized: Telegram rejected the bot token (revoked or mistyped?)")]
     Unauthorized,
     /// 409: another consumer of this token's updates.
@@ -86,7 +89,8 @@ impl Error {
             return Error::Migrated(chat);
         }
         match code {
-            401 => Error::Unauthorized,
+            // Every method switchboard calls exists, so a 404 is about the token.
+            401 | 404 => Error::Unauthorized,
             403 => Error::Forbidden(description),
             409 => Error::Conflict(description),
             // A 429 without retry_after: wait a second rather than hammer.

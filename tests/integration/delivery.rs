@@ -210,3 +210,116 @@ async fn a_reply_overtakes_ten_thousand_queued_broadcast_messages() {
         "the reply waited behind {before} of 10,000 broadcast messages"
     );
 }
+
+/// App and fake both held to `budget` per backend group, other limits off.
+async fn desk_with_group_budget(budget: Rate) -> Desk {
+    let limits = Limits {
+        bot: None,
+        chat: None,
+        group: Some(budget),
+    };
+    let desk = Desk::prepare(&[("shop", settings(limits))]).await;
+    desk.fake.set_limits(fake::Limits {
+        per_bot: None,
+        per_private_chat: None,
+        per_group: Some(fake::Rate::new(budget.count, budget.per)),
+    });
+    desk
+}
+
+/// The user's messages into a throttled backend group queue up, but the
+/// operator's reply to that user goes out at once: order is kept per
+/// direction, not across both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_does_not_wait_behind_the_users_messages_into_a_throttled_group() {
+    let mut desk = desk_with_group_budget(Rate {
+        count: 2,
+        per: Duration::from_secs(3),
+    })
+    .await;
+    desk.launch();
+    let group = desk.group();
+    let alice = desk.fake.add_user("Alice", None);
+    let questions: Vec<String> = (0..6).map(|i| format!("q{i}")).collect();
+    for question in &questions {
+        desk.fake.user_sends(desk.bot(), &alice, question);
+    }
+    let topic = desk.topic_of(&alice).await;
+    desk.fake
+        .operator_sends(group, Some(topic), &desk.operator, "answer");
+    let mut chat: Vec<&str> = questions.iter().map(String::as_str).collect();
+    chat.push("answer");
+    desk.wait_chat_texts(desk.bot(), &alice, &chat).await;
+    let copied = desk
+        .fake
+        .topic_messages(group, topic)
+        .iter()
+        .filter(|m| m.from_is_bot && !m.is_service)
+        .count();
+    assert!(
+        copied < questions.len(),
+        "the reply waited until all {copied} of the user's messages were in the topic"
+    );
+}
+
+/// A new user's burst before their topic exists queues one topic creation,
+/// so the group's whole budget goes to real sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_before_the_topic_exists_spends_the_group_budget_on_real_sends() {
+    let budget = Rate {
+        count: 5,
+        per: Duration::from_secs(2),
+    };
+    let mut desk = desk_with_group_budget(budget).await;
+    let alice = desk.fake.add_user("Alice", None);
+    let burst: Vec<String> = (0..8).map(|i| format!("m{i}")).collect();
+    for text in &burst {
+        desk.fake.user_sends(desk.bot(), &alice, text);
+    }
+    desk.launch();
+    let topic = desk.topic_of(&alice).await;
+    let expected: Vec<&str> = burst.iter().map(String::as_str).collect();
+    desk.wait_topic_texts(desk.group(), topic, &expected).await;
+    desk.settle().await;
+    let stats = desk.fake.stats();
+    assert_eq!(desk.fake.request_count("createForumTopic"), 1);
+    assert_eq!(stats.throttled, 0, "no 429");
+    // The first window holds the whole budget: no place went to a job
+    // that made no call.
+    let sends = stats.accepted_sends(desk.group());
+    let first_window = sends
+        .iter()
+        .take_while(|at| at.duration_since(sends[0]) < budget.per)
+        .count();
+    assert_eq!(first_window, 5, "{sends:?}");
+}
+
+/// A restart does not grant a fresh budget: the limiter's windows are
+/// restored from the calls of the last run, so the group is not pushed over
+/// its budget (the fake would answer 429).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_keeps_the_group_within_its_budget() {
+    let mut desk = desk_with_group_budget(Rate {
+        count: 3,
+        per: Duration::from_secs(4),
+    })
+    .await;
+    desk.launch();
+    let group = desk.group();
+    let alice = desk.fake.add_user("Alice", None);
+    desk.fake.user_sends(desk.bot(), &alice, "a1");
+    desk.fake.user_sends(desk.bot(), &alice, "a2");
+    let topic = desk.topic_of(&alice).await;
+    desk.wait_topic_texts(group, topic, &["a1", "a2"]).await;
+    desk.settle().await;
+    desk.stop().await;
+    let bob = desk.fake.add_user("Bob", None);
+    desk.fake.user_sends(desk.bot(), &bob, "b1");
+    desk.launch();
+    let bob_topic = desk.topic_of(&bob).await;
+    desk.wait_topic_texts(group, bob_topic, &["b1"]).await;
+    let stats = desk.fake.stats();
+    eprintln!("DEBUG {} {:?}", stats.throttled, stats.sends);
+    assert_eq!(stats.throttled, 0, "no 429 after the restart");
+    assert!(stats.max_in_window(group, Duration::from_secs(4)) <= 3);
+}

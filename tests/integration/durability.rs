@@ -36,6 +36,18 @@ async fn killed_mid_relay_then_restarted_loses_and_repeats_nothing() {
     })
     .await
     .expect("the updates confirmed and the topic creation in flight");
+    // The welcome goes in the other direction's lane, beside the topic
+    // creation: let it be recorded, so that the only call in flight at the
+    // kill is the one that never answers.
+    let database = dir.path().join("state/switchboard.db");
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !toward_users_done(&database) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the welcome was not recorded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     first.kill();
 
     let mut second = spawn_switchboard(&config, &bot);
@@ -70,6 +82,20 @@ async fn killed_mid_relay_then_restarted_loses_and_repeats_nothing() {
         "the welcome and the answer once each"
     );
     assert_eq!(fake.pending_update_count(&bot), 0);
+}
+
+/// Whether no job toward a user is pending in the database at `path`.
+fn toward_users_done(path: &std::path::Path) -> bool {
+    let store = switchboard::store::Store::open(path).expect("open the database");
+    let conn = store.conn().expect("connection");
+    let pending: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND lane LIKE 'u%'",
+            [],
+            |row| row.get(0),
+        )
+        .expect("count");
+    pending == 0
 }
 
 /// A graceful stop and a restart: work queued in the meantime is picked up,

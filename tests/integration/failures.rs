@@ -191,3 +191,66 @@ async fn a_backend_group_that_moves_to_a_new_id_is_followed() {
     desk.settle().await;
     assert!(desk.failed_jobs().is_empty(), "{:?}", desk.failed_jobs());
 }
+
+/// The token is revoked while replies are queued (Telegram answers 401):
+/// sending pauses with the queue intact, `/healthz` shows the bot stopped,
+/// and once the token works again every reply arrives, in order, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_pauses_the_bot_and_loses_nothing() {
+    let mut desk = Desk::prepare(&[("shop", switchboard::config::BotSettings::default())]).await;
+    desk.token_probe = std::time::Duration::from_millis(100);
+    desk.launch();
+    let (alice, topic) = desk.open_dialog("Alice", "question").await;
+    let group = desk.group();
+    // The first refusal comes from a reply; the poller still fetches...
+    desk.fake.inject(
+        FaultRule::on("copyMessage", Fault::unauthorized())
+            .for_bot(desk.bot())
+            .always(),
+    );
+    for text in ["one", "two", "three"] {
+        desk.fake
+            .operator_sends(group, Some(topic), &desk.operator, text);
+    }
+    desk.wait("a reply refused with 401", |f| {
+        (f.request_count("copyMessage") >= 2).then_some(())
+    })
+    .await;
+    // ...then every call is refused, as for a revoked token.
+    desk.fake.inject(
+        FaultRule::any(Fault::unauthorized())
+            .for_bot(desk.bot())
+            .always(),
+    );
+    let mut stopped = false;
+    for _ in 0..500 {
+        let (status, health) = desk.health().await;
+        if status == 503 && health["bots"]["shop"]["state"] == "stopped" {
+            stopped = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(stopped, "/healthz shows the bot stopped");
+    assert_eq!(
+        texts(&desk.fake.private_chat(desk.bot(), &alice)),
+        ["question", &welcome()]
+    );
+
+    desk.fake.clear_faults();
+    desk.wait_chat_texts(
+        desk.bot(),
+        &alice,
+        &["question", &welcome(), "one", "two", "three"],
+    )
+    .await;
+    desk.settle().await;
+    assert!(desk.failed_jobs().is_empty(), "{:?}", desk.failed_jobs());
+    assert_eq!(
+        texts(&desk.fake.topic_messages(group, topic)),
+        ["question", "one", "two", "three"],
+        "no 'not delivered' note"
+    );
+    let (status, health) = desk.health().await;
+    assert_eq!(status, 200, "{health}");
+}

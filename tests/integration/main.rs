@@ -17,3 +17,5 @@ mod relay;
 mod robustness;
 /// Welcome, keywords, /new, /close, autoclose, notes, silent mode.
 mod rules;
+/// The database under faults: a full disk, file permissions, a foreign file.
+mod storage;

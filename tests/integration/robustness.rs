@@ -269,3 +269,83 @@ async fn tokens_never_appear_in_the_logs() {
         );
     }
 }
+
+/// Updates served a second time, with their original ids (by a Bot API
+/// server or a proxy that lost track): each is relayed once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_served_twice_is_relayed_once() {
+    let desk = Desk::one_bot().await;
+    let (alice, topic) = desk.open_dialog("Alice", "one").await;
+    let group = desk.group();
+    desk.fake.repeat_confirmed_updates(desk.bot(), 1);
+    desk.fake.user_sends(desk.bot(), &alice, "two");
+    desk.wait_topic_texts(group, topic, &["one", "two"]).await;
+    desk.settle().await;
+    desk.fake.repeat_confirmed_updates(desk.bot(), 2);
+    desk.fake.user_sends(desk.bot(), &alice, "three");
+    desk.wait_topic_texts(group, topic, &["one", "two", "three"])
+        .await;
+    desk.settle().await;
+    assert_eq!(
+        texts(&desk.fake.topic_messages(group, topic)),
+        ["one", "two", "three"]
+    );
+}
+
+/// An update the dispatcher cannot handle (a sender id beyond what Telegram
+/// issues) is set aside as a dead letter with its error: the updates around
+/// it and the other bot's go on, `/healthz` counts it, operators see a note
+/// in General, and after a restart it is not tried again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_that_cannot_be_handled_is_set_aside_and_the_rest_go_on() {
+    let mut desk = Desk::prepare(&[
+        ("shop", BotSettings::default()),
+        ("other", BotSettings::default()),
+    ])
+    .await;
+    let (shop, other) = (desk.bots[0].bot.clone(), desk.bots[1].bot.clone());
+    let alice = desk.fake.add_user("Alice", None);
+    let bob = desk.fake.add_user("Bob", None);
+    desk.fake.user_sends(&shop, &alice, "before");
+    desk.fake.push_raw_update(
+        &shop,
+        serde_json::json!({"message": {
+            "message_id": 99, "date": 0,
+            "chat": {"id": 5, "type": "private", "first_name": "X"},
+            "from": {"id": 18_446_744_073_709_551_615_u64, "is_bot": false, "first_name": "X"},
+            "text": "an id that does not fit"
+        }}),
+    );
+    desk.fake.user_sends(&shop, &alice, "after");
+    desk.fake.user_sends(&other, &bob, "hello");
+    desk.launch();
+    let (shop_group, other_group) = (desk.bots[0].group, desk.bots[1].group);
+    let topic = desk.topic_of(&alice).await;
+    desk.wait_topic_texts(shop_group, topic, &["before", "after"])
+        .await;
+    desk.wait("the other bot's topic", |f| {
+        let topic = f.topics(other_group).first()?.thread_id;
+        (texts(&f.topic_messages(other_group, topic)) == ["hello"]).then_some(())
+    })
+    .await;
+    desk.settle().await;
+    let (status, health) = desk.health().await;
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(health["dead_letters"], 1, "{health}");
+    let general = texts(&desk.fake.general_messages(shop_group));
+    assert!(
+        general
+            .iter()
+            .any(|t| t.starts_with("⚠️ An update could not be handled")),
+        "{general:?}"
+    );
+
+    desk.stop().await;
+    desk.launch();
+    desk.fake.user_sends(&shop, &alice, "after the restart");
+    desk.wait_topic_texts(shop_group, topic, &["before", "after", "after the restart"])
+        .await;
+    desk.settle().await;
+    let (_, health) = desk.health().await;
+    assert_eq!(health["dead_letters"], 1, "{health}");
+}

@@ -242,7 +242,10 @@ async fn autoclose_after_the_last_operator_reply_unless_the_user_answered() {
         .await;
     desk.settle().await;
 
+    // A whole scheduler pass on the advanced clock, then every job it
+    // queued done: had autoclose fired, the topic would be closed by now.
     desk.clock.advance(Duration::from_secs(3599));
+    desk.scheduler_pass().await;
     desk.settle().await;
     assert!(desk.fake.topics(group).iter().all(|t| !t.closed), "not yet");
 

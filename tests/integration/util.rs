@@ -7,7 +7,8 @@ use switchboard::app::{self, Options};
 use switchboard::clock::ManualClock;
 use switchboard::config::{BotConfig, BotSettings, Config, HttpConfig, Mode, Token};
 use switchboard::fake::{FakeBot, FakeMessage, FakeTelegram, FakeUser};
-use switchboard::store::Store;
+use switchboard::store::{FaultSwitch, Store};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -31,8 +32,16 @@ pub struct Desk {
     pub database: PathBuf,
     /// Where the app's HTTP server listens.
     pub http: std::net::SocketAddr,
+    /// Bound to `http`, until the app takes it.
+    listener: Option<std::net::TcpListener>,
     /// How long the app waits for an answer to a call.
     pub call_timeout: Duration,
+    /// The first pause before a rejected token is tried again.
+    pub token_probe: Duration,
+    /// Storage faults the test turns on and off.
+    pub faults: FaultSwitch,
+    /// Completed scheduler passes.
+    passes: Arc<watch::Sender<u64>>,
     /// An operator who is a member of every backend group.
     pub operator: FakeUser,
     _dir: tempfile::TempDir,
@@ -77,13 +86,14 @@ impl Desk {
             })
             .collect();
         let dir = tempfile::tempdir().expect("temp dir");
-        // A port that was free a moment ago (the app binds it itself).
-        let http = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
         Desk {
-            http,
+            http: listener.local_addr().expect("its address"),
+            listener: Some(listener),
             call_timeout: Duration::from_secs(5),
+            token_probe: Duration::from_secs(5),
+            faults: FaultSwitch::default(),
+            passes: Arc::new(watch::Sender::new(0)),
             operator: fake.add_user("Olga", Some("olga_support")),
             clock: ManualClock::starting_at(1_700_000_000),
             database: dir.path().join("switchboard.db"),
@@ -105,18 +115,50 @@ impl Desk {
         }
     }
 
-    /// Starts the app in this process.
+    /// Starts the app in this process (on a new port if it ran before).
     pub fn launch(&mut self) {
+        let listener = match self.listener.take() {
+            Some(listener) => listener,
+            None => std::net::TcpListener::bind("127.0.0.1:0").expect("a port"),
+        };
+        self.http = listener.local_addr().expect("its address");
+        listener.set_nonblocking(true).expect("non-blocking");
+        let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
         let shutdown = CancellationToken::new();
         let options = Options {
             clock: Arc::new(self.clock.clone()),
             scheduler_tick: Duration::from_millis(20),
+            scheduler_passes: Arc::clone(&self.passes),
             call_timeout: self.call_timeout,
             // The sender's backoff logic, on a faster clock.
             retry_base: Duration::from_millis(50),
+            token_probe: self.token_probe,
+            faults: self.faults.clone(),
         };
-        let handle = tokio::spawn(app::run(self.config(), options, shutdown.clone()));
+        let handle = tokio::spawn(app::run(self.config(), listener, options, shutdown.clone()));
         self.running = Some((shutdown, handle));
+    }
+
+    /// Waits until the scheduler has made a whole pass that started after
+    /// this call, so it saw every change made before (to the clock, say).
+    pub async fn scheduler_pass(&self) {
+        let mut passes = self.passes.subscribe();
+        let start = *passes.borrow_and_update();
+        // The pass running now may have read the clock before the change.
+        let done = tokio::time::timeout(PATIENCE, passes.wait_for(|n| *n >= start + 2)).await;
+        assert!(
+            matches!(done, Ok(Ok(_))),
+            "the scheduler made no pass in time"
+        );
+    }
+
+    /// What `/healthz` answers: the status code and the JSON body.
+    pub async fn health(&self) -> (u16, serde_json::Value) {
+        let response = reqwest::get(format!("http://{}/healthz", self.http))
+            .await
+            .expect("healthz answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("healthz JSON"))
     }
 
     /// Stops the app gracefully and waits for it.
