@@ -4,6 +4,8 @@
 //! bot's polling state as JSON, e.g.
 //! `{"status":"ok","bots":{"shop":{"state":"polling"}}}`.
 
+pub mod server;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -75,7 +77,7 @@ async fn healthz(State(health): State<Arc<Health>>) -> (StatusCode, Json<Report>
     (code, Json(Report { status, bots }))
 }
 
-/// Serves until `shutdown`.
+/// Serves until `shutdown` (see [`server`] for how connections are bounded).
 pub async fn serve(
     listener: TcpListener,
     health: Arc<Health>,
@@ -84,7 +86,5 @@ pub async fn serve(
     let router = Router::new()
         .route("/healthz", get(healthz))
         .with_state(health);
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    server::serve(listener, router, shutdown).await
 }
