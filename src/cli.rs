@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
 
 use crate::config::Config;
 
@@ -48,7 +49,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            print_error(format_args!("error: {err:#}"));
             ExitCode::FAILURE
         }
     }
@@ -71,10 +72,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = match Config::load(&config) {
                 Ok(config) => config,
                 Err(err) => {
-                    eprintln!("{err}");
+                    print_error(err);
                     return Ok(ExitCode::from(EXIT_CONFIG));
                 }
             };
+            raise_open_file_limit();
             runtime()?.block_on(async {
                 let listener = crate::app::bind(config.http.listen).await?;
                 let shutdown = CancellationToken::new();
@@ -120,12 +122,53 @@ async fn stop_on_signal(shutdown: CancellationToken) {
 }
 
 /// Logs to stderr; `RUST_LOG` overrides the level (default `info`, `warn` for the demo).
+///
+/// Logging never panics: when stderr is gone (the journal or a pipe reader
+/// went away), tracing's own report of the failed write would go to stderr
+/// with `eprintln!`, which panics, killing whichever task logged. So that
+/// report is off, and the writer drops what cannot be written.
 fn init_tracing(quiet: bool) {
     use tracing_subscriber::EnvFilter;
     let default = if quiet { "warn" } else { "info" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| LossyStderr)
+        .log_internal_errors(false)
         .try_init();
+}
+
+/// Stderr, where a failed write (EPIPE, EBADF, ...) counts as done: a log
+/// line that cannot be written is lost, and nothing else happens.
+struct LossyStderr;
+
+impl std::io::Write for LossyStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // The whole line at once, under stderr's lock, so that lines from
+        // several threads never interleave.
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
+}
+
+/// Writes a line to stderr; unlike `eprintln!`, does not panic when stderr is gone.
+fn print_error(text: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{text}");
+}
+
+/// Raises the soft limit on open files to the hard limit. The soft default
+/// is often 1,024, while every HTTP client and every outgoing Bot API call
+/// takes a descriptor; the hard limit (systemd's `LimitNOFILE`) is the one
+/// the administrator chose.
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => info!(limit, "open file limit"),
+        Err(err) => warn!(cause = %err, "cannot raise the open file limit; keeping it"),
+    }
 }

@@ -1809,7 +1809,7 @@ const MIN_MASKED_SECRET: usize = 8;
 
 /// Replaces the secret of anything shaped like a bot token (`<digits>:<8 or
 /// more of A-Z a-z 0-9 _ ->`) with `***`.
-fn mask_tokens(text: &str) -> String {
+pub(crate) fn mask_tokens(text: &str) -> String {
     let is_secret_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());

@@ -8,6 +8,8 @@
 //! tasks that had to be restarted, e.g.
 //! `{"status":"ok","bots":{"shop":{"state":"polling"}},"storage":{"state":"ok"},"dead_letters":0,"tasks":{}}`.
 
+pub mod server;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -174,7 +176,7 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Report>) {
     (code, Json(report))
 }
 
-/// Serves until `shutdown`.
+/// Serves until `shutdown` (see [`server`] for how connections are bounded).
 pub async fn serve(
     listener: TcpListener,
     health: Arc<Health>,
@@ -184,7 +186,5 @@ pub async fn serve(
     let router = Router::new()
         .route("/healthz", get(healthz))
         .with_state(AppState { health, store });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    server::serve(listener, router, shutdown).await
 }

@@ -7,7 +7,8 @@
 //! * Every failure is classified into an [`Error`] whose kind callers act on
 //!   (retry after, stop the bot, mark the user blocked, ...). Tokens never
 //!   appear in these errors: frankenstein strips the request URL from
-//!   transport errors, and this module never formats the API URL.
+//!   transport errors, this module never formats the API URL, and every
+//!   text that comes from outside (which may echo the URL) is masked.
 
 pub mod gate;
 
@@ -102,23 +103,52 @@ impl Error {
     }
 }
 
-impl From<frankenstein::Error> for Error {
-    fn from(err: frankenstein::Error) -> Error {
+impl Error {
+    /// Classifies a failed call. Every text in the result that came from
+    /// outside (Telegram's description, an unreadable answer, a transport
+    /// error) first passes through `mask`: a server at a wrong `api_url` may
+    /// echo the request path, and with it the token (DESIGN invariant 6).
+    fn from_frankenstein(err: frankenstein::Error, mask: impl Fn(&str) -> String) -> Error {
         match err {
-            frankenstein::Error::Api(response) => Error::from_response(response),
-            // frankenstein already removed the URL (and with it the token).
+            frankenstein::Error::Api(mut response) => {
+                response.description = mask(&response.description);
+                Error::from_response(response)
+            }
             frankenstein::Error::HttpReqwest(err) if err.is_timeout() => {
                 Error::Network("request timed out".into())
             }
-            frankenstein::Error::HttpReqwest(err) => Error::Network(error_chain(&err)),
+            // frankenstein removed the URL from the error itself, but not
+            // necessarily from its sources.
+            frankenstein::Error::HttpReqwest(err) => Error::Network(mask(&error_chain(&err))),
             // A non-JSON answer, typically an HTML error page from a proxy.
+            // Masked before it is cut short: a cut could leave a piece of
+            // the token too short to be recognised.
             frankenstein::Error::JsonDecode { source, input } => Error::Network(format!(
-                "unreadable answer ({source}): {}",
-                input.chars().take(200).collect::<String>()
+                "unreadable answer ({}): {}",
+                mask(&source.to_string()),
+                mask(&input).chars().take(200).collect::<String>()
             )),
-            other => Error::Network(other.to_string()),
+            other => Error::Network(mask(&other.to_string())),
         }
     }
+}
+
+/// `text` without `token`'s secret, nor anything else shaped like a token.
+///
+/// The secret (the part after `:`) is what is replaced, not the whole token:
+/// it is the same in every form the token takes in an echoed URL (raw,
+/// `123%3ASECRET`, `123%3aSECRET`), since none of its characters is ever
+/// percent-encoded. A token without `:` (not one from `bots.toml`, which
+/// checks the shape) is replaced whole.
+fn mask_secret(text: &str, token: &Token) -> String {
+    let token = token.expose();
+    let secret = token.split_once(':').map_or(token, |(_, secret)| secret);
+    let text = if secret.is_empty() {
+        text.to_owned()
+    } else {
+        text.replace(secret, "***")
+    };
+    crate::config::mask_tokens(&text)
 }
 
 fn error_chain(err: &dyn std::error::Error) -> String {
@@ -159,6 +189,8 @@ pub const ALLOWED_UPDATES: &[AllowedUpdate] =
 #[derive(Clone)]
 pub struct Client {
     bot: Bot,
+    /// To remove from error texts (see [`mask_secret`]).
+    token: Token,
 }
 
 impl Client {
@@ -169,11 +201,19 @@ impl Client {
             .api_url(format!("{api_url}/bot{}", token.expose()))
             .client(http)
             .build();
-        Client { bot }
+        Client {
+            bot,
+            token: token.clone(),
+        }
+    }
+
+    /// `err` classified, with this bot's token and any other masked.
+    fn error(&self, err: frankenstein::Error) -> Error {
+        Error::from_frankenstein(err, |text| mask_secret(text, &self.token))
     }
 
     pub async fn get_me(&self) -> Result<User, Error> {
-        Ok(self.bot.get_me().await?.result)
+        Ok(self.bot.get_me().await.map_err(|e| self.error(e))?.result)
     }
 
     /// Long-polls for updates from `offset` on, each kept as raw JSON.
@@ -188,8 +228,11 @@ impl Client {
             .timeout(u32::try_from(timeout.as_secs()).unwrap_or(u32::MAX))
             .allowed_updates(ALLOWED_UPDATES.to_vec())
             .build();
-        let response: MethodResponse<Vec<Box<RawValue>>> =
-            self.bot.request("getUpdates", Some(params)).await?;
+        let response: MethodResponse<Vec<Box<RawValue>>> = self
+            .bot
+            .request("getUpdates", Some(params))
+            .await
+            .map_err(|e| self.error(e))?;
         let mut updates = Vec::with_capacity(response.result.len());
         for json in response.result {
             #[derive(Deserialize)]
@@ -205,27 +248,48 @@ impl Client {
     }
 
     pub async fn send_message(&self, params: &SendMessageParams) -> Result<Message, Error> {
-        Ok(self.bot.send_message(params).await?.result)
+        Ok(self
+            .bot
+            .send_message(params)
+            .await
+            .map_err(|e| self.error(e))?
+            .result)
     }
 
     pub async fn copy_message(&self, params: &CopyMessageParams) -> Result<MessageId, Error> {
-        Ok(self.bot.copy_message(params).await?.result)
+        Ok(self
+            .bot
+            .copy_message(params)
+            .await
+            .map_err(|e| self.error(e))?
+            .result)
     }
 
     pub async fn create_forum_topic(
         &self,
         params: &CreateForumTopicParams,
     ) -> Result<ForumTopic, Error> {
-        Ok(self.bot.create_forum_topic(params).await?.result)
+        Ok(self
+            .bot
+            .create_forum_topic(params)
+            .await
+            .map_err(|e| self.error(e))?
+            .result)
     }
 
     pub async fn close_forum_topic(&self, params: &CloseForumTopicParams) -> Result<(), Error> {
-        self.bot.close_forum_topic(params).await?;
+        self.bot
+            .close_forum_topic(params)
+            .await
+            .map_err(|e| self.error(e))?;
         Ok(())
     }
 
     pub async fn reopen_forum_topic(&self, params: &ReopenForumTopicParams) -> Result<(), Error> {
-        self.bot.reopen_forum_topic(params).await?;
+        self.bot
+            .reopen_forum_topic(params)
+            .await
+            .map_err(|e| self.error(e))?;
         Ok(())
     }
 }
@@ -277,5 +341,56 @@ mod tests {
             }),
         );
         assert_eq!(migrated, Error::Migrated(-1009));
+    }
+
+    const TOKEN: &str = "123456789:AAHownSecretOwnSecretOwnSecret_-123";
+
+    fn masked(err: frankenstein::Error) -> String {
+        let token = Token::new(TOKEN);
+        Error::from_frankenstein(err, |text| mask_secret(text, &token)).to_string()
+    }
+
+    #[test]
+    fn the_own_token_is_masked_in_every_form_and_any_other_token_too() {
+        let text = format!(
+            "Cannot POST /bot{TOKEN}/getMe; /bot{}/x; /bot{}/y; 987654321:AAHsomeoneElsesSecret_42",
+            TOKEN.replace(':', "%3A"),
+            TOKEN.replace(':', "%3a"),
+        );
+        let masked = mask_secret(&text, &Token::new(TOKEN));
+        assert_eq!(
+            masked,
+            "Cannot POST /bot123456789:***/getMe; /bot123456789%3A***/x; /bot123456789%3a***/y; 987654321:***"
+        );
+    }
+
+    #[test]
+    fn errors_built_from_outside_text_are_masked() {
+        let description = masked(frankenstein::Error::Api(ErrorResponse {
+            ok: false,
+            description: format!("Bad Request: no route /bot{TOKEN}/getMe"),
+            error_code: 400,
+            parameters: None,
+        }));
+        assert_eq!(
+            description,
+            "rejected by Telegram (400): Bad Request: no route /bot123456789:***/getMe"
+        );
+
+        // An HTML page whose 200th character falls inside the token: masked
+        // first, so no piece of the secret survives the cut.
+        let input = format!(
+            "{}<pre>Cannot POST /bot{TOKEN}/getMe</pre>",
+            "x".repeat(166)
+        );
+        let Err(source) = serde_json::from_str::<serde_json::Value>(&input) else {
+            panic!("HTML is not JSON");
+        };
+        let unreadable = masked(frankenstein::Error::JsonDecode { source, input });
+        assert!(
+            unreadable.ends_with("Cannot POST /bot123456789:***"),
+            "{unreadable}"
+        );
+        assert!(!unreadable.contains("AAH"), "{unreadable}");
     }
 }

@@ -9,6 +9,8 @@ mod util;
 mod delivery;
 /// Crash safety: the binary killed with SIGKILL and restarted.
 mod durability;
+/// Exposed surfaces: echoed tokens, idle and half-open connections, a dead stderr.
+mod exposure;
 /// Failures Telegram reports: blocked users, deleted topics.
 mod failures;
 /// User <-> topic relaying, isolation between bots.
