@@ -529,6 +529,7 @@ impl Sender {
                 to,
                 from_chat,
                 message_id,
+                ..
             } => {
                 let (chat, thread) = self.resolve(to).await?;
                 *used = Used {
