@@ -19,8 +19,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use frankenstein::types::{ChatMember, ChatMemberUpdated, Message};
-use frankenstein::updates::{Update, UpdateContent};
 use rusqlite::Transaction;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -33,7 +31,8 @@ use crate::outbox::{self, FailureKind, Job, Priority, Report, Target};
 use crate::store::dialogs::{self, Dialog, Status};
 use crate::store::users::{self, User};
 use crate::store::{self, Store, inbox};
-use rules::{OperatorPlan, UserPlan};
+use crate::telegram::update::{self, ChatKind, MemberChange, Message, UpdateKind};
+use rules::{Content, OperatorPlan, UserPlan};
 
 /// Inbox rows handled per transaction.
 const BATCH: usize = 256;
@@ -300,11 +299,11 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// Answers operators in the General topic of `group`.
+    /// Answers operators in the General topic of `group`, cut to fit a message.
     pub fn answer_in_general(&mut self, group: i64, text: String) -> anyhow::Result<()> {
         let job = Job::Text {
             to: Target::General(group),
-            text,
+            text: rules::fit_message(&text),
         };
         self.enqueue_in(outbox::GENERAL_LANE, Priority::TopicEdit, group, job)
     }
@@ -345,27 +344,26 @@ impl Ctx<'_> {
     }
 
     fn handle_update(&mut self, payload: &str) -> anyhow::Result<()> {
-        let update: Update = match serde_json::from_str(payload) {
-            Ok(update) => update,
-            Err(err) => {
-                warn!(bot = %self.bot.name, kinds = %update_kinds(payload), cause = %err,
-                    "skipping an update of a kind switchboard does not handle");
-                return Ok(());
-            }
-        };
+        // An update that cannot be used at all becomes a dead letter.
+        let update = update::decode(payload)
+            .map_err(|err| anyhow::anyhow!("cannot read the update: {err}"))?;
         debug!(bot = %self.bot.name, update = update.update_id, "dispatching");
-        match &update.content {
-            UpdateContent::Message(message) if rules::is_private(message) => {
+        match &update.kind {
+            UpdateKind::Message(message) if rules::is_private(message) => {
                 self.on_user_message(message)
             }
-            UpdateContent::Message(message) => self.on_group_message(message),
-            UpdateContent::MyChatMember(change)
-                if change.chat.type_field == frankenstein::types::ChatType::Private =>
-            {
+            UpdateKind::Message(message) => self.on_group_message(message),
+            UpdateKind::MyChatMember(change) if change.chat.kind == ChatKind::Private => {
                 self.on_block_change(change)
             }
-            _ => {
-                debug!(bot = %self.bot.name, update = update.update_id, "ignoring an update kind without a rule");
+            UpdateKind::MyChatMember(_) => {
+                debug!(bot = %self.bot.name, update = update.update_id,
+                    "ignoring a change of the bot's membership in a group");
+                Ok(())
+            }
+            UpdateKind::Other(kind) => {
+                debug!(bot = %self.bot.name, update = update.update_id, kind = %kind,
+                    "ignoring an update kind without a rule");
                 Ok(())
             }
         }
@@ -396,15 +394,20 @@ impl Ctx<'_> {
     }
 
     fn on_user_message(&mut self, message: &Message) -> anyhow::Result<()> {
-        let Some(from) = message.from.as_deref() else {
+        let Some(from) = &message.from else {
             warn!(bot = %self.bot.name, "private message without a sender; skipped");
             return Ok(());
         };
-        if from.is_bot || !rules::has_content(message) {
+        if from.is_bot {
+            return Ok(());
+        }
+        let content = rules::classify(message);
+        if content == Content::Service {
+            debug!(bot = %self.bot.name, user = from.id, "a service message; not relayed");
             return Ok(());
         }
         let user = User {
-            user_id: i64::try_from(from.id)?,
+            user_id: from.id,
             first_name: from.first_name.clone(),
             last_name: from.last_name.clone(),
             username: from.username.clone(),
@@ -442,12 +445,35 @@ impl Ctx<'_> {
             }
         };
         dialogs::set_status(self.tx, dialog.id, Status::UserAnswered)?;
+        let what = match content {
+            Content::Copyable | Content::Service => None,
+            Content::Unknown(what) => Some(what),
+            Content::NotCopyable(what) => {
+                // Telegram would refuse the copy: say what arrived instead.
+                self.tell_not_delivered(&dialog)?;
+                return commands::note(self, &dialog, rules::not_copyable_note(what, message));
+            }
+        };
         let copy = Job::Copy {
             to: Target::Topic(dialog.id),
             from_chat: message.chat.id,
             message_id: message.message_id,
+            what,
         };
         self.enqueue(&dialog, Priority::Inbound, copy)
+    }
+
+    /// Tells the user their message did not reach support, unless the bot
+    /// is in silent mode.
+    fn tell_not_delivered(&mut self, dialog: &Dialog) -> anyhow::Result<()> {
+        if self.bot.settings.silent_mode {
+            return Ok(());
+        }
+        let notice = Job::Text {
+            to: Target::User(dialog.user_id),
+            text: NOT_DELIVERED_NOTICE.into(),
+        };
+        self.enqueue(dialog, Priority::Reply, notice)
     }
 
     fn welcome(&mut self, dialog: &Dialog) -> anyhow::Result<()> {
@@ -467,9 +493,9 @@ impl Ctx<'_> {
         let username = store::bots::username(self.tx, &self.bot.name)?;
         let group = message.chat.id;
         let plan = rules::plan_operator_message(message, group, username.as_deref());
-        let in_topic = message.is_topic_message == Some(true);
+        let in_topic = message.is_topic_message;
         let dialog = match message.message_thread_id.filter(|_| in_topic) {
-            Some(topic) => dialogs::by_topic(self.tx, &self.bot.name, group, topic.into())?,
+            Some(topic) => dialogs::by_topic(self.tx, &self.bot.name, group, topic)?,
             None => None,
         };
         match (plan, dialog) {
@@ -479,17 +505,32 @@ impl Ctx<'_> {
                 None => Ok(()), // a topic that is not a dialog of this bot
             },
             (OperatorPlan::Command(command), _) => commands::in_general(self, group, &command),
-            (OperatorPlan::Relay, Some(dialog)) => self.relay_reply(&dialog, message),
-            (OperatorPlan::Relay, None) if in_topic => {
+            (OperatorPlan::Relay { what }, Some(dialog)) => {
+                self.relay_reply(&dialog, message, what)
+            }
+            (OperatorPlan::NotCopyable(what), Some(dialog)) => commands::note(
+                self,
+                &dialog,
+                format!("⚠️ Not sent to the user: Telegram does not let bots copy {what}."),
+            ),
+            (OperatorPlan::Relay { .. } | OperatorPlan::NotCopyable(_), None) if in_topic => {
                 info!(bot = %self.bot.name, topic = ?message.message_thread_id,
                     "not relayed: this topic is not a dialog of this bot");
                 Ok(())
             }
-            (OperatorPlan::Relay, None) => Ok(()), // chatter in General
+            // Chatter in General.
+            (OperatorPlan::Relay { .. } | OperatorPlan::NotCopyable(_), None) => Ok(()),
         }
     }
 
-    fn relay_reply(&mut self, dialog: &Dialog, message: &Message) -> anyhow::Result<()> {
+    /// Copies an operator's message to the user; `what` names content of a
+    /// kind switchboard does not know.
+    fn relay_reply(
+        &mut self,
+        dialog: &Dialog,
+        message: &Message,
+        what: Option<String>,
+    ) -> anyhow::Result<()> {
         if dialog.status == Status::Closed {
             self.enqueue(
                 dialog,
@@ -508,6 +549,7 @@ impl Ctx<'_> {
             to: Target::User(dialog.user_id),
             from_chat: message.chat.id,
             message_id: message.message_id,
+            what,
         };
         self.enqueue(dialog, Priority::Reply, copy)
     }
@@ -515,13 +557,9 @@ impl Ctx<'_> {
     /// What the sender reports: a job failed for good (tell whoever waits for
     /// it), or a deleted topic was replaced (say so there).
     fn handle_report(&mut self, payload: &str) -> anyhow::Result<()> {
-        let report: Report = match serde_json::from_str(payload) {
-            Ok(report) => report,
-            Err(err) => {
-                warn!(bot = %self.bot.name, cause = %err, "skipping an unreadable report of the sender");
-                return Ok(());
-            }
-        };
+        // A report this version cannot read becomes a dead letter.
+        let report: Report = serde_json::from_str(payload)
+            .map_err(|err| anyhow::anyhow!("cannot read the sender's report: {err}"))?;
         let (job, error) = match report {
             Report::TopicReplaced { dialog_id } => {
                 return match dialogs::by_id(self.tx, dialog_id)? {
@@ -563,38 +601,33 @@ impl Ctx<'_> {
             // A user's message did not reach the topic.
             Job::Copy {
                 to: Target::Topic(dialog_id),
+                what,
                 ..
             } => {
                 let Some(dialog) = dialogs::by_id(self.tx, dialog_id)? else {
                     return Ok(());
                 };
-                if !self.bot.settings.silent_mode {
-                    let notice = Job::Text {
-                        to: Target::User(dialog.user_id),
-                        text: NOT_DELIVERED_NOTICE.into(),
-                    };
-                    self.enqueue(&dialog, Priority::Reply, notice)?;
-                }
+                self.tell_not_delivered(&dialog)?;
                 // Operators see it too, where they work (if the topic exists).
-                let note = format!("⚠️ A message from the user could not be shown here: {error}");
+                let what = what.map(|what| format!(" ({what})")).unwrap_or_default();
+                let note =
+                    format!("⚠️ A message from the user{what} could not be shown here: {error}");
                 commands::note(self, &dialog, note)
             }
             // An operator's reply did not reach the user.
             Job::Copy {
                 to: Target::User(user_id),
+                what,
                 ..
             } => {
                 let Some(dialog) = dialogs::by_user(self.tx, &self.bot.name, user_id)? else {
                     return Ok(());
                 };
-                let note = format!("⚠️ Not delivered to the user: {error}");
-                self.enqueue(
+                let what = what.map(|what| format!(" ({what})")).unwrap_or_default();
+                commands::note(
+                    self,
                     &dialog,
-                    Priority::TopicEdit,
-                    Job::Text {
-                        to: Target::Topic(dialog.id),
-                        text: note,
-                    },
+                    format!("⚠️ Not delivered to the user{what}: {error}"),
                 )
             }
             Job::CreateTopic { dialog_id, .. } => {
@@ -623,11 +656,12 @@ impl Ctx<'_> {
 }
 
 impl Ctx<'_> {
-    /// `my_chat_member` in a private chat: the user blocked or unblocked the bot.
-    fn on_block_change(&mut self, change: &ChatMemberUpdated) -> anyhow::Result<()> {
-        let blocked = match change.new_chat_member {
-            ChatMember::Kicked(_) => true,
-            ChatMember::Member(_) => false,
+    /// `my_chat_member` in a private chat: the user blocked ("kicked") or
+    /// unblocked ("member") the bot. Other statuses say nothing about that.
+    fn on_block_change(&mut self, change: &MemberChange) -> anyhow::Result<()> {
+        let blocked = match change.new_status.as_deref() {
+            Some("kicked") => true,
+            Some("member") => false,
             _ => return Ok(()),
         };
         let user = change.chat.id;
@@ -648,16 +682,3 @@ impl Ctx<'_> {
 /// Shown in a topic that replaces a deleted one.
 pub const TOPIC_REPLACED_NOTE: &str =
     "⚠️ The previous topic of this dialog was deleted; the dialog continues here.";
-
-/// The top-level keys of an update, to name a kind we could not decode.
-fn update_kinds(payload: &str) -> String {
-    match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(payload) {
-        Ok(map) => map
-            .keys()
-            .filter(|k| *k != "update_id")
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(","),
-        Err(_) => "(not a JSON object)".into(),
-    }
-}

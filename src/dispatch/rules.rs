@@ -1,13 +1,31 @@
 //! Product rules as plain functions: what a message means and what should
 //! happen, decided without I/O so each rule is tested on its own.
-
-use frankenstein::types::{ChatType, Message, MessageEntityType};
+//!
+//! What a message carries ([`classify`]) is read from the names of its
+//! top-level keys, following the Bot API's `Message` object. A key is
+//! content that `copyMessage` copies, content that Telegram refuses to copy,
+//! a service message, or an attribute (sender, date, reply, caption, ...).
+//! A key of none of these kinds comes from a Bot API version newer than this
+//! code; a message whose content is only such keys is tried as a copy all
+//! the same, and named where that fails, so nothing new is dropped silently.
+//!
+//! Texts for Telegram are measured as Telegram measures them, in UTF-16 code
+//! units: a name of 200 emoji is 400 units, not 200 characters.
 
 use crate::store::dialogs::Status;
 use crate::store::users::User;
+use crate::telegram::update::{ChatKind, Message};
 
-/// Telegram's limit for a topic name.
-const TOPIC_NAME_MAX_CHARS: usize = 128;
+/// Telegram's limit for a topic name, in UTF-16 code units.
+pub const TOPIC_NAME_MAX: usize = 128;
+
+/// Telegram's limit for a message text, in UTF-16 code units (Telegram
+/// documents 4,096 characters; counting code units can only be safer).
+pub const MESSAGE_MAX: usize = 4096;
+
+/// The longest command name echoed back in a note, in characters (Telegram's
+/// own limit for a bot's commands is 32).
+const ECHOED_COMMAND_MAX: usize = 64;
 
 /// What to do with a user's private message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +75,14 @@ pub enum OperatorPlan {
     /// "/ ..." : a note for operators only.
     Note,
     Command(Command),
-    Relay,
+    /// Copy it to the user. `what` names content of a kind switchboard does
+    /// not know (tried all the same), `None` for ordinary content.
+    Relay {
+        what: Option<String>,
+    },
+    /// Content Telegram refuses to copy, named ("a giveaway"): operators are
+    /// told it was not sent.
+    NotCopyable(&'static str),
 }
 
 /// A bot command: `/name args`.
@@ -78,12 +103,10 @@ pub fn plan_operator_message(
     bot_username: Option<&str>,
 ) -> OperatorPlan {
     // An anonymous admin posts as the group itself (through a helper bot).
-    let as_group = message
-        .sender_chat
-        .as_ref()
-        .is_some_and(|chat| chat.id == group);
+    let as_group = message.sender_chat == Some(group);
     let from_bot = message.from.as_ref().is_none_or(|from| from.is_bot);
-    if (from_bot && !as_group) || !has_content(message) {
+    let content = classify(message);
+    if (from_bot && !as_group) || content == Content::Service {
         return OperatorPlan::Ignore;
     }
     let text = message.text.as_deref().unwrap_or_default();
@@ -91,9 +114,15 @@ pub fn plan_operator_message(
         return OperatorPlan::Note;
     }
     match parse_command(message, bot_username) {
-        Some(Ok(command)) => OperatorPlan::Command(command),
-        Some(Err(NotForUs)) => OperatorPlan::Ignore,
-        None => OperatorPlan::Relay,
+        Some(Ok(command)) => return OperatorPlan::Command(command),
+        Some(Err(NotForUs)) => return OperatorPlan::Ignore,
+        None => {}
+    }
+    match content {
+        Content::Copyable => OperatorPlan::Relay { what: None },
+        Content::Unknown(what) => OperatorPlan::Relay { what: Some(what) },
+        Content::NotCopyable(what) => OperatorPlan::NotCopyable(what),
+        Content::Service => OperatorPlan::Ignore,
     }
 }
 
@@ -109,13 +138,13 @@ pub fn parse_command(
     bot_username: Option<&str>,
 ) -> Option<Result<Command, NotForUs>> {
     let text = message.text.as_deref()?;
-    let entity = message.entities.as_ref()?.iter().find(|e| e.offset == 0)?;
-    if entity.type_field != MessageEntityType::BotCommand {
+    let entity = message.entities.iter().find(|e| e.offset == 0)?;
+    if !entity.is_bot_command() {
         return None;
     }
     // Entity lengths count UTF-16 code units; a command is ASCII, so they
     // match bytes, but stay safe on odd input.
-    let length = usize::from(entity.length);
+    let length = usize::try_from(entity.length).unwrap_or(usize::MAX);
     let word = text.get(1..length.min(text.len()))?;
     let (name, addressee) = match word.split_once('@') {
         Some((name, addressee)) => (name, Some(addressee)),
@@ -132,31 +161,201 @@ pub fn parse_command(
     }))
 }
 
-/// Whether a message carries something a person wrote or sent (as opposed to
-/// a service message such as "topic created" or "user joined"), i.e. whether
-/// it can be relayed with `copyMessage`.
+/// What a message carries, as far as relaying it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// Something a person wrote or sent that `copyMessage` copies.
+    Copyable,
+    /// Something a person sent that Telegram refuses to copy, in words: "a
+    /// giveaway", "an invoice", ...
+    NotCopyable(&'static str),
+    /// A service message ("topic created", "user joined", "payment
+    /// received", ...): not relayed.
+    Service,
+    /// Keys this code does not know, in words: "a message with `hologram`".
+    /// Probably content from a newer Bot API version: worth a try.
+    Unknown(String),
+}
+
+/// Content keys of the Bot API's `Message` that `copyMessage` copies.
+const COPYABLE: &[&str] = &[
+    "text",
+    "animation",
+    "audio",
+    "document",
+    "live_photo",
+    "photo",
+    "sticker",
+    "story",
+    "video",
+    "video_note",
+    "voice",
+    "checklist",
+    "contact",
+    "dice",
+    "game",
+    "poll",
+    "venue",
+    "location",
+    "rich_message",
+];
+
+/// Content keys whose messages Telegram refuses to copy (the Bot API's
+/// copyMessage: "Service messages, paid media messages, giveaway messages,
+/// giveaway winners messages, and invoice messages can't be copied").
+const NOT_COPYABLE: &[(&str, &str)] = &[
+    ("paid_media", "paid media"),
+    ("giveaway", "a giveaway"),
+    ("giveaway_winners", "a giveaway winners message"),
+    ("invoice", "an invoice"),
+];
+
+/// Keys of service messages: events in a chat, not something a person sent.
+const SERVICE: &[&str] = &[
+    "new_chat_members",
+    "left_chat_member",
+    "chat_owner_left",
+    "chat_owner_changed",
+    "new_chat_title",
+    "new_chat_photo",
+    "delete_chat_photo",
+    "group_chat_created",
+    "supergroup_chat_created",
+    "channel_chat_created",
+    "message_auto_delete_timer_changed",
+    "migrate_to_chat_id",
+    "migrate_from_chat_id",
+    "pinned_message",
+    "successful_payment",
+    "refunded_payment",
+    "users_shared",
+    "user_shared",
+    "chat_shared",
+    "gift",
+    "unique_gift",
+    "gift_upgrade_sent",
+    "connected_website",
+    "write_access_allowed",
+    "passport_data",
+    "proximity_alert_triggered",
+    "boost_added",
+    "chat_background_set",
+    "checklist_tasks_done",
+    "checklist_tasks_added",
+    "community_chat_added",
+    "community_chat_joined",
+    "community_chat_removed",
+    "direct_message_price_changed",
+    "forum_topic_created",
+    "forum_topic_edited",
+    "forum_topic_closed",
+    "forum_topic_reopened",
+    "general_forum_topic_hidden",
+    "general_forum_topic_unhidden",
+    "giveaway_created",
+    "giveaway_completed",
+    "managed_bot_created",
+    "paid_message_price_changed",
+    "paid_messages_waived",
+    "suggested_post_approved",
+    "suggested_post_approval_failed",
+    "suggested_post_declined",
+    "suggested_post_paid",
+    "suggested_post_refunded",
+    "poll_option_added",
+    "poll_option_deleted",
+    "video_chat_scheduled",
+    "video_chat_started",
+    "video_chat_ended",
+    "video_chat_participants_invited",
+    "web_app_data",
+];
+
+/// Keys that describe a message rather than carry its content: who, where,
+/// when, replies, forwards, captions and formatting, buttons.
+const ATTRIBUTES: &[&str] = &[
+    "message_id",
+    "message_thread_id",
+    "direct_messages_topic",
+    "from",
+    "sender_chat",
+    "sender_boost_count",
+    "sender_business_bot",
+    "sender_tag",
+    "receiver_user",
+    "ephemeral_message_id",
+    "date",
+    "guest_query_id",
+    "business_connection_id",
+    "chat",
+    "forward_origin",
+    "forward_from",
+    "forward_from_chat",
+    "forward_from_message_id",
+    "forward_signature",
+    "forward_sender_name",
+    "forward_date",
+    "is_topic_message",
+    "is_automatic_forward",
+    "reply_to_message",
+    "external_reply",
+    "quote",
+    "reply_to_story",
+    "reply_to_checklist_task_id",
+    "reply_to_poll_option_id",
+    "via_bot",
+    "guest_bot_caller_user",
+    "guest_bot_caller_chat",
+    "edit_date",
+    "has_protected_content",
+    "is_from_offline",
+    "is_paid_post",
+    "paid_star_count",
+    "media_group_id",
+    "author_signature",
+    "entities",
+    "link_preview_options",
+    "suggested_post_info",
+    "effect_id",
+    "caption",
+    "caption_entities",
+    "show_caption_above_media",
+    "has_media_spoiler",
+    "reply_markup",
+];
+
+/// What `message` carries, by its keys (see the module doc). Content wins
+/// over everything else; protected content cannot be copied whatever it is.
 #[must_use]
-pub fn has_content(m: &Message) -> bool {
-    m.text.is_some()
-        || m.animation.is_some()
-        || m.audio.is_some()
-        || m.document.is_some()
-        || m.live_photo.is_some()
-        || m.paid_media.is_some()
-        || m.photo.is_some()
-        || m.sticker.is_some()
-        || m.story.is_some()
-        || m.video.is_some()
-        || m.video_note.is_some()
-        || m.voice.is_some()
-        || m.checklist.is_some()
-        || m.contact.is_some()
-        || m.dice.is_some()
-        || m.game.is_some()
-        || m.poll.is_some()
-        || m.venue.is_some()
-        || m.location.is_some()
-        || m.rich_message.is_some()
+pub fn classify(message: &Message) -> Content {
+    let has = |key: &str| message.keys.contains(key);
+    if let Some((_, what)) = NOT_COPYABLE.iter().find(|(key, _)| has(key)) {
+        return Content::NotCopyable(what);
+    }
+    let unknown: Vec<&str> = message
+        .keys
+        .iter()
+        .map(String::as_str)
+        .filter(|key| {
+            !(COPYABLE.contains(key) || SERVICE.contains(key) || ATTRIBUTES.contains(key))
+        })
+        .collect();
+    let copyable = COPYABLE.iter().any(|key| has(key));
+    if message.has_protected_content && (copyable || !unknown.is_empty()) {
+        return Content::NotCopyable("a message with protected content");
+    }
+    if copyable {
+        return Content::Copyable;
+    }
+    if SERVICE.iter().any(|key| has(key)) {
+        return Content::Service;
+    }
+    if unknown.is_empty() {
+        // Only attributes: nothing this code recognises, so nothing to name.
+        return Content::Unknown("a message without content switchboard recognises".into());
+    }
+    let names: Vec<String> = unknown.iter().map(|key| format!("`{key}`")).collect();
+    Content::Unknown(format!("a message with {}", names.join(", ")))
 }
 
 /// The text a keyword is looked for in: the text, or a media caption.
@@ -167,22 +366,133 @@ pub fn searchable_text(m: &Message) -> Option<&str> {
 
 #[must_use]
 pub fn is_private(m: &Message) -> bool {
-    m.chat.type_field == ChatType::Private
+    m.chat.kind == ChatKind::Private
+}
+
+/// The note for a user's message that Telegram refuses to copy: what it was,
+/// and its text or caption, which operators can still read.
+#[must_use]
+pub fn not_copyable_note(what: &str, message: &Message) -> String {
+    let mut note = format!(
+        "⚠️ The user sent {what}. Telegram does not let bots copy it, so it cannot be shown here."
+    );
+    if let Some(text) = &message.text {
+        note.push_str("\n\nIts text:\n");
+        note.push_str(text);
+    } else if let Some(caption) = &message.caption {
+        note.push_str("\n\nIts caption:\n");
+        note.push_str(caption);
+    }
+    note
+}
+
+/// How a command is named in a note: `/name`, cut if absurdly long.
+#[must_use]
+pub fn echo_command(name: &str) -> String {
+    if name.chars().count() <= ECHOED_COMMAND_MAX {
+        format!("/{name}")
+    } else {
+        let cut: String = name.chars().take(ECHOED_COMMAND_MAX).collect();
+        format!("/{cut}…")
+    }
 }
 
 /// The topic name operators see: "Alice Smith @alice 123456".
+///
+/// Newlines and other whitespace become single spaces; control characters
+/// and bidirectional formatting characters (which could make the id read
+/// backwards) are removed; a name with nothing left is "User". The name is
+/// then cut to fit Telegram's 128 UTF-16 code units together with the id,
+/// which is always kept whole at the end.
 #[must_use]
 pub fn topic_name(user: &User) -> String {
-    let mut name = user.full_name();
-    if let Some(username) = &user.username {
-        name.push_str(" @");
-        name.push_str(username);
+    let mut name = clean_name(&user.full_name());
+    let username = user.username.as_deref().map(clean_name);
+    if let Some(username) = username.filter(|u| !u.is_empty()) {
+        if !name.is_empty() {
+            name.push(' ');
+        }
+        name.push('@');
+        name.push_str(&username);
+    }
+    if name.is_empty() {
+        name.push_str("User");
     }
     let id = format!(" {}", user.user_id);
-    let room = TOPIC_NAME_MAX_CHARS - id.chars().count();
-    let mut name: String = name.trim().chars().take(room).collect();
+    let room = TOPIC_NAME_MAX.saturating_sub(utf16_len(&id));
+    let mut name = prefix_within(&name, room).trim_end().to_owned();
     name.push_str(&id);
     name
+}
+
+/// `name` with whitespace of any kind (newlines, tabs, ...) as single
+/// spaces, without other control characters and bidirectional formatting
+/// characters, trimmed: runs of spaces, including those the removals leave,
+/// collapse to one.
+fn clean_name(name: &str) -> String {
+    let mut clean = String::with_capacity(name.len());
+    let mut space = false;
+    for c in name.chars() {
+        if c.is_whitespace() {
+            space = true;
+        } else if !(c.is_control() || is_bidi_control(c)) {
+            if space && !clean.is_empty() {
+                clean.push(' ');
+            }
+            space = false;
+            clean.push(c);
+        }
+    }
+    clean
+}
+
+/// Unicode's bidirectional formatting characters (marks, embeddings,
+/// overrides, isolates).
+fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// `text` as Telegram counts it: UTF-16 code units.
+#[must_use]
+pub fn utf16_len(text: &str) -> usize {
+    text.chars().map(char::len_utf16).sum()
+}
+
+/// The longest prefix of `text` of at most `max` UTF-16 code units. It ends
+/// between characters, so a surrogate pair is never split.
+#[must_use]
+pub fn prefix_within(text: &str, max: usize) -> &str {
+    let mut units = 0;
+    for (at, c) in text.char_indices() {
+        units += c.len_utf16();
+        if units > max {
+            return &text[..at];
+        }
+    }
+    text
+}
+
+/// `text` cut to at most `max` UTF-16 code units, ending in "…" when cut.
+#[must_use]
+pub fn fit(text: &str, max: usize) -> String {
+    if utf16_len(text) <= max {
+        return text.to_owned();
+    }
+    if max == 0 {
+        return String::new();
+    }
+    let mut cut = prefix_within(text, max - 1).to_owned();
+    cut.push('…');
+    cut
+}
+
+/// A text switchboard composed, fit for `sendMessage` ([`MESSAGE_MAX`]).
+#[must_use]
+pub fn fit_message(text: &str) -> String {
+    fit(text, MESSAGE_MAX)
 }
 
 /// How a user is named in notes: "Alice Smith (@alice, 123456)".
@@ -204,9 +514,29 @@ pub fn topic_link(group: i64, topic: i64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::telegram::update::{self, UpdateKind};
+    use proptest::prelude::*;
+    use serde_json::json;
 
     fn message(json: serde_json::Value) -> Message {
-        serde_json::from_value(json).unwrap()
+        let update = json!({ "update_id": 1, "message": json });
+        match update::decode_value(&update).unwrap().kind {
+            UpdateKind::Message(message) => *message,
+            other => panic!("not a message: {other:?}"),
+        }
+    }
+
+    /// A private message with `content` merged in.
+    fn private_message(content: serde_json::Value) -> Message {
+        let mut json = json!({
+            "message_id": 5, "date": 0,
+            "chat": {"id": 42, "type": "private", "first_name": "Alice"},
+            "from": {"id": 42, "is_bot": false, "first_name": "Alice"},
+        });
+        for (key, value) in content.as_object().unwrap() {
+            json[key] = value.clone();
+        }
+        message(json)
     }
 
     fn group_message(text: &str, command_len: Option<u16>) -> Message {
@@ -271,7 +601,7 @@ mod tests {
     fn operator_messages() {
         assert_eq!(
             plan_operator_message(&group_message("hello", None), -1001, Some("shop_bot")),
-            OperatorPlan::Relay
+            OperatorPlan::Relay { what: None }
         );
         assert_eq!(
             plan_operator_message(&group_message("/ internal", None), -1001, None),
@@ -307,7 +637,7 @@ mod tests {
         // A slash without a command entity (e.g. a path) is plain text.
         assert_eq!(
             plan_operator_message(&group_message("/usr/bin is full", None), -1001, None),
-            OperatorPlan::Relay
+            OperatorPlan::Relay { what: None }
         );
     }
 
@@ -337,7 +667,110 @@ mod tests {
         }));
         assert_eq!(
             plan_operator_message(&anonymous, -1001, None),
-            OperatorPlan::Relay
+            OperatorPlan::Relay { what: None }
+        );
+    }
+
+    #[test]
+    fn operators_content_that_cannot_be_copied_is_not_relayed() {
+        let giveaway = private_message(json!({"giveaway": {"chats": [], "winner_count": 1}}));
+        let mut in_group = giveaway.clone();
+        in_group.chat.id = -1001;
+        assert_eq!(
+            plan_operator_message(&in_group, -1001, None),
+            OperatorPlan::NotCopyable("a giveaway")
+        );
+        let mut hologram = private_message(json!({"hologram": {"depth": 3}}));
+        hologram.chat.id = -1001;
+        assert_eq!(
+            plan_operator_message(&hologram, -1001, None),
+            OperatorPlan::Relay {
+                what: Some("a message with `hologram`".into())
+            }
+        );
+        // A command works even in a group whose content is protected.
+        let mut close = group_message("/close", Some(6));
+        close.has_protected_content = true;
+        assert!(matches!(
+            plan_operator_message(&close, -1001, None),
+            OperatorPlan::Command(_)
+        ));
+        let mut protected = group_message("hello", None);
+        protected.has_protected_content = true;
+        assert_eq!(
+            plan_operator_message(&protected, -1001, None),
+            OperatorPlan::NotCopyable("a message with protected content")
+        );
+    }
+
+    #[test]
+    fn content_is_classified_by_its_keys() {
+        let classify_content = |content| classify(&private_message(content));
+        for copyable in [
+            json!({"text": "hi", "entities": [], "forward_origin": {"type": "x"}}),
+            json!({"photo": [], "caption": "c"}),
+            json!({"sticker": {"type": "future"}}),
+            json!({"checklist": {}}),
+            json!({"live_photo": {}}),
+            json!({"story": {}, "some_future_attribute": 1}),
+        ] {
+            assert_eq!(
+                classify_content(copyable.clone()),
+                Content::Copyable,
+                "{copyable}"
+            );
+        }
+        assert_eq!(
+            classify_content(json!({"giveaway": {}})),
+            Content::NotCopyable("a giveaway")
+        );
+        assert_eq!(
+            classify_content(json!({"invoice": {}})),
+            Content::NotCopyable("an invoice")
+        );
+        assert_eq!(
+            classify_content(json!({"paid_media": {}, "caption": "look"})),
+            Content::NotCopyable("paid media")
+        );
+        assert_eq!(
+            classify_content(json!({"giveaway_winners": {}})),
+            Content::NotCopyable("a giveaway winners message")
+        );
+        assert_eq!(
+            classify_content(json!({"text": "secret", "has_protected_content": true})),
+            Content::NotCopyable("a message with protected content")
+        );
+        for service in [
+            json!({"forum_topic_created": {}}),
+            json!({"successful_payment": {}}),
+            json!({"write_access_allowed": {}}),
+            json!({"giveaway_created": {}}),
+        ] {
+            assert_eq!(
+                classify_content(service.clone()),
+                Content::Service,
+                "{service}"
+            );
+        }
+        assert_eq!(
+            classify_content(json!({"hologram": {}, "smell": "roses"})),
+            Content::Unknown("a message with `hologram`, `smell`".into())
+        );
+        assert!(matches!(classify_content(json!({})), Content::Unknown(_)));
+    }
+
+    #[test]
+    fn notes_about_uncopyable_messages_keep_their_words() {
+        let paid = private_message(json!({"paid_media": {}, "caption": "the receipt"}));
+        assert_eq!(
+            not_copyable_note("paid media", &paid),
+            "⚠️ The user sent paid media. Telegram does not let bots copy it, so it cannot \
+             be shown here.\n\nIts caption:\nthe receipt"
+        );
+        let protected = private_message(json!({"text": "secret", "has_protected_content": true}));
+        assert!(
+            not_copyable_note("a message with protected content", &protected)
+                .ends_with("\n\nIts text:\nsecret")
         );
     }
 
@@ -355,6 +788,113 @@ mod tests {
         let name = topic_name(&user);
         assert_eq!(name.chars().count(), 128);
         assert!(name.ends_with(" 42"));
+    }
+
+    #[test]
+    fn topic_names_count_utf16_and_never_split_an_emoji() {
+        let user = |first: &str, last: Option<&str>| User {
+            user_id: 1_000_000_001,
+            first_name: first.into(),
+            last_name: last.map(str::to_owned),
+            username: None,
+        };
+        let name = topic_name(&user(&"😀".repeat(200), None));
+        // " 1000000001" is 11 units: 117 left, 58 emoji of 2 units each.
+        assert_eq!(name, format!("{} 1000000001", "😀".repeat(58)));
+        assert_eq!(utf16_len(&name), 127);
+        // A cut that lands on a space leaves no double space before the id.
+        let name = topic_name(&user(&"a".repeat(116), Some("b")));
+        assert_eq!(name, format!("{} 1000000001", "a".repeat(116)));
+    }
+
+    #[test]
+    fn topic_names_lose_control_and_bidi_characters() {
+        let user = |first: &str, username: Option<&str>| User {
+            user_id: 7,
+            first_name: first.into(),
+            last_name: None,
+            username: username.map(str::to_owned),
+        };
+        assert_eq!(topic_name(&user("Alice\nSmith", None)), "Alice Smith 7");
+        assert_eq!(
+            topic_name(&user(" Al\u{202E}ice \u{2066} \t Smith\u{0}", None)),
+            "Alice Smith 7"
+        );
+        assert_eq!(topic_name(&user("\u{202E}\u{200F}", None)), "User 7");
+        assert_eq!(topic_name(&user("\n", Some("bob"))), "@bob 7");
+        assert_eq!(topic_name(&user("", None)), "User 7");
+    }
+
+    #[test]
+    fn texts_are_cut_to_fit_with_an_ellipsis() {
+        assert_eq!(fit("short", 10), "short");
+        assert_eq!(fit("abcdef", 4), "abc…");
+        // "😀" is 2 units: never half of it.
+        assert_eq!(fit("😀😀😀", 4), "😀…");
+        assert_eq!(fit("😀😀😀", 3), "😀…");
+        assert_eq!(fit("abc", 0), "");
+        assert_eq!(prefix_within("a😀", 2), "a");
+        let long = fit_message(&"я".repeat(5000));
+        assert_eq!(utf16_len(&long), MESSAGE_MAX);
+        assert_eq!(echo_command("refund"), "/refund");
+        let echoed = echo_command(&"a".repeat(5000));
+        assert_eq!(echoed.chars().count(), 1 + 64 + 1);
+    }
+
+    /// Any user: names from any characters (control, bidi, astral, ...).
+    fn any_user() -> impl Strategy<Value = User> {
+        let text = prop::collection::vec(
+            prop_oneof![
+                any::<char>(),
+                prop::sample::select(vec![
+                    '\n', '\t', ' ', '\u{202E}', '\u{2067}', '\u{0}', '😀', 'é'
+                ]),
+            ],
+            0..150,
+        )
+        .prop_map(|chars| chars.into_iter().collect::<String>());
+        (
+            any::<i64>(),
+            text.clone(),
+            prop::option::of(text.clone()),
+            prop::option::of(text),
+        )
+            .prop_map(|(user_id, first_name, last_name, username)| User {
+                user_id,
+                first_name,
+                last_name,
+                username,
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn any_topic_name_fits_keeps_the_id_and_is_clean(user in any_user()) {
+            let name = topic_name(&user);
+            let id = format!(" {}", user.user_id);
+            prop_assert!(utf16_len(&name) <= TOPIC_NAME_MAX, "{name:?}");
+            prop_assert!(name.ends_with(&id), "{name:?}");
+            let before_id = &name[..name.len() - id.len()];
+            prop_assert!(!before_id.trim().is_empty(), "{name:?}");
+            prop_assert_eq!(before_id.trim(), before_id);
+            prop_assert!(!before_id.contains("  "), "{name:?}");
+            prop_assert!(
+                !name.chars().any(|c| c.is_control() || is_bidi_control(c)),
+                "{name:?}"
+            );
+        }
+
+        #[test]
+        fn any_text_fits(text in ".{0,300}", max in 0..200_usize) {
+            let cut = fit(&text, max);
+            prop_assert!(utf16_len(&cut) <= max);
+            if utf16_len(&text) <= max {
+                prop_assert_eq!(cut, text);
+            } else if max > 0 {
+                prop_assert!(cut.ends_with('…'));
+                prop_assert!(text.starts_with(cut.trim_end_matches('…')));
+            }
+        }
     }
 
     #[test]

@@ -22,7 +22,11 @@
 //!   `getWebhookInfo`, `sendMessage` (plain, entities, or HTML parse mode),
 //!   `copyMessage`, `copyMessages`, `createForumTopic`, `closeForumTopic`,
 //!   `reopenForumTopic`, `editForumTopic`, `getChat`, `getChatMember`. Other
-//!   methods answer 404 like Telegram does for unknown ones.
+//!   methods answer 404 like Telegram does for unknown ones. Topic names are
+//!   limited to 128 UTF-16 code units, as Telegram counts them; a copy
+//!   carries the known content fields of its source, and a message without
+//!   any (a giveaway, an invoice, a service message, a kind the fake does
+//!   not know) answers 400 `Bad Request: message can't be copied`.
 //! - **Rate limits** (off by default; [`FakeTelegram::set_limits`] with
 //!   [`Limits::telegram`] or custom [`Rate`]s): sliding windows per bot, per
 //!   private chat and per group (all topics together). Messages posted by

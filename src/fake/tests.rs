@@ -844,6 +844,19 @@ async fn topics_are_created_closed_reopened_and_edited() {
         fails(&d.fake, &d.bot, "createForumTopic", empty, 400).await,
         "Bad Request: TOPIC_NAME_INVALID"
     );
+    // Names are measured in UTF-16 code units: an emoji is two.
+    let emoji = json!({ "chat_id": d.group, "name": "😀".repeat(65) });
+    assert_eq!(
+        fails(&d.fake, &d.bot, "createForumTopic", emoji, 400).await,
+        "Bad Request: TOPIC_NAME_INVALID"
+    );
+    ok(
+        &d.fake,
+        &d.bot,
+        "createForumTopic",
+        create(&"😀".repeat(64)),
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -55,7 +55,8 @@ const ICON_COLORS: [i64; 6] = [
 ];
 const MAX_TEXT_CHARS: usize = 4096;
 const MAX_CAPTION_CHARS: usize = 1024;
-const MAX_TOPIC_NAME_CHARS: usize = 128;
+/// Counted as Telegram counts it, in UTF-16 code units.
+const MAX_TOPIC_NAME_UTF16: usize = 128;
 const MAX_UPDATES_PER_POLL: i64 = 100;
 /// Update types left out when a bot has no `allowed_updates` (or an empty one).
 const NOT_DELIVERED_BY_DEFAULT: [&str; 3] =
@@ -958,7 +959,7 @@ impl World {
         let chat_id = p.chat_id("chat_id")?;
         self.check_topic_rights(bot, chat_id, "not enough rights to create a topic")?;
         let name = p.opt_str("name")?.unwrap_or_default();
-        if name.trim().is_empty() || name.chars().count() > MAX_TOPIC_NAME_CHARS {
+        if name.trim().is_empty() || name.encode_utf16().count() > MAX_TOPIC_NAME_UTF16 {
             return Err(ApiError::bad_request("TOPIC_NAME_INVALID"));
         }
         let icon_color = p.opt_i64("icon_color")?.unwrap_or(DEFAULT_ICON_COLOR);
@@ -1023,7 +1024,7 @@ impl World {
         let name = p.opt_str("name")?.filter(|n| !n.is_empty());
         if name
             .as_ref()
-            .is_some_and(|n| n.chars().count() > MAX_TOPIC_NAME_CHARS)
+            .is_some_and(|n| n.encode_utf16().count() > MAX_TOPIC_NAME_UTF16)
         {
             return Err(ApiError::bad_request("TOPIC_NAME_INVALID"));
         }

@@ -42,6 +42,12 @@ pub enum Job {
         to: Target,
         from_chat: i64,
         message_id: i32,
+        /// What the message carries, in words ("a message with `hologram`"),
+        /// when it is of a kind switchboard does not know and is copied on
+        /// the chance that Telegram can: a failure note then names it. `None`
+        /// for ordinary content.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        what: Option<String>,
     },
     Text {
         to: Target,

@@ -760,6 +760,7 @@ impl Sender {
                 to,
                 from_chat,
                 message_id,
+                ..
             } => {
                 let (chat, thread) = self.resolve(to).await?;
                 *used = Used {

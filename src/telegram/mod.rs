@@ -3,7 +3,8 @@
 //!
 //! * `getUpdates` is fetched as raw JSON and split into one raw update each,
 //!   so that one update of a type frankenstein does not know cannot fail the
-//!   whole batch; the dispatcher decodes them one by one.
+//!   whole batch; the dispatcher decodes them one by one, leniently, into
+//!   switchboard's own types ([`update`]).
 //! * Every failure is classified into an [`Error`] whose kind callers act on
 //!   (retry after, stop the bot, mark the user blocked, ...). Tokens never
 //!   appear in these errors: frankenstein strips the request URL from
@@ -11,6 +12,8 @@
 //!   text that comes from outside (which may echo the URL) is masked.
 
 pub mod gate;
+
+pub mod update;
 
 use std::time::Duration;
 

@@ -5,6 +5,8 @@
 /// The harness: a fake Telegram, a configured app on it, and waiting helpers.
 mod util;
 
+/// What messages carry: unknown values, content Telegram cannot copy, long names and texts.
+mod content;
 /// Guaranteed delivery: faults, rate limits, priorities.
 mod delivery;
 /// Crash safety: the binary killed with SIGKILL and restarted.

@@ -4,7 +4,7 @@ pub mod close;
 pub mod new;
 
 use super::Ctx;
-use super::rules::Command;
+use super::rules::{self, Command};
 use crate::outbox::{Job, Priority, Target};
 use crate::store::dialogs::Dialog;
 
@@ -23,7 +23,10 @@ pub fn in_topic(ctx: &mut Ctx<'_>, dialog: &Dialog, command: &Command) -> anyhow
         other => note(
             ctx,
             dialog,
-            format!("Unknown command /{other}: nothing was sent to the user. {TOPIC_HELP}"),
+            format!(
+                "Unknown command {}: nothing was sent to the user. {TOPIC_HELP}",
+                rules::echo_command(other)
+            ),
         ),
     }
 }
@@ -38,11 +41,11 @@ pub fn in_general(ctx: &mut Ctx<'_>, group: i64, command: &Command) -> anyhow::R
     }
 }
 
-/// A note for operators in the dialog's topic.
+/// A note for operators in the dialog's topic, cut to fit a message.
 pub fn note(ctx: &mut Ctx<'_>, dialog: &Dialog, text: String) -> anyhow::Result<()> {
     let job = Job::Text {
         to: Target::Topic(dialog.id),
-        text,
+        text: rules::fit_message(&text),
     };
     ctx.enqueue(dialog, Priority::TopicEdit, job)
 }
