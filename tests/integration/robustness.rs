@@ -269,3 +269,36 @@ async fn tokens_never_appear_in_the_logs() {
         );
     }
 }
+
+/// An absurd rate or duration is a configuration problem that `check`
+/// reports, never a panic (here or later, in the sender's limiter).
+#[test]
+fn check_refuses_absurd_rates_and_durations() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("bots.toml");
+    std::fs::write(
+        &path,
+        "[[bots]]\nname = \"shop\"\ntoken = \"${SHOP_TOKEN}\"\nbackend_group = -1001234567890\nbot_limit = \"1/10000000000000000000s\"\nautoclose = \"18446744073709551615s 1000ms\"\n",
+    )
+    .expect("write");
+    let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["check", "--config"])
+        .arg(&path)
+        .env("SHOP_TOKEN", "123456:AAHabsurdabsurdabsurdabsurdabsurd1")
+        .output()
+        .expect("run check");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains(
+            ":5: bots[0].bot_limit: invalid rate \"1/10000000000000000000s\": the duration \"10000000000000000000s\" is too long: expected 1ms to 24h"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(":6: bots[0].autoclose: invalid duration")
+            && stderr.contains("out of range"),
+        "{stderr}"
+    );
+}
