@@ -20,8 +20,9 @@ use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::{BotConfig, Config};
+use crate::config::{BotConfig, Loaded};
 use crate::dispatch::{self, Dispatcher};
+use crate::http::BotHealth;
 use crate::http::{self, Health};
 use crate::outbox::limiter::Limiter;
 use crate::outbox::sender::Sender;
@@ -83,13 +84,16 @@ pub async fn bind(listen: SocketAddr) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen on {listen} ([http] listen)"))
 }
 
-/// Runs switchboard until `shutdown` is cancelled, serving HTTP on `listener`.
+/// Runs switchboard until `shutdown` is cancelled, serving HTTP on `listener`:
+/// the valid bots of `loaded` (a `Config` converts into it); the invalid ones
+/// are reported in the log and in `/healthz`.
 pub async fn run(
-    config: Config,
+    loaded: impl Into<Loaded>,
     listener: TcpListener,
     options: Options,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let Loaded { config, invalid } = loaded.into();
     let path = config.database.clone();
     let faults = options.faults.clone();
     let store = tokio::task::spawn_blocking(move || Store::open_with(&path, faults))
@@ -101,6 +105,13 @@ pub async fn run(
         .await
         .context("reading the database")?;
     health.add_dead_letters(dead_letters);
+    for bot in invalid {
+        error!(bot = %bot.label,
+            "not started: its table in the configuration is invalid (the other bots run):\n{}",
+            bot.problems);
+        let reason = format!("invalid configuration: {}", bot.problems);
+        health.set(&bot.label, BotHealth::Stopped { reason });
+    }
     let tracker = TaskTracker::new();
     let dispatcher_wake = Arc::new(Notify::new());
     let mut senders = HashMap::new();
@@ -329,5 +340,50 @@ impl Scheduler {
                 warn!(cause = %format!("{err:#}"), "pruning old records failed; will retry");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+    use crate::http::TaskHealth;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_task_that_panics_is_reported_and_started_again() {
+        let supervisor = Supervisor {
+            tracker: TaskTracker::new(),
+            health: Arc::new(Health::default()),
+            shutdown: CancellationToken::new(),
+        };
+        let runs = Arc::new(AtomicU32::new(0));
+        let counted = Arc::clone(&runs);
+        supervisor.spawn("flaky".into(), move |shutdown| {
+            let run = counted.fetch_add(1, Ordering::SeqCst);
+            async move {
+                assert!(run > 0, "the first run fails");
+                shutdown.cancelled().await;
+            }
+        });
+        while runs.load(Ordering::SeqCst) < 2 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            supervisor.health.tasks()["flaky"],
+            TaskHealth {
+                restarts: 1,
+                last_failure: "the first run fails".into(),
+                running: true,
+            }
+        );
+        supervisor.shutdown.cancel();
+        supervisor.tracker.close();
+        supervisor.tracker.wait().await;
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            2,
+            "not started again after a stop"
+        );
     }
 }

@@ -69,8 +69,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }),
         Command::Run { config } => {
-            let config = match Config::load(&config) {
-                Ok(config) => config,
+            // A problem confined to one bot's table sets that bot aside (the
+            // app reports it); any other problem stops here.
+            let loaded = match Config::load_for_run(&config) {
+                Ok(loaded) => loaded,
                 Err(err) => {
                     print_error(err);
                     return Ok(ExitCode::from(EXIT_CONFIG));
@@ -78,10 +80,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             raise_open_file_limit();
             runtime()?.block_on(async {
-                let listener = crate::app::bind(config.http.listen).await?;
+                let listener = crate::app::bind(loaded.config.http.listen).await?;
                 let shutdown = CancellationToken::new();
                 tokio::spawn(stop_on_signal(shutdown.clone()));
-                crate::app::run(config, listener, crate::app::Options::default(), shutdown).await
+                crate::app::run(loaded, listener, crate::app::Options::default(), shutdown).await
             })?;
             Ok(ExitCode::SUCCESS)
         }

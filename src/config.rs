@@ -20,6 +20,18 @@
 //! (so other modules and tests can also build one by hand), or a
 //! [`ConfigError`] listing each problem as `file:line: key: message`.
 //!
+//! `switchboard check` is strict ([`Config::load`]): any problem fails it.
+//! `switchboard run` ([`Config::load_for_run`]) lets one bad bot not stop
+//! the others: each problem is recorded with the `[[bots]]` table it is
+//! confined to, if any, and a bot whose table has problems is set aside as
+//! an [`InvalidBot`] while the valid bots run. A problem outside the bot
+//! tables still stops everything.
+//!
+//! Every duration and rate is bounded (`poll_timeout`, `autoclose`, and a
+//! rate's COUNT and window), so an absurd value is a problem here rather
+//! than an overflow later; durations go through a guard around humantime,
+//! which panics on some sums near `u64::MAX` seconds.
+//!
 //! Bot tokens are secrets (design invariant 6): [`Token`] prints only its bot
 //! id, problems never quote a token, and every message passes through a filter
 //! that masks anything shaped like a token, in case one was typed into the
@@ -55,6 +67,21 @@ pub const DEFAULT_AUTOCLOSE: Duration = Duration::from_secs(48 * 60 * 60);
 /// Shortest accepted `autoclose`: anything shorter would close dialogs while
 /// the user is still typing.
 pub const MIN_AUTOCLOSE: Duration = Duration::from_secs(60);
+/// Longest accepted `autoclose`: a year, however it is written ("365d";
+/// "1y" is 365.25 days and "12M" 365.3). Longer is surely a typo, and the
+/// bound keeps the arithmetic on timestamps far from overflow.
+pub const MAX_AUTOCLOSE: Duration = Duration::from_secs(366 * 24 * 60 * 60);
+/// Shortest accepted window of a rate (`"1/1ms"`): timers have a resolution
+/// of one millisecond, so a shorter window could not be kept to.
+pub const MIN_RATE_WINDOW: Duration = Duration::from_millis(1);
+/// Longest accepted window of a rate: a day, longer than any limit Telegram
+/// publishes. The limiter adds the window to the current time, so the bound
+/// also keeps that far from overflow.
+pub const MAX_RATE_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
+/// Largest accepted COUNT of a rate. The limiter remembers the time of each
+/// send in a window, so COUNT bounds its memory; Telegram's highest limit
+/// (paid broadcasts, 1000 messages per second) is far below.
+pub const MAX_RATE_COUNT: u32 = 1_000_000;
 /// Longest accepted `welcome` text, in characters (Telegram's message limit).
 pub const MAX_WELCOME_CHARS: usize = 4096;
 /// Longest accepted bot `name`, in characters.
@@ -197,9 +224,11 @@ impl Default for BotSettings {
 /// `bots.toml`, e.g. `"30/s"`, `"3/3s"`, `"20/m"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
-    /// Most messages in any window; at least 1.
+    /// Most messages in any window; at least 1 (from `bots.toml`, at most
+    /// [`MAX_RATE_COUNT`]).
     pub count: u32,
-    /// Length of the window; longer than zero.
+    /// Length of the window; longer than zero (from `bots.toml`,
+    /// [`MIN_RATE_WINDOW`] to [`MAX_RATE_WINDOW`]).
     pub per: Duration,
 }
 
@@ -347,6 +376,38 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// What `switchboard run` starts with: the valid bots, and the bots whose
+/// `[[bots]]` table has problems (see [`Config::load_for_run`]).
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The configuration with the valid bots only; `bots` is never empty.
+    pub config: Config,
+    /// The bots set aside, in the order of the file; to be reported in the
+    /// log and in `/healthz`.
+    pub invalid: Vec<InvalidBot>,
+}
+
+impl From<Config> for Loaded {
+    /// A configuration without invalid bots (built by hand, or strictly loaded).
+    fn from(config: Config) -> Loaded {
+        Loaded {
+            config,
+            invalid: Vec::new(),
+        }
+    }
+}
+
+/// A `[[bots]]` table that cannot be used; the other bots can.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidBot {
+    /// The bot's name when it has a valid, unique one; otherwise
+    /// `bots[INDEX]` (a name never contains `[`, so labels do not clash).
+    pub label: String,
+    /// Its problems, formatted like any [`ConfigError`] (`file:line: key:
+    /// message`), tokens masked; never empty.
+    pub problems: ConfigError,
+}
+
 impl Config {
     /// Reads and validates the configuration file at `path`, taking `${VAR}`
     /// values from the process environment.
@@ -356,19 +417,7 @@ impl Config {
     /// A [`ConfigError`] with one problem if the file cannot be read, else
     /// as for [`Config::parse`].
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = match fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(err) => {
-                return Err(ConfigError {
-                    source: path.to_path_buf(),
-                    problems: vec![Problem {
-                        line: None,
-                        key: String::new(),
-                        message: format!("cannot read file: {}", io_message(&err)),
-                    }],
-                });
-            }
-        };
+        let text = read_config_file(path)?;
         Config::parse(&text, path, &|name| std::env::var(name).ok())
     }
 
@@ -385,25 +434,87 @@ impl Config {
         source: &Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        let mut resolver = Resolver {
-            text,
-            source,
-            base_dir: source.parent().unwrap_or_else(|| Path::new("")),
-            env,
-            problems: Vec::new(),
+        let (resolved, found) = Resolver::check(text, source, env);
+        match resolved {
+            Some(Resolved { mut config, tables }) if found.is_empty() => {
+                // No problem, so every table resolved.
+                config.bots = tables.into_iter().filter_map(|table| table.bot).collect();
+                Ok(config)
+            }
+            _ => Err(config_error(source, found)),
+        }
+    }
+
+    /// Like [`Config::load`], but a problem confined to one `[[bots]]` table
+    /// only sets that bot aside: one bad bot does not stop the others.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Config::parse_for_run`].
+    pub fn load_for_run(path: &Path) -> Result<Loaded, ConfigError> {
+        let text = read_config_file(path)?;
+        Config::parse_for_run(&text, path, &|name| std::env::var(name).ok())
+    }
+
+    /// Like [`Config::parse`], but a problem confined to one `[[bots]]` table
+    /// (a missing `${VAR}`, an unreadable `token_file`, a bad value or an
+    /// unknown key in that table, a name or token already used by an earlier
+    /// table) only sets that bot aside, as an [`InvalidBot`].
+    ///
+    /// # Errors
+    ///
+    /// The same [`ConfigError`] as [`Config::parse`], listing every problem,
+    /// when a problem is outside the bot tables (TOML syntax, a value of the
+    /// wrong type anywhere, the top level, `[http]`, `[defaults]`), since
+    /// then no bot can be trusted to run as meant, or when no bot is valid.
+    pub fn parse_for_run(
+        text: &str,
+        source: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Loaded, ConfigError> {
+        let (resolved, found) = Resolver::check(text, source, env);
+        let Some(Resolved { mut config, tables }) = resolved else {
+            return Err(config_error(source, found));
         };
-        let config = resolver.run();
-        match config {
-            Some(config) if resolver.problems.is_empty() => Ok(config),
-            _ => {
-                let mut problems = resolver.problems;
-                problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
-                Err(ConfigError {
-                    source: source.to_path_buf(),
-                    problems,
-                })
+        let global = found
+            .iter()
+            .any(|f| f.table.is_none_or(|index| index >= tables.len()));
+        if global {
+            return Err(config_error(source, found));
+        }
+        let mut invalid = Vec::new();
+        for (index, table) in tables.into_iter().enumerate() {
+            let mut problems: Vec<Found> = found
+                .iter()
+                .filter(|f| f.table == Some(index))
+                .cloned()
+                .collect();
+            match table.bot {
+                Some(bot) if problems.is_empty() => config.bots.push(bot),
+                _ => {
+                    if problems.is_empty() {
+                        // Not reached: a table resolves to no bot only after
+                        // reporting why. Keeps `problems` never empty anyway.
+                        problems.push(Found {
+                            table: Some(index),
+                            problem: Problem {
+                                line: None,
+                                key: format!("bots[{index}]"),
+                                message: "this bot could not be resolved".to_owned(),
+                            },
+                        });
+                    }
+                    invalid.push(InvalidBot {
+                        label: table.label,
+                        problems: config_error(source, problems),
+                    });
+                }
             }
         }
+        if config.bots.is_empty() {
+            return Err(config_error(source, found));
+        }
+        Ok(Loaded { config, invalid })
     }
 
     /// The resolved settings in human-readable form, for `switchboard check`.
@@ -497,12 +608,16 @@ impl Config {
 }
 
 /// A duration as it would be written in `bots.toml`, in hours, minutes and
-/// seconds: "48h", "1h 30m", "45s" (humantime would say "2days").
+/// seconds: "48h", "1h 30m", "45s" (humantime would say "2days"). Exact: a
+/// fraction of a second is written in ms, us and ns, so the text reads back
+/// as the same duration.
 #[must_use]
 pub fn format_duration(duration: Duration) -> String {
     let total = duration.as_secs();
     let (hours, minutes, seconds) = (total / 3600, total / 60 % 60, total % 60);
     let millis = duration.subsec_millis();
+    let micros = duration.subsec_micros() % 1000;
+    let nanos = duration.subsec_nanos() % 1000;
     let mut parts = Vec::new();
     if hours > 0 {
         parts.push(format!("{hours}h"));
@@ -516,12 +631,14 @@ pub fn format_duration(duration: Duration) -> String {
     if millis > 0 {
         parts.push(format!("{millis}ms"));
     }
+    if micros > 0 {
+        parts.push(format!("{micros}us"));
+    }
+    if nanos > 0 {
+        parts.push(format!("{nanos}ns"));
+    }
     if parts.is_empty() {
-        if duration.is_zero() {
-            "0s".to_owned()
-        } else {
-            format!("{duration:?}")
-        }
+        "0s".to_owned()
     } else {
         parts.join(" ")
     }
@@ -772,7 +889,40 @@ struct Resolver<'a> {
     source: &'a Path,
     base_dir: &'a Path,
     env: &'a dyn Fn(&str) -> Option<String>,
-    problems: Vec<Problem>,
+    problems: Vec<Found>,
+    /// The `[[bots]]` table being checked, if any: the problems found
+    /// meanwhile are confined to it.
+    table: Option<usize>,
+}
+
+/// A problem, and where it is confined to.
+#[derive(Clone)]
+struct Found {
+    /// The index of the `[[bots]]` table the problem is confined to; `None`
+    /// when it concerns the file as a whole (syntax, types, top level,
+    /// `[http]`, `[defaults]`), which no bot can run without.
+    table: Option<usize>,
+    problem: Problem,
+}
+
+/// What the resolver made of a file it could deserialize.
+struct Resolved {
+    /// Everything but the bots: `bots` is left empty, for the caller to fill
+    /// with all of them ([`Config::parse`]) or the valid ones
+    /// ([`Config::parse_for_run`]).
+    config: Config,
+    /// Each `[[bots]]` table, in the order of the file.
+    tables: Vec<ResolvedTable>,
+}
+
+/// What one `[[bots]]` table resolved to.
+struct ResolvedTable {
+    /// See [`InvalidBot::label`].
+    label: String,
+    /// `None` when a required value is missing or invalid. A bot can be
+    /// `Some` and still have problems (an invalid setting, a duplicate name):
+    /// the problems decide whether it runs.
+    bot: Option<BotConfig>,
 }
 
 /// A bot's name or token that passed its own checks, kept to find duplicates.
@@ -782,16 +932,40 @@ struct Seen<T> {
     line: Option<usize>,
 }
 
-impl Resolver<'_> {
+impl<'a> Resolver<'a> {
+    /// Resolves `text`: what it could (`None` when the file could not even be
+    /// deserialized), and every problem found, in no particular order.
+    fn check(
+        text: &'a str,
+        source: &'a Path,
+        env: &'a dyn Fn(&str) -> Option<String>,
+    ) -> (Option<Resolved>, Vec<Found>) {
+        let mut resolver = Resolver {
+            text,
+            source,
+            base_dir: source.parent().unwrap_or_else(|| Path::new("")),
+            env,
+            problems: Vec::new(),
+            table: None,
+        };
+        let resolved = resolver.run();
+        (resolved, resolver.problems)
+    }
+
+    /// Runs `check` with the problems it reports confined to `[[bots]]`
+    /// table `index`.
+    fn in_table<T>(&mut self, index: usize, check: impl FnOnce(&mut Self) -> T) -> T {
+        let outer = self.table.replace(index);
+        let result = check(self);
+        self.table = outer;
+        result
+    }
+
     /// Records a problem. Every message and key passes through
     /// [`mask_tokens`], so a token typed into the wrong key is never echoed.
     fn report(&mut self, span: Option<Range<usize>>, key: &str, message: impl AsRef<str>) {
         let line = span.map(|span| self.line_of(span.start));
-        self.problems.push(Problem {
-            line,
-            key: mask_tokens(key),
-            message: mask_tokens(message.as_ref()),
-        });
+        self.report_at_line(line, key, message);
     }
 
     /// 1-based line of a byte offset into the text.
@@ -805,7 +979,7 @@ impl Resolver<'_> {
     }
 
     /// All three steps; `None` when the file could not even be deserialized.
-    fn run(&mut self) -> Option<Config> {
+    fn run(&mut self) -> Option<Resolved> {
         let mut document = match DeTable::parse(self.text) {
             Ok(document) => document,
             Err(err) => {
@@ -864,7 +1038,9 @@ impl Resolver<'_> {
                 for (index, bot) in array.iter_mut().enumerate() {
                     if let DeValue::Table(table) = bot.get_mut() {
                         let path = format!("bots[{index}]");
-                        self.drop_unknown_in(table, &path, "in [[bots]]", &bot_keys);
+                        self.in_table(index, |this| {
+                            this.drop_unknown_in(table, &path, "in [[bots]]", &bot_keys);
+                        });
                     }
                 }
             }
@@ -898,7 +1074,7 @@ impl Resolver<'_> {
         }
     }
 
-    fn resolve(&mut self, raw: RawConfig) -> Config {
+    fn resolve(&mut self, raw: RawConfig) -> Resolved {
         let database = match raw.database {
             None => self.base_dir.join(DEFAULT_DATABASE),
             Some(value) => {
@@ -976,42 +1152,46 @@ impl Resolver<'_> {
 
         let raw_bots = raw.bots.unwrap_or_default();
         // A `[bots]` written instead of `[[bots]]` was already reported.
-        if raw_bots.is_empty() && !self.problems.iter().any(|p| p.key == "bots") {
+        if raw_bots.is_empty() && !self.problems.iter().any(|f| f.problem.key == "bots") {
             self.report(
                 None,
                 "bots",
                 "no bots configured: add at least one [[bots]] table with name, token and backend_group",
             );
         }
-        let mut bots = Vec::with_capacity(raw_bots.len());
+        let mut tables = Vec::with_capacity(raw_bots.len());
         let mut names: Vec<Seen<String>> = Vec::new();
         let mut tokens: Vec<Seen<Token>> = Vec::new();
         for (index, raw_bot) in raw_bots.into_iter().enumerate() {
             let span = raw_bot.span();
-            if let Some(bot) = self.bot(
-                index,
-                span,
-                raw_bot.into_inner(),
-                &defaults,
-                &mut names,
-                &mut tokens,
-            ) {
-                bots.push(bot);
-            }
+            let table = self.in_table(index, |this| {
+                this.bot(
+                    index,
+                    span,
+                    raw_bot.into_inner(),
+                    &defaults,
+                    &mut names,
+                    &mut tokens,
+                )
+            });
+            tables.push(table);
         }
 
-        Config {
-            source: self.source.to_path_buf(),
-            database,
-            api_url,
-            poll_timeout,
-            http: HttpConfig { listen },
-            bots,
+        Resolved {
+            config: Config {
+                source: self.source.to_path_buf(),
+                database,
+                api_url,
+                poll_timeout,
+                http: HttpConfig { listen },
+                bots: Vec::new(),
+            },
+            tables,
         }
     }
 
-    /// Checks one `[[bots]]` table; `None` when a required value is missing
-    /// or invalid (the problem is recorded).
+    /// Checks one `[[bots]]` table. A name or token already used by an
+    /// earlier table is a problem of this one: the first table keeps it.
     fn bot(
         &mut self,
         index: usize,
@@ -1020,8 +1200,10 @@ impl Resolver<'_> {
         defaults: &BotSettings,
         names: &mut Vec<Seen<String>>,
         tokens: &mut Vec<Seen<Token>>,
-    ) -> Option<BotConfig> {
+    ) -> ResolvedTable {
         let path = format!("bots[{index}]");
+        // The name, once it proves valid and unique.
+        let mut label = None;
         let raw_settings = raw.take_settings();
         let settings = self.settings(defaults, raw_settings, &path);
 
@@ -1055,6 +1237,7 @@ impl Resolver<'_> {
                             value: name.clone(),
                             line,
                         });
+                        label = Some(name.clone());
                     }
                     Some(name)
                 }
@@ -1098,13 +1281,20 @@ impl Resolver<'_> {
             },
         };
 
-        Some(BotConfig {
-            name: name?,
-            token: token?.0,
-            backend_groups: backend_groups?,
-            mode: mode?,
-            settings,
-        })
+        let bot = match (name, token, backend_groups, mode) {
+            (Some(name), Some((token, _)), Some(backend_groups), Some(mode)) => Some(BotConfig {
+                name,
+                token,
+                backend_groups,
+                mode,
+                settings,
+            }),
+            _ => None,
+        };
+        ResolvedTable {
+            label: label.unwrap_or(path),
+            bot,
+        }
     }
 
     /// Resolves `backend_group` / `backend_groups` (exactly one must be set)
@@ -1206,11 +1396,15 @@ impl Resolver<'_> {
         all_valid.then(|| seen.into_iter().map(|s| s.value).collect())
     }
 
+    /// Like [`Resolver::report`], for a line already known.
     fn report_at_line(&mut self, line: Option<usize>, key: &str, message: impl AsRef<str>) {
-        self.problems.push(Problem {
-            line,
-            key: mask_tokens(key),
-            message: mask_tokens(message.as_ref()),
+        self.problems.push(Found {
+            table: self.table,
+            problem: Problem {
+                line,
+                key: mask_tokens(key),
+                message: mask_tokens(message.as_ref()),
+            },
         });
     }
 
@@ -1366,15 +1560,23 @@ impl Resolver<'_> {
             let key = format!("{path}.autoclose");
             match parse_duration(value.get_ref(), true) {
                 Ok(None) => settings.autoclose = None,
-                Ok(Some(after)) if after >= MIN_AUTOCLOSE => settings.autoclose = Some(after),
-                Ok(Some(after)) => self.report(
+                Ok(Some(after)) if after < MIN_AUTOCLOSE => self.report(
                     Some(value.span()),
                     &key,
                     format!(
-                        r#"{} is too short: expected at least 1m, or "off" to never close dialogs by themselves"#,
+                        r#"{} is too short: expected 1m to 366d, or "off" to never close dialogs by themselves"#,
                         format_duration(after)
                     ),
                 ),
+                Ok(Some(after)) if after > MAX_AUTOCLOSE => self.report(
+                    Some(value.span()),
+                    &key,
+                    format!(
+                        r#"{} is too long: expected 1m to 366d (8784h), or "off" to never close dialogs by themselves"#,
+                        format_duration(after)
+                    ),
+                ),
+                Ok(Some(after)) => settings.autoclose = Some(after),
                 Err(message) => self.report(Some(value.span()), &key, message),
             }
         }
@@ -1412,7 +1614,8 @@ fn is_off(text: &str) -> bool {
     text.trim().eq_ignore_ascii_case("off")
 }
 
-/// Parses a duration; `Ok(None)` is "off" (only when `allow_off`).
+/// Parses a duration; `Ok(None)` is "off" (only when `allow_off`). The
+/// caller checks the bounds of its key.
 fn parse_duration(raw: &RawDuration, allow_off: bool) -> Result<Option<Duration>, String> {
     let expected = if allow_off {
         r#"expected a duration like "30s", "15m", "48h", or "off""#
@@ -1425,9 +1628,12 @@ fn parse_duration(raw: &RawDuration, allow_off: bool) -> Result<Option<Duration>
             if allow_off { r#", or "off""# } else { "" }
         )),
         RawDuration::Text(text) if allow_off && is_off(text) => Ok(None),
-        RawDuration::Text(text) => match humantime::parse_duration(text.trim()) {
+        RawDuration::Text(text) => match parse_humantime(text.trim()) {
             Ok(duration) => Ok(Some(duration)),
-            Err(_)
+            Err(BadDuration::OutOfRange) => Err(format!(
+                "invalid duration {text:?}: out of range; {expected}"
+            )),
+            Err(BadDuration::Invalid)
                 if !text.trim().is_empty() && text.trim().bytes().all(|b| b.is_ascii_digit()) =>
             {
                 Err(format!(
@@ -1435,12 +1641,14 @@ fn parse_duration(raw: &RawDuration, allow_off: bool) -> Result<Option<Duration>
                     text.trim()
                 ))
             }
-            Err(_) => Err(format!("invalid duration {text:?}: {expected}")),
+            Err(BadDuration::Invalid) => Err(format!("invalid duration {text:?}: {expected}")),
         },
     }
 }
 
-/// Parses a rate, `"COUNT/DURATION"`; `Ok(None)` is "off".
+/// Parses a rate, `"COUNT/DURATION"`; `Ok(None)` is "off". A rate that is
+/// not "off" has a COUNT from 1 to [`MAX_RATE_COUNT`] and a window from
+/// [`MIN_RATE_WINDOW`] to [`MAX_RATE_WINDOW`].
 fn parse_rate(raw: &RawRate) -> Result<Option<Rate>, String> {
     const EXPECTED: &str = r#"expected COUNT/DURATION like "30/s", "20/m", "3/3s", or "off""#;
     let text = match raw {
@@ -1462,16 +1670,20 @@ fn parse_rate(raw: &RawRate) -> Result<Option<Rate>, String> {
     if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
         return Err(invalid());
     }
-    let Ok(count) = count.parse::<u32>() else {
-        return Err(format!(
-            "invalid rate {text:?}: the count {count} is too large; {EXPECTED}"
-        ));
+    let count = match count.parse::<u32>() {
+        Ok(0) => {
+            return Err(format!(
+                r#"invalid rate {text:?}: the count must be at least 1 (write "off" for no limit)"#
+            ));
+        }
+        Ok(count) if count <= MAX_RATE_COUNT => count,
+        // All digits, so only too large a number fails to parse.
+        _ => {
+            return Err(format!(
+                "invalid rate {text:?}: the count {count} is too large: expected 1 to {MAX_RATE_COUNT} messages per window"
+            ));
+        }
     };
-    if count == 0 {
-        return Err(format!(
-            r#"invalid rate {text:?}: the count must be at least 1 (write "off" for no limit)"#
-        ));
-    }
     if !per.is_empty() && per.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!(
             r#"invalid rate {text:?}: the duration needs a unit, like "{count}/{per}s" or "{count}/{per}m""#
@@ -1479,19 +1691,104 @@ fn parse_rate(raw: &RawRate) -> Result<Option<Rate>, String> {
     }
     // A unit alone ("s", "m", "h") means one of that unit.
     let parsed = if per.starts_with(|c: char| c.is_ascii_alphabetic()) {
-        humantime::parse_duration(&format!("1{per}"))
+        parse_humantime(&format!("1{per}"))
     } else {
-        humantime::parse_duration(per)
+        parse_humantime(per)
     };
-    let Ok(per) = parsed else {
-        return Err(invalid());
+    let window = || {
+        format!(
+            "expected {} to {}",
+            format_duration(MIN_RATE_WINDOW),
+            format_duration(MAX_RATE_WINDOW)
+        )
     };
-    if per.is_zero() {
+    let window_length = match parsed {
+        Ok(length) => length,
+        Err(BadDuration::Invalid) => return Err(invalid()),
+        Err(BadDuration::OutOfRange) => {
+            return Err(format!(
+                "invalid rate {text:?}: the duration {per:?} is out of range: {}",
+                window()
+            ));
+        }
+    };
+    if window_length.is_zero() {
         return Err(format!(
             r#"invalid rate {text:?}: the duration must be longer than zero (write "off" for no limit)"#
         ));
     }
-    Ok(Some(Rate { count, per }))
+    if window_length < MIN_RATE_WINDOW {
+        return Err(format!(
+            "invalid rate {text:?}: the duration {per:?} is too short: {}",
+            window()
+        ));
+    }
+    if window_length > MAX_RATE_WINDOW {
+        return Err(format!(
+            "invalid rate {text:?}: the duration {per:?} is too long: {}",
+            window()
+        ));
+    }
+    Ok(Some(Rate {
+        count,
+        per: window_length,
+    }))
+}
+
+/// Why a text is not a duration.
+enum BadDuration {
+    /// It is not shaped like one.
+    Invalid,
+    /// It is shaped like one, but too long to represent, or with more
+    /// decimals than nanoseconds allow.
+    OutOfRange,
+}
+
+/// humantime's parser, without its panic.
+///
+/// humantime 2.4 adds up the terms of a duration ("1h 30m" is 1h + 30m) and
+/// panics ("overflow in Duration::new") when the sum reaches u64::MAX seconds
+/// and the nanoseconds carry one more, as in "18446744073709551615s 1000ms".
+/// It cannot for a single term, which starts from zero, so each term is
+/// parsed alone and the sum is checked here.
+fn parse_humantime(text: &str) -> Result<Duration, BadDuration> {
+    let classify = |err| match err {
+        humantime::DurationError::NumberOverflow => BadDuration::OutOfRange,
+        _ => BadDuration::Invalid,
+    };
+    let mut total = Duration::ZERO;
+    for (index, term) in duration_terms(text).into_iter().enumerate() {
+        // humantime reads a bare "0" as zero only when it is the whole text;
+        // after a term ("1h0") it is a number without a unit.
+        if index > 0 && term == "0" {
+            return Err(BadDuration::Invalid);
+        }
+        let term = humantime::parse_duration(term).map_err(classify)?;
+        total = total.checked_add(term).ok_or(BadDuration::OutOfRange)?;
+    }
+    Ok(total)
+}
+
+/// Cuts a duration into its terms the way humantime reads it: a term ends
+/// where a digit follows a unit ("1h 30m" -> "1h ", "30m"). Spaces do not
+/// end a term, since humantime reads "1 000 s" as one number and unit. A
+/// text that is not a duration yields a term that is not one either.
+fn duration_terms(text: &str) -> Vec<&str> {
+    let mut terms = Vec::new();
+    let mut start = 0;
+    let mut after_unit = false;
+    for (at, c) in text.char_indices() {
+        if c.is_ascii_digit() && after_unit {
+            terms.push(&text[start..at]);
+            start = at;
+        }
+        if !c.is_whitespace() {
+            // The characters humantime takes for a unit.
+            after_unit = c.is_ascii_alphabetic() || c == 'µ';
+        }
+    }
+    terms.push(&text[start..]);
+    terms
 }
 
 fn check_api_url(url: &str) -> Result<String, String> {
@@ -1783,6 +2080,28 @@ fn consider(span: Range<usize>, path: &str, offset: usize, best: &mut Option<(us
     };
     if holds && better {
         *best = Some((size, path.to_owned()));
+    }
+}
+
+/// The text of the configuration file, or the one problem of not reading it.
+fn read_config_file(path: &Path) -> Result<String, ConfigError> {
+    fs::read_to_string(path).map_err(|err| ConfigError {
+        source: path.to_path_buf(),
+        problems: vec![Problem {
+            line: None,
+            key: String::new(),
+            message: format!("cannot read file: {}", io_message(&err)),
+        }],
+    })
+}
+
+/// The error listing `found`, in the order of the file.
+fn config_error(source: &Path, found: Vec<Found>) -> ConfigError {
+    let mut problems: Vec<Problem> = found.into_iter().map(|f| f.problem).collect();
+    problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
+    ConfigError {
+        source: source.to_path_buf(),
+        problems,
     }
 }
 
@@ -2553,7 +2872,7 @@ mood = "happy"
             &p,
             2,
             "defaults.autoclose",
-            r#"30s is too short: expected at least 1m, or "off""#,
+            r#"30s is too short: expected 1m to 366d, or "off""#,
         );
         let p = problem(&format!("[defaults]\nautoclose = \"\"\n{BOT}"));
         assert_problem(&p, 2, "defaults.autoclose", "invalid duration \"\"");
@@ -2813,7 +3132,11 @@ mood = "happy"
             ("\"5/1h 30m\"", rate(5, 5400)),
             ("\"1/500ms\"", ms(1, 500)),
             ("\" 7 / 2s \"", rate(7, 2)),
-            ("\"4294967295/s\"", rate(u32::MAX, 1)),
+            ("\"1000000/s\"", rate(MAX_RATE_COUNT, 1)),
+            ("\"1/24h\"", rate(1, 86400)),
+            ("\"1/1d\"", rate(1, 86400)),
+            ("\"1/ms\"", ms(1, 1)),
+            ("\"2/1.5s\"", ms(2, 1500)),
             ("\"off\"", None),
             ("\" OFF \"", None),
         ] {
@@ -3314,9 +3637,645 @@ private_keywords = [""]
             "[defaults]\nbot_limit = \"1/99999999999999999999y\"",
             "[defaults]\nbot_limit = \"99999999999999999999999/s\"",
             "[defaults]\nbot_limit = \"/\"\nchat_limit = \"é/ü\"\ngroup_limit = -1",
+            "[defaults]\nautoclose = \"18446744073709551615s 1000ms\"",
+            "poll_timeout = \"18446744073709551615s 500ms 500ms\"",
+            "[defaults]\nbot_limit = \"1/18446744073709551615s 1000ms\"",
+            "[defaults]\nbot_limit = \"1/10000000000000000000s\"",
         ];
         for text in inputs {
             let _ = parse(text);
+            let _ = Config::parse_for_run(text, Path::new(SOURCE), &env);
+        }
+    }
+
+    // --- bounds of durations and rates ---------------------------------------
+
+    /// Inputs on which humantime 2.4 itself panics ("overflow in
+    /// Duration::new"): a sum that reaches u64::MAX seconds, plus a carry.
+    const HUMANTIME_PANICS: &[&str] = &[
+        "18446744073709551615s 1000ms",
+        "18446744073709551615s 500ms 500ms",
+        "18446744073709551615 s 1000 ms",
+    ];
+
+    #[test]
+    fn bounds_are_written_as_documented() {
+        let parsed = |text: &str| humantime::parse_duration(text).unwrap();
+        assert_eq!(MAX_AUTOCLOSE, parsed("366d"));
+        assert_eq!(format_duration(MAX_AUTOCLOSE), "8784h");
+        assert!(MAX_AUTOCLOSE >= parsed("1y") && MAX_AUTOCLOSE >= parsed("12M"));
+        assert_eq!(format_duration(MIN_AUTOCLOSE), "1m");
+        assert_eq!(format_duration(MIN_RATE_WINDOW), "1ms");
+        assert_eq!(format_duration(MAX_RATE_WINDOW), "24h");
+        assert_eq!(MAX_RATE_COUNT, 1_000_000);
+    }
+
+    #[test]
+    fn the_rate_that_killed_a_sender_is_a_problem() {
+        let p = problem(&format!("{BOT}bot_limit = \"1/10000000000000000000s\"\n"));
+        assert_eq!(p.line, Some(6));
+        assert_eq!(p.key, "bots[0].bot_limit");
+        assert_eq!(
+            p.message,
+            r#"invalid rate "1/10000000000000000000s": the duration "10000000000000000000s" is too long: expected 1ms to 24h"#
+        );
+        let p = problem(&format!(
+            "[defaults]\nbot_limit = \"1/10000000000000000000s\"\n{BOT}"
+        ));
+        assert_problem(
+            &p,
+            2,
+            "defaults.bot_limit",
+            "is too long: expected 1ms to 24h",
+        );
+    }
+
+    #[test]
+    fn rate_windows_and_counts_are_bounded() {
+        let cases = [
+            (
+                "1/25h",
+                r#"the duration "25h" is too long: expected 1ms to 24h"#,
+            ),
+            ("1/24h 1ns", "is too long: expected 1ms to 24h"),
+            ("1/d 1s", "is too long"),
+            ("1/w", r#"the duration "w" is too long"#),
+            ("1/y", "is too long"),
+            (
+                "1/999us",
+                r#"the duration "999us" is too short: expected 1ms to 24h"#,
+            ),
+            ("1/1ns", "is too short"),
+            ("1/0.5ms", "is too short"),
+            ("1/us", r#"the duration "us" is too short"#),
+            (
+                "1/99999999999999999999y",
+                r#"the duration "99999999999999999999y" is out of range: expected 1ms to 24h"#,
+            ),
+            ("1/86400000000001ns", "is too long"),
+            ("1/18446744073709551615s", "is too long"),
+            ("1/0.0000000001s", "is out of range"),
+            (
+                "1000001/s",
+                "the count 1000001 is too large: expected 1 to 1000000 messages per window",
+            ),
+            ("4294967295/s", "the count 4294967295 is too large"),
+            ("99999999999999999999999/s", "is too large"),
+        ];
+        for (text, message) in cases {
+            let p = problem(&format!("{BOT}chat_limit = {text:?}\n"));
+            assert_problem(&p, 6, "bots[0].chat_limit", message);
+            assert!(
+                p.message.starts_with(&format!("invalid rate {text:?}: ")),
+                "{}",
+                p.message
+            );
+        }
+        for text in HUMANTIME_PANICS {
+            let p = problem(&format!("{BOT}chat_limit = \"1/{text}\"\n"));
+            assert_problem(&p, 6, "bots[0].chat_limit", "is out of range");
+        }
+        // The bounds themselves are accepted.
+        assert_eq!(group_limit("\"1000000/24h\""), rate(1_000_000, 86400));
+        assert_eq!(
+            group_limit("\"1/1ms\""),
+            Some(Rate {
+                count: 1,
+                per: MIN_RATE_WINDOW
+            })
+        );
+    }
+
+    #[test]
+    fn autoclose_is_bounded() {
+        for (text, expected) in [
+            ("366d", MAX_AUTOCLOSE),
+            ("1y", Duration::from_secs(31_557_600)),
+            ("12M", Duration::from_secs(12 * 2_630_016)),
+            ("52w", Duration::from_secs(52 * 7 * 86400)),
+        ] {
+            let config = parse_ok(&format!("{BOT}autoclose = {text:?}\n"));
+            assert_eq!(config.bots[0].settings.autoclose, Some(expected), "{text}");
+        }
+        let p = problem(&format!("{BOT}autoclose = \"367d\"\n"));
+        assert_eq!(
+            p.message,
+            r#"8808h is too long: expected 1m to 366d (8784h), or "off" to never close dialogs by themselves"#
+        );
+        for text in [
+            "366d 1s",
+            "2y",
+            "10000000000000000000s",
+            "1 000 000 000 000 s",
+        ] {
+            let p = problem(&format!("[defaults]\nautoclose = {text:?}\n{BOT}"));
+            assert_problem(
+                &p,
+                2,
+                "defaults.autoclose",
+                "is too long: expected 1m to 366d",
+            );
+        }
+        for text in HUMANTIME_PANICS
+            .iter()
+            .chain(&["99999999999999999999999y", "18446744073709551615s 1s"])
+        {
+            let p = problem(&format!("{BOT}autoclose = {text:?}\n"));
+            assert_eq!(
+                p.message,
+                format!(
+                    r#"invalid duration {text:?}: out of range; expected a duration like "30s", "15m", "48h", or "off""#
+                )
+            );
+        }
+        // Out of range, but not a duration anyway: said as such.
+        let p = problem(&format!(
+            "{BOT}autoclose = \"18446744073709551615s 1000 parsecs\"\n"
+        ));
+        assert_problem(&p, 6, "bots[0].autoclose", "invalid duration");
+        assert!(
+            p.message
+                .ends_with(r#"expected a duration like "30s", "15m", "48h", or "off""#)
+        );
+        assert!(!p.message.contains("out of range"), "{}", p.message);
+    }
+
+    #[test]
+    fn poll_timeout_overflow_is_a_problem() {
+        for text in HUMANTIME_PANICS
+            .iter()
+            .chain(&["10000000000000000000s", "99999999999999999999999y"])
+        {
+            let p = problem(&format!("poll_timeout = {text:?}\n{BOT}"));
+            assert_eq!((p.line, p.key.as_str()), (Some(1), "poll_timeout"));
+            assert!(
+                p.message.contains("out of range") || p.message.contains("is too long"),
+                "{}",
+                p.message
+            );
+        }
+    }
+
+    #[test]
+    fn durations_are_cut_into_terms_as_humantime_reads_them() {
+        for (text, terms) in [
+            ("48h", &["48h"][..]),
+            ("1h 30m", &["1h ", "30m"]),
+            ("1h30m15s", &["1h", "30m", "15s"]),
+            ("1 000 s", &["1 000 s"]),
+            ("1.5h 2 m", &["1.5h ", "2 m"]),
+            ("1µs2ns", &["1µs", "2ns"]),
+            ("", &[""]),
+            ("h1", &["h", "1"]),
+        ] {
+            assert_eq!(duration_terms(text), terms, "{text:?}");
+        }
+        // A bare "0" is zero only as the whole text, as in humantime.
+        assert!(matches!(parse_humantime("0"), Ok(Duration::ZERO)));
+        assert!(matches!(parse_humantime("1h0"), Err(BadDuration::Invalid)));
+        assert!(humantime::parse_duration("1h0").is_err());
+    }
+
+    #[test]
+    fn format_duration_is_exact_below_a_millisecond() {
+        for text in ["1ms 500us", "1s 1ns", "1h 1ms 1us 1ns", "999us", "1ns"] {
+            let parsed = humantime::parse_duration(text).unwrap();
+            assert_eq!(format_duration(parsed), text);
+        }
+        let rate = Rate {
+            count: 2,
+            per: Duration::from_micros(1500),
+        };
+        assert_eq!(rate.describe(), "2/1ms 500us");
+        // More digits than were typed still read back (proptest found it).
+        let typed = humantime::parse_duration("4200d 100100ns").unwrap();
+        assert_eq!(format_duration(typed), "100800h 100us 100ns");
+        assert!(matches!(parse_humantime("100800h 100us 100ns"), Ok(d) if d == typed));
+        assert_eq!(group_limit("\"2/1ms 500us\""), Some(rate));
+    }
+
+    // --- run: one bad bot does not stop the others ----------------------------
+
+    /// A second bot, valid; appended to `BOT` it spans lines 6 to 10.
+    const SUPPORT: &str = r#"
+[[bots]]
+name = "support"
+token = "${SUPPORT_BOT_TOKEN}"
+backend_group = -1009876543210
+"#;
+
+    fn parse_for_run(text: &str) -> Result<Loaded, ConfigError> {
+        Config::parse_for_run(text, Path::new(SOURCE), &env)
+    }
+
+    fn names_of(config: &Config) -> Vec<&str> {
+        config.bots.iter().map(|bot| bot.name.as_str()).collect()
+    }
+
+    #[track_caller]
+    fn loaded(text: &str) -> Loaded {
+        match parse_for_run(text) {
+            Ok(loaded) => {
+                for bot in &loaded.invalid {
+                    assert_no_secret(&bot.problems.to_string());
+                    assert_no_secret(&format!("{bot:?}"));
+                }
+                loaded
+            }
+            Err(err) => panic!("expected bots to run, got:\n{err}"),
+        }
+    }
+
+    /// The error of a file `run` refuses: the same as `check`'s.
+    #[track_caller]
+    fn run_error(text: &str) -> ConfigError {
+        match parse_for_run(text) {
+            Ok(loaded) => panic!("expected run to refuse, got {loaded:?}"),
+            Err(err) => {
+                assert_eq!(err, error(text), "run and check report the same");
+                err
+            }
+        }
+    }
+
+    /// With `shop` valid and `support` as given: `check` fails, `run`
+    /// starts shop and sets the other bot aside with exactly the problems
+    /// `check` reports.
+    #[track_caller]
+    fn set_aside(support: &str, label: &str) -> InvalidBot {
+        let text = format!("{BOT}{support}");
+        let loaded = loaded(&text);
+        assert_eq!(names_of(&loaded.config), ["shop"]);
+        assert_eq!(loaded.config.bots[0].token.expose(), SHOP_TOKEN);
+        assert_eq!(loaded.invalid.len(), 1, "{:?}", loaded.invalid);
+        let invalid = loaded.invalid[0].clone();
+        assert_eq!(invalid.label, label);
+        assert_eq!(invalid.problems, error(&text));
+        invalid
+    }
+
+    #[test]
+    fn run_starts_every_bot_of_a_valid_file() {
+        let text = format!("{BOT}{SUPPORT}");
+        let loaded = loaded(&text);
+        assert!(loaded.invalid.is_empty());
+        assert_eq!(names_of(&loaded.config), ["shop", "support"]);
+        let strict = parse_ok(&text);
+        assert_eq!(format!("{:?}", loaded.config), format!("{strict:?}"));
+    }
+
+    #[test]
+    fn run_sets_aside_a_bot_whose_variable_is_unset() {
+        let invalid = set_aside(&SUPPORT.replace("SUPPORT_BOT_TOKEN", "NOT_SET"), "support");
+        assert_eq!(
+            invalid.problems.to_string(),
+            format!("{SOURCE}:9: bots[1].token: environment variable NOT_SET is not set")
+        );
+        // The first bot, or the only one, just the same.
+        let text = format!("{}{SUPPORT}", BOT.replace("SHOP_BOT_TOKEN", "NOT_SET"));
+        let loaded = loaded(&text);
+        assert_eq!(names_of(&loaded.config), ["support"]);
+        assert_eq!(loaded.invalid[0].label, "shop");
+        assert_eq!(
+            loaded.invalid[0].problems.to_string(),
+            format!("{SOURCE}:4: bots[0].token: environment variable NOT_SET is not set")
+        );
+    }
+
+    #[test]
+    fn run_sets_aside_a_bot_whose_token_file_is_unreadable() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("bots.toml");
+        let text = format!(
+            "{BOT}{}",
+            SUPPORT.replace(
+                r#"token = "${SUPPORT_BOT_TOKEN}""#,
+                r#"token_file = "missing.token""#
+            )
+        );
+        let loaded = Config::parse_for_run(&text, &source, &env).unwrap();
+        assert_eq!(names_of(&loaded.config), ["shop"]);
+        let invalid = &loaded.invalid[0];
+        assert_eq!(invalid.label, "support");
+        assert_eq!(invalid.problems.source, source);
+        assert_eq!(
+            lines_and_keys(&invalid.problems),
+            [(Some(9), "bots[1].token_file")]
+        );
+        assert!(
+            invalid.problems.problems[0]
+                .message
+                .starts_with("cannot read token file"),
+            "{}",
+            invalid.problems
+        );
+    }
+
+    #[test]
+    fn run_sets_aside_a_bot_with_a_bad_value() {
+        let invalid = set_aside(&SUPPORT.replace("-1009876543210", "42"), "support");
+        assert_eq!(
+            lines_and_keys(&invalid.problems),
+            [(Some(10), "bots[1].backend_group")]
+        );
+        let invalid = set_aside(&format!("{SUPPORT}mode = \"proxy\"\n"), "support");
+        assert_eq!(
+            lines_and_keys(&invalid.problems),
+            [(Some(11), "bots[1].mode")]
+        );
+        // A bad setting leaves the bot complete (the default is kept while
+        // checking), but it must not run with a value it did not ask for.
+        let invalid = set_aside(&format!("{SUPPORT}autoclose = \"4x\"\n"), "support");
+        assert_eq!(
+            invalid.problems.to_string(),
+            format!(
+                r#"{SOURCE}:11: bots[1].autoclose: invalid duration "4x": expected a duration like "30s", "15m", "48h", or "off""#
+            )
+        );
+        set_aside(
+            &format!("{SUPPORT}chat_limit = \"1/10000000000000000000s\"\n"),
+            "support",
+        );
+        set_aside(&format!("{SUPPORT}welcome = \"\"\n"), "support");
+        // Every problem of the table is listed, in the order of the file.
+        let invalid = set_aside(
+            &format!(
+                "{}autoclose = \"4x\"\n",
+                SUPPORT.replace("SUPPORT_BOT_TOKEN", "NOT_SET")
+            ),
+            "support",
+        );
+        assert_eq!(
+            lines_and_keys(&invalid.problems),
+            [(Some(9), "bots[1].token"), (Some(11), "bots[1].autoclose")]
+        );
+    }
+
+    #[test]
+    fn run_sets_aside_a_bot_with_an_unknown_key() {
+        let invalid = set_aside(&format!("{SUPPORT}mood = \"happy\"\n"), "support");
+        assert_eq!(
+            lines_and_keys(&invalid.problems),
+            [(Some(11), "bots[1].mood")]
+        );
+        // Even one shaped like a token: masked.
+        let invalid = set_aside(&format!("{SUPPORT}{SHOP_TOKEN:?} = 1\n"), "support");
+        assert!(invalid.problems.to_string().contains("123456:***"));
+    }
+
+    #[test]
+    fn run_sets_aside_the_second_of_two_bots_with_one_name_or_token() {
+        let invalid = set_aside(&SUPPORT.replace("\"support\"", "\"shop\""), "bots[1]");
+        assert_eq!(
+            lines_and_keys(&invalid.problems),
+            [(Some(8), "bots[1].name")]
+        );
+        let invalid = set_aside(
+            &SUPPORT.replace("SUPPORT_BOT_TOKEN", "SHOP_BOT_TOKEN"),
+            "support",
+        );
+        assert_eq!(
+            lines_and_keys(&invalid.problems),
+            [(Some(9), "bots[1].token")]
+        );
+
+        // A name stays taken by the first table that claims it, even when
+        // that table is invalid itself: the second never runs in its place.
+        let text = format!(
+            "{}{}\n[[bots]]\nname = \"third\"\ntoken = \"123:AAHthirdtoken\"\nbackend_group = -1003\n",
+            BOT.replace("SHOP_BOT_TOKEN", "NOT_SET"),
+            SUPPORT.replace("\"support\"", "\"shop\""),
+        );
+        let loaded = loaded(&text);
+        assert_eq!(names_of(&loaded.config), ["third"]);
+        let labels: Vec<&str> = loaded.invalid.iter().map(|b| b.label.as_str()).collect();
+        assert_eq!(labels, ["shop", "bots[1]"]);
+    }
+
+    #[test]
+    fn an_invalid_name_is_labelled_by_index() {
+        let invalid = set_aside(&SUPPORT.replace("\"support\"", "\"my support\""), "bots[1]");
+        assert_eq!(
+            lines_and_keys(&invalid.problems),
+            [(Some(8), "bots[1].name")]
+        );
+        let invalid = set_aside("\n[[bots]]\ntoken = \"${SUPPORT_BOT_TOKEN}\"\n", "bots[1]");
+        assert_eq!(
+            lines_and_keys(&invalid.problems),
+            [
+                (Some(7), "bots[1].name"),
+                (Some(7), "bots[1].backend_group")
+            ]
+        );
+    }
+
+    #[test]
+    fn run_refuses_a_problem_outside_the_bot_tables() {
+        let bots = format!("{BOT}{SUPPORT}");
+        for text in [
+            // Syntax.
+            format!("{bots}welcome = \"unterminated\n"),
+            // A value of the wrong type, even inside a bot's table: the
+            // file cannot be read reliably past it.
+            format!("{bots}silent_mode = \"yes\"\n"),
+            format!("[defaults]\nsilent_mode = \"yes\"\n{bots}"),
+            // Top level, [http], [defaults].
+            format!("poll_timeout = \"51s\"\n{bots}"),
+            format!("database = \"\"\n{bots}"),
+            format!("api_url = \"telegram\"\n{bots}"),
+            format!("colour = \"blue\"\n{bots}"),
+            format!("[http]\nlisten = \"nowhere\"\n{bots}"),
+            format!("[http]\nlistn = \"127.0.0.1:1\"\n{bots}"),
+            format!("[defaults]\nautoclose = \"4x\"\n{bots}"),
+            format!("[defaults]\nbot_limit = \"1/10000000000000000000s\"\n{bots}"),
+            format!("[defaults]\nwelcom = \"hi\"\n{bots}"),
+            // No bots at all, or [bots] for [[bots]].
+            String::new(),
+            "[bots]\nname = \"shop\"\n".to_owned(),
+        ] {
+            run_error(&text);
+        }
+        // Reported with the bots' problems too, like `check` does.
+        let err = run_error(&format!(
+            "poll_timeout = \"51s\"\n{BOT}{}",
+            SUPPORT.replace("SUPPORT_BOT_TOKEN", "NOT_SET")
+        ));
+        assert_eq!(
+            lines_and_keys(&err),
+            [(Some(1), "poll_timeout"), (Some(10), "bots[1].token")]
+        );
+    }
+
+    #[test]
+    fn run_refuses_when_no_bot_is_valid() {
+        let err = run_error(&BOT.replace("SHOP_BOT_TOKEN", "NOT_SET"));
+        assert_eq!(lines_and_keys(&err), [(Some(4), "bots[0].token")]);
+        let err = run_error(&format!(
+            "{}{}",
+            BOT.replace("-1001234567890", "42"),
+            SUPPORT
+                .replace("\"support\"", "\"shop\"")
+                .replace("SUPPORT_BOT_TOKEN", "NOT_SET")
+        ));
+        assert_eq!(
+            lines_and_keys(&err),
+            [
+                (Some(5), "bots[0].backend_group"),
+                (Some(8), "bots[1].name"),
+                (Some(9), "bots[1].token"),
+            ]
+        );
+    }
+
+    #[test]
+    fn load_for_run_reads_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bots.toml");
+        let err = Config::load_for_run(&path).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: cannot read file: No such file or directory",
+                path.display()
+            )
+        );
+        fs::write(dir.path().join("shop.token"), SHOP_TOKEN).unwrap();
+        let text = format!(
+            "{}\n[[bots]]\nname = \"broken\"\ntoken_file = \"missing.token\"\nbackend_group = -1002\n",
+            BOT.replace(
+                r#"token = "${SHOP_BOT_TOKEN}""#,
+                r#"token_file = "shop.token""#
+            )
+        );
+        fs::write(&path, text).unwrap();
+        let loaded = Config::load_for_run(&path).unwrap();
+        assert_eq!(loaded.config.source, path);
+        assert_eq!(names_of(&loaded.config), ["shop"]);
+        assert_eq!(loaded.invalid[0].label, "broken");
+        assert!(Config::load(&path).is_err(), "check still fails");
+    }
+
+    /// Properties over generated input: the parsers never panic, and what
+    /// they accept is within the documented bounds.
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// Text shaped like a duration, with numbers of any size, so that
+        /// humantime's arithmetic (and its overflow) is reached.
+        fn duration_like() -> impl Strategy<Value = String> {
+            let terms = prop::collection::vec(
+                "[0-9]{1,21}(\\.[0-9]{1,12})?( ?)(ns|us|ms|s|m|h|d|w|M|y|min|hours)",
+                1..4,
+            )
+            .prop_map(|terms| terms.join(" "));
+            // Sums that end at or near u64::MAX seconds, where humantime
+            // panics on its own.
+            let near_max = (
+                "1844674407370955161[0-5] ?s",
+                prop::collection::vec("[0-9 ]{1,5}(ns|us|ms|s)", 1..3),
+            )
+                .prop_map(|(max, rest)| format!("{max} {}", rest.join(" ")));
+            prop_oneof![terms, near_max]
+        }
+
+        /// Like [`duration_like`], with small numbers: humantime itself is
+        /// safe on these (its sums stay far from u64::MAX).
+        fn small_duration_like() -> impl Strategy<Value = String> {
+            prop::collection::vec(
+                "[0-9 ]{0,3}(\\.[0-9]{1,2})?[ .]?(ns|us|µs|ms|s|m|h|d|w|M|y|x|)[ ]{0,2}",
+                1..4,
+            )
+            .prop_map(|terms| terms.concat())
+        }
+
+        fn rate_like() -> impl Strategy<Value = String> {
+            let per = prop_oneof![
+                duration_like(),
+                "(ns|us|ms|s|m|h|d|w|M|y)".prop_map(String::from)
+            ];
+            ("[0-9]{1,12}", per).prop_map(|(count, per)| format!("{count}/{per}"))
+        }
+
+        /// `text` as a TOML string.
+        fn toml_string(text: &str) -> String {
+            toml::Value::String(text.to_owned()).to_string()
+        }
+
+        proptest! {
+            #[test]
+            fn rates_never_panic_and_stay_in_bounds(
+                text in prop_oneof![any::<String>(), rate_like()]
+            ) {
+                if let Ok(Some(rate)) = parse_rate(&RawRate::Text(text.clone())) {
+                    prop_assert!((1..=MAX_RATE_COUNT).contains(&rate.count), "{text:?}");
+                    prop_assert!(
+                        (MIN_RATE_WINDOW..=MAX_RATE_WINDOW).contains(&rate.per),
+                        "{text:?}"
+                    );
+                    // What `check` shows reads back as the same rate.
+                    prop_assert_eq!(parse_rate(&RawRate::Text(rate.describe())), Ok(Some(rate)));
+                }
+                let limit = parse(&format!("{BOT}bot_limit = {}\n", toml_string(&text)));
+                if let Ok(config) = limit {
+                    let rate = config.bots[0].settings.limits.bot;
+                    prop_assert!(rate.is_none_or(|rate| rate.count <= MAX_RATE_COUNT
+                        && (MIN_RATE_WINDOW..=MAX_RATE_WINDOW).contains(&rate.per)));
+                }
+            }
+
+            #[test]
+            fn durations_never_panic_and_stay_in_bounds(
+                text in prop_oneof![any::<String>(), duration_like()]
+            ) {
+                if let Ok(Some(duration)) = parse_duration(&RawDuration::Text(text.clone()), true) {
+                    // Exact: what `check` shows reads back as the same duration.
+                    let shown = RawDuration::Text(format_duration(duration));
+                    prop_assert_eq!(parse_duration(&shown, true), Ok(Some(duration)));
+                }
+                let value = toml_string(&text);
+                if let Ok(config) = parse(&format!("{BOT}autoclose = {value}\n")) {
+                    let autoclose = config.bots[0].settings.autoclose;
+                    prop_assert!(
+                        autoclose.is_none_or(|after| (MIN_AUTOCLOSE..=MAX_AUTOCLOSE).contains(&after)),
+                        "{text:?}"
+                    );
+                }
+                if let Ok(config) = parse(&format!("poll_timeout = {value}\n{BOT}")) {
+                    prop_assert!(config.poll_timeout <= MAX_POLL_TIMEOUT, "{text:?}");
+                }
+            }
+
+            #[test]
+            fn terms_are_cut_as_humantime_reads_them(
+                text in prop_oneof![any::<String>(), small_duration_like()]
+            ) {
+                // With few digits humantime cannot reach its panic.
+                prop_assume!(text.bytes().filter(u8::is_ascii_digit).count() <= 11);
+                let whole = humantime::parse_duration(&text);
+                match parse_humantime(&text) {
+                    Ok(duration) => prop_assert_eq!(whole, Ok(duration), "{:?}", text),
+                    Err(BadDuration::OutOfRange) => prop_assert_eq!(
+                        whole,
+                        Err(humantime::DurationError::NumberOverflow),
+                        "{:?}",
+                        text
+                    ),
+                    Err(BadDuration::Invalid) => prop_assert!(
+                        whole.is_err() && whole != Err(humantime::DurationError::NumberOverflow),
+                        "{:?}: {:?}",
+                        text,
+                        whole
+                    ),
+                }
+            }
+
+            #[test]
+            fn no_file_panics(text in any::<String>()) {
+                let _ = parse(&text);
+                let _ = parse_for_run(&format!("{BOT}{text}"));
+            }
         }
     }
 }

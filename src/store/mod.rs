@@ -250,8 +250,15 @@ pub struct StorageHealth {
 
 impl StorageHealth {
     fn failed(&self, err: &anyhow::Error) {
+        self.failed_at(err, std::time::Instant::now());
+    }
+
+    fn recovered(&self) {
+        self.recovered_at(std::time::Instant::now());
+    }
+
+    fn failed_at(&self, err: &anyhow::Error, now: std::time::Instant) {
         let error = format!("{err:#}");
-        let now = std::time::Instant::now();
         let mut episode = self.episode.lock().unwrap_or_else(PoisonError::into_inner);
         match episode.as_mut() {
             Some((problem, last_failure)) => {
@@ -273,12 +280,11 @@ impl StorageHealth {
         }
     }
 
-    fn recovered(&self) {
+    fn recovered_at(&self, now: std::time::Instant) {
         let mut episode = self.episode.lock().unwrap_or_else(PoisonError::into_inner);
-        if episode
-            .as_ref()
-            .is_some_and(|(_, last_failure)| last_failure.elapsed() >= EPISODE_QUIET)
-        {
+        if episode.as_ref().is_some_and(|(_, last_failure)| {
+            now.saturating_duration_since(*last_failure) >= EPISODE_QUIET
+        }) {
             if let Some((problem, _)) = episode.take() {
                 info!(
                     failures = problem.failures,
@@ -445,6 +451,30 @@ mod tests {
         let (log, copied) = store.checkpoint().await.unwrap();
         assert!(log > 0, "the write went to the log");
         assert_eq!(copied, log);
+    }
+
+    #[test]
+    fn a_storage_episode_spans_failures_until_writes_work_for_a_while() {
+        let health = StorageHealth::default();
+        let start = std::time::Instant::now();
+        let full = anyhow::Error::new(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            Some("database or disk is full".into()),
+        ));
+        assert!(is_storage_error(&full));
+        assert!(!is_storage_error(&anyhow::anyhow!("a bad update")));
+        assert_eq!(health.problem(), None);
+        health.failed_at(&full, start);
+        health.failed_at(&full, start + Duration::from_millis(500));
+        let problem = health.problem().expect("an episode");
+        assert_eq!(problem.failures, 2, "one episode, two failures");
+        assert!(problem.error.contains("full"));
+        // A write that fits between failures does not end it...
+        health.recovered_at(start + Duration::from_millis(900));
+        assert!(health.problem().is_some());
+        // ...one after a quiet second does.
+        health.recovered_at(start + Duration::from_millis(1500));
+        assert_eq!(health.problem(), None);
     }
 
     #[test]

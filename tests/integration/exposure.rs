@@ -3,18 +3,19 @@
 //! dead stderr. Each test runs the real binary (or the app) and asserts what
 //! an operator or a user would see.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::Duration;
 
 use switchboard::fake::{FakeBot, FakeTelegram};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::util::{Desk, PATIENCE, texts};
+use crate::util::{
+    Desk, PATIENCE, Switchboard, free_port, switchboard_command, texts, wait_for_health,
+    write_bots_config,
+};
 
 /// A wrong `api_url` (here a server that answers every request like
 /// Express's default 404 page, echoing the path and so the token) must not
@@ -27,7 +28,7 @@ async fn a_server_that_echoes_the_token_does_not_expose_it() {
     let upstream = echo_server().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let http = free_port();
-    let config = write_config(
+    let config = write_bots_config(
         dir.path(),
         &format!("http://{upstream}"),
         http,
@@ -164,7 +165,7 @@ async fn sigterm_is_not_held_up_by_a_half_sent_request() {
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let signalled = Command::new("sh")
-        .args(["-c", &format!("kill -TERM {}", process.child.id())])
+        .args(["-c", &format!("kill -TERM {}", process.id())])
         .status()
         .expect("run kill");
     assert!(signalled.success());
@@ -228,7 +229,7 @@ impl Setup {
         let group = fake.add_forum_group("Support", &[&bot]);
         let dir = tempfile::tempdir().expect("temp dir");
         let http = free_port();
-        let config = write_config(
+        let config = write_bots_config(
             dir.path(),
             &fake.api_url(),
             http,
@@ -263,171 +264,9 @@ impl Setup {
     }
 }
 
-/// A running switchboard process with its stderr collected; killed when
-/// dropped, so that a failing test leaves nothing behind.
-struct Switchboard {
-    child: Child,
-    logs: Arc<Mutex<String>>,
-    /// Ends when the test's read end of stderr is closed.
-    reader: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Switchboard {
-    /// Starts `command` with stderr piped. With `close_after`, the read end
-    /// is closed right after the first line that contains it.
-    fn spawn(mut command: Command, close_after: Option<&'static str>) -> Switchboard {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start switchboard");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let logs = Arc::new(Mutex::new(String::new()));
-        let collected = Arc::clone(&logs);
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                let last = close_after.is_some_and(|marker| line.contains(marker));
-                let mut logs = collected.lock().unwrap_or_else(PoisonError::into_inner);
-                logs.push_str(&line);
-                logs.push('\n');
-                if last {
-                    break;
-                }
-            }
-        });
-        Switchboard {
-            child,
-            logs,
-            reader: Some(reader),
-        }
-    }
-
-    /// What the process logged so far.
-    fn logs(&self) -> String {
-        self.logs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// Waits until the reader thread has closed the read end of stderr.
-    async fn wait_stderr_closed(&mut self) {
-        let reader = self.reader.take().expect("a reader");
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        while !reader.is_finished() {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the marker line never came:\n{}",
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let _ = reader.join();
-    }
-
-    fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
-    /// Waits for the process to exit by itself; `None` if it still runs
-    /// after `PATIENCE`. Its whole log is collected when it exited.
-    async fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        while tokio::time::Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                if let Some(reader) = self.reader.take() {
-                    let _ = reader.join();
-                }
-                return Some(status);
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        None
-    }
-
-    /// Kills the process and returns everything it logged.
-    fn stop(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if let Some(reader) = self.reader.take() {
-            let _ = reader.join();
-        }
-        self.logs()
-    }
-}
-
-impl Drop for Switchboard {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `switchboard run --config <config>`.
-fn switchboard_command(config: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
-    command.args(["run", "--config"]).arg(config);
-    command
-}
-
-/// A bots.toml with these bots as (name, token variable, backend group).
-fn write_config(
-    dir: &Path,
-    api_url: &str,
-    http: SocketAddr,
-    bots: &[(&str, &str, i64)],
-) -> PathBuf {
-    let mut text = format!(
-        "database = \"switchboard.db\"\napi_url = \"{api_url}\"\npoll_timeout = \"5s\"\n\n[http]\nlisten = \"{http}\"\n"
-    );
-    for (name, variable, group) in bots {
-        text.push_str(&format!(
-            "\n[[bots]]\nname = \"{name}\"\ntoken = \"${{{variable}}}\"\nbackend_group = {group}\n"
-        ));
-    }
-    let path = dir.join("bots.toml");
-    std::fs::write(&path, text).expect("write bots.toml");
-    path
-}
-
-/// A port that was free a moment ago (the process binds it itself).
-fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-}
-
 /// The part of a token after `:`.
 fn secret_of(token: &str) -> &str {
     token.split_once(':').map_or(token, |(_, secret)| secret)
-}
-
-/// Polls `/healthz` until its JSON satisfies `done`; panics after `PATIENCE`.
-async fn wait_for_health(
-    http: SocketAddr,
-    done: impl Fn(&serde_json::Value) -> bool,
-) -> serde_json::Value {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()
-        .expect("HTTP client");
-    let url = format!("http://{http}/healthz");
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    let mut last = None;
-    while tokio::time::Instant::now() < deadline {
-        if let Ok(response) = client.get(&url).send().await {
-            if let Ok(health) = response.json::<serde_json::Value>().await {
-                if done(&health) {
-                    return health;
-                }
-                last = Some(health);
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("/healthz never showed what was expected; last: {last:?}");
 }
 
 /// A server that answers every request as Express does when no route

@@ -349,3 +349,113 @@ async fn an_update_that_cannot_be_handled_is_set_aside_and_the_rest_go_on() {
     let (_, health) = desk.health().await;
     assert_eq!(health["dead_letters"], 1, "{health}");
 }
+
+/// An absurd rate or duration is a configuration problem that `check`
+/// reports, never a panic (here or later, in the sender's limiter).
+#[test]
+fn check_refuses_absurd_rates_and_durations() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("bots.toml");
+    std::fs::write(
+        &path,
+        "[[bots]]\nname = \"shop\"\ntoken = \"${SHOP_TOKEN}\"\nbackend_group = -1001234567890\nbot_limit = \"1/10000000000000000000s\"\nautoclose = \"18446744073709551615s 1000ms\"\n",
+    )
+    .expect("write");
+    let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["check", "--config"])
+        .arg(&path)
+        .env("SHOP_TOKEN", "123456:AAHabsurdabsurdabsurdabsurdabsurd1")
+        .output()
+        .expect("run check");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains(
+            ":5: bots[0].bot_limit: invalid rate \"1/10000000000000000000s\": the duration \"10000000000000000000s\" is too long: expected 1ms to 24h"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(":6: bots[0].autoclose: invalid duration")
+            && stderr.contains("out of range"),
+        "{stderr}"
+    );
+}
+
+/// One bot's table is invalid (its `${VAR}` is unset): `check` fails on it,
+/// but `run` starts the other bot and reports the invalid one in the log and
+/// in `/healthz`. A problem outside the bot tables still stops everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_invalid_bot_does_not_stop_the_others() {
+    use crate::util::{
+        Switchboard, free_port, switchboard_command, wait_for_health, write_bots_config,
+    };
+    let fake = switchboard::fake::FakeTelegram::start()
+        .await
+        .expect("fake");
+    let bot = fake.add_bot("good_bot");
+    let group = fake.add_forum_group("Support", &[&bot]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let http = free_port();
+    let bots = [
+        ("good", "GOOD_TOKEN", group),
+        ("broken", "BROKEN_TOKEN_NOT_SET", group),
+    ];
+    let config = write_bots_config(dir.path(), &fake.api_url(), http, &bots);
+
+    let check = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .env("GOOD_TOKEN", &bot.token)
+        .env_remove("BROKEN_TOKEN_NOT_SET")
+        .output()
+        .expect("run check");
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    assert_eq!(check.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("bots[1].token") && stderr.contains("BROKEN_TOKEN_NOT_SET"));
+
+    let mut command = switchboard_command(&config);
+    command
+        .env("GOOD_TOKEN", &bot.token)
+        .env_remove("BROKEN_TOKEN_NOT_SET")
+        .env("RUST_LOG", "info");
+    let process = Switchboard::spawn(command, None);
+    let alice = fake.add_user("Alice", None);
+    fake.user_sends(&bot, &alice, "still served?");
+    let relayed = fake
+        .wait_until(crate::util::PATIENCE, |f| {
+            let topic = f.topics(group).first()?.thread_id;
+            (texts(&f.topic_messages(group, topic)) == ["still served?"]).then_some(())
+        })
+        .await;
+    assert!(
+        relayed.is_some(),
+        "the valid bot relays:\n{}",
+        process.logs()
+    );
+    let health = wait_for_health(http, |h| h["bots"]["good"]["state"] == "polling").await;
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert_eq!(health["bots"]["broken"]["state"], "stopped", "{health}");
+    let reason = health["bots"]["broken"]["reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(reason.contains("BROKEN_TOKEN_NOT_SET"), "{health}");
+    let logs = process.stop();
+    assert!(
+        logs.contains("not started") && logs.contains("BROKEN_TOKEN_NOT_SET"),
+        "{logs}"
+    );
+
+    // An invalid [http] listen is everyone's problem: nothing starts.
+    let text = std::fs::read_to_string(&config).expect("read");
+    std::fs::write(&config, text.replace(&http.to_string(), "not an address")).expect("write");
+    let run = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .env("GOOD_TOKEN", &bot.token)
+        .output()
+        .expect("run");
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("http.listen"));
+}

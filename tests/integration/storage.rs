@@ -147,3 +147,72 @@ async fn a_deleted_topic_is_replaced_once_even_when_the_disk_fills_meanwhile() {
     );
     assert!(desk.failed_jobs().is_empty(), "{:?}", desk.failed_jobs());
 }
+
+/// The database, its write-ahead log and shared-memory file hold users'
+/// names and messages: they are created owner-only, in a directory that is
+/// owner-only too when switchboard creates it.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_files_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let fake = switchboard::fake::FakeTelegram::start()
+        .await
+        .expect("fake");
+    let bot = fake.add_bot("shop_bot");
+    let group = fake.add_forum_group("Support", &[&bot]);
+    let alice = fake.add_user("Alice", None);
+    let dir = tempfile::tempdir().expect("temp dir");
+    // database = "state/switchboard.db": the directory does not exist yet.
+    let config = crate::util::write_config(dir.path(), &fake, group);
+    let mut process = crate::util::spawn_switchboard(&config, &bot);
+    fake.user_sends(&bot, &alice, "hello");
+    let relayed = fake
+        .wait_until(crate::util::PATIENCE, |f| {
+            let topic = f.topics(group).first()?.thread_id;
+            (texts(&f.topic_messages(group, topic)) == ["hello"]).then_some(())
+        })
+        .await;
+    assert!(relayed.is_some(), "relayed");
+    let state = dir.path().join("state");
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+    };
+    let files = ["switchboard.db", "switchboard.db-wal", "switchboard.db-shm"];
+    let modes: Vec<u32> = files.iter().map(|f| mode(&state.join(f))).collect();
+    process.kill();
+    assert_eq!(modes, [0o600, 0o600, 0o600], "{files:?}");
+    assert_eq!(mode(&state), 0o700);
+}
+
+/// A file that is not a SQLite database where the database should be: the
+/// error names the file, and nothing is overwritten.
+#[test]
+fn a_foreign_file_as_database_is_named_in_the_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).expect("mkdir");
+    let database = state.join("switchboard.db");
+    let foreign = "these are someone's notes, not a database\n".repeat(200);
+    std::fs::write(&database, &foreign).expect("write");
+    let config = dir.path().join("bots.toml");
+    std::fs::write(
+        &config,
+        "database = \"state/switchboard.db\"\napi_url = \"http://127.0.0.1:9\"\n[http]\nlisten = \"127.0.0.1:0\"\n\
+         [[bots]]\nname = \"shop\"\ntoken = \"123456:AAHforeignforeignforeignforeign1\"\nbackend_group = -1001234567890\n",
+    )
+    .expect("write config");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&database.display().to_string()) && stderr.contains("not a database"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&database).expect("read"), foreign);
+}
