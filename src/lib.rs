@@ -6,16 +6,22 @@
 //!
 //! 1. [`poller`]: one task per bot long-polls `getUpdates` through the
 //!    [`telegram`] client and stores each batch, with the new offset, in the
-//!    inbox ([`store`]) in one transaction.
-//! 2. [`dispatch`]: one shared task reads the inbox and applies the product
-//!    rules ([`dispatch::rules`], [`dispatch::commands`]): dialog state
-//!    changes and outbox jobs, in one transaction per batch. No network I/O.
+//!    inbox ([`store`]) in one transaction; an update id stored before is not
+//!    stored again. A rejected token pauses the bot ([`telegram::gate`]).
+//! 2. [`dispatch`]: one shared task reads the inbox, decodes each update
+//!    leniently ([`telegram::update`]) and applies the product rules
+//!    ([`dispatch::rules`], [`dispatch::commands`]): dialog state changes and
+//!    outbox jobs, in one transaction per batch and a savepoint per row; a
+//!    row that fails is set aside as a dead letter. No network I/O.
 //! 3. [`outbox`]: per bot, the [`outbox::sender`] executes the jobs (one FIFO
-//!    lane per dialog, priorities across lanes, Telegram's rate limits kept by
-//!    the [`outbox::limiter`], retries), records results, and reports jobs
-//!    that failed for good back to the dispatcher.
-//! 4. [`app`] starts and stops all of it; the scheduler in it runs autoclose;
-//!    [`http`] serves `/healthz`.
+//!    lane per dialog and direction, priorities across lanes, Telegram's rate
+//!    limits kept by the [`outbox::limiter`], retries), records results (kept
+//!    in memory while the disk refuses), and reports jobs that failed for
+//!    good back to the dispatcher.
+//! 4. [`app`] starts and stops all of it under a supervisor that restarts a
+//!    failed task; its scheduler runs autoclose and prunes old records;
+//!    [`http`] serves `/healthz` ([`http::server`]: timeouts, a connection
+//!    cap, a bounded graceful stop).
 //!
 //! [`config`] loads `bots.toml`; [`fake`] is a stateful fake Bot API used by
 //! the tests and by `switchboard demo` ([`demo`]); [`cli`] is the command line.
