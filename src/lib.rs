@@ -39,3 +39,4 @@ pub mod outbox;
 pub mod poller;
 pub mod store;
 pub mod telegram;
+pub mod throttle;

@@ -42,6 +42,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
+use crate::throttle::Throttle;
+
 /// Most connections open at once. Each costs a file descriptor; under the
 /// common default of 1,024 per process, 256 leave ample room for the bots'
 /// outgoing connections, the database and the log. Monitoring and the REST
@@ -80,7 +82,8 @@ pub async fn serve(
         .header_read_timeout(HEADER_READ_TIMEOUT);
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let connections = TaskTracker::new();
-    let mut accept_errors = AcceptErrors::default();
+    // During a lasting EMFILE, `accept` fails ten times a second.
+    let mut accept_errors = Throttle::new(ACCEPT_ERROR_LOG_EVERY);
     loop {
         let permit = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -101,7 +104,10 @@ pub async fn serve(
                 continue;
             }
             Err(err) => {
-                accept_errors.report(&err);
+                if let Some(unlogged) = accept_errors.allow(Instant::now()) {
+                    warn!(cause = %err, similar_errors_not_logged = unlogged,
+                        "the HTTP server cannot accept connections; retrying");
+                }
                 tokio::select! {
                     () = shutdown.cancelled() => break,
                     () = tokio::time::sleep(ACCEPT_ERROR_PAUSE) => continue,
@@ -164,54 +170,4 @@ fn is_connection_error(err: &io::Error) -> bool {
             | io::ErrorKind::ConnectionAborted
             | io::ErrorKind::ConnectionReset
     )
-}
-
-/// Rate-limits the log of accept errors: during a lasting EMFILE, `accept`
-/// fails ten times a second.
-#[derive(Default)]
-struct AcceptErrors {
-    last_logged: Option<Instant>,
-    /// Errors since the last one logged.
-    unlogged: u64,
-}
-
-impl AcceptErrors {
-    fn report(&mut self, err: &io::Error) {
-        if let Some(unlogged) = self.due(Instant::now()) {
-            warn!(cause = %err, similar_errors_not_logged = unlogged,
-                "the HTTP server cannot accept connections; retrying");
-        }
-    }
-
-    /// Counts an error at `now`; when it is to be logged, how many before it
-    /// were not.
-    fn due(&mut self, now: Instant) -> Option<u64> {
-        let due = self
-            .last_logged
-            .is_none_or(|last| now.duration_since(last) >= ACCEPT_ERROR_LOG_EVERY);
-        if !due {
-            self.unlogged += 1;
-            return None;
-        }
-        self.last_logged = Some(now);
-        Some(std::mem::take(&mut self.unlogged))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn accept_errors_are_logged_once_per_period_with_a_count_of_the_rest() {
-        let mut errors = AcceptErrors::default();
-        let start = Instant::now();
-        let at = |millis| start + Duration::from_millis(millis);
-        assert_eq!(errors.due(at(0)), Some(0));
-        assert_eq!(errors.due(at(100)), None);
-        assert_eq!(errors.due(at(9_999)), None);
-        assert_eq!(errors.due(at(10_000)), Some(2));
-        assert_eq!(errors.due(at(10_100)), None);
-        assert_eq!(errors.due(at(30_000)), Some(1));
-    }
 }

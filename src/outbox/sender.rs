@@ -64,6 +64,7 @@ use super::{FailureKind, Job, Priority, Report, Target};
 use crate::clock::unix_now_ms;
 use crate::config::Limits;
 use crate::store::{self, Store, dialogs, inbox, outbox::Row};
+use crate::throttle::Throttle;
 use crate::telegram::gate::TokenGate;
 use crate::telegram::{self, Client};
 
@@ -895,36 +896,6 @@ fn report_to_dispatcher(
     Ok(())
 }
 
-/// Lets one event through per `every`, counting the ones held back.
-struct Throttle {
-    every: Duration,
-    last: Option<Instant>,
-    held_back: u64,
-}
-
-impl Throttle {
-    fn new(every: Duration) -> Throttle {
-        Throttle {
-            every,
-            last: None,
-            held_back: 0,
-        }
-    }
-
-    /// `Some(held back since the last one)` if this event may be shown.
-    fn allow(&mut self, now: Instant) -> Option<u64> {
-        if self
-            .last
-            .is_some_and(|last| now.saturating_duration_since(last) < self.every)
-        {
-            self.held_back += 1;
-            return None;
-        }
-        self.last = Some(now);
-        Some(std::mem::take(&mut self.held_back))
-    }
-}
-
 /// Pending jobs by lane, and which lanes may start their head job.
 #[derive(Default)]
 struct Lanes {
@@ -1163,15 +1134,5 @@ mod tests {
         })
         .collect();
         assert_eq!(order, [9, 1, 2]);
-    }
-
-    #[test]
-    fn the_throttle_lets_one_through_per_period_and_counts_the_rest() {
-        let mut throttle = Throttle::new(Duration::from_secs(10));
-        let now = Instant::now();
-        assert_eq!(throttle.allow(now), Some(0));
-        assert_eq!(throttle.allow(now + Duration::from_secs(1)), None);
-        assert_eq!(throttle.allow(now + Duration::from_secs(9)), None);
-        assert_eq!(throttle.allow(now + Duration::from_secs(10)), Some(2));
     }
 }
