@@ -20,7 +20,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::{BotConfig, Loaded};
+use crate::config::{BotConfig, Loaded, MAX_RATE_WINDOW};
 use crate::dispatch::{self, Dispatcher};
 use crate::http::BotHealth;
 use crate::http::{self, Health};
@@ -327,6 +327,8 @@ impl Scheduler {
                 let now = crate::clock::unix_now();
                 store::updates::prune(tx, now - store::updates::REMEMBER_SECS)?;
                 let now_ms = crate::clock::unix_now_ms();
+                let longest = i64::try_from(MAX_RATE_WINDOW.as_millis()).unwrap_or(i64::MAX);
+                store::sends::prune_all(tx, now_ms.saturating_sub(longest))?;
                 for bot in bots.values() {
                     let window = Limiter::longest_window(&bot.settings.limits).unwrap_or_default();
                     let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);

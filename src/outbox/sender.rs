@@ -64,9 +64,9 @@ use super::{FailureKind, Job, Priority, Report, Target};
 use crate::clock::unix_now_ms;
 use crate::config::Limits;
 use crate::store::{self, Store, dialogs, inbox, outbox::Row};
-use crate::throttle::Throttle;
 use crate::telegram::gate::TokenGate;
 use crate::telegram::{self, Client};
+use crate::throttle::Throttle;
 
 /// Calls in flight at once per bot.
 const MAX_IN_FLIGHT: usize = 16;

@@ -26,6 +26,13 @@ pub fn prune(conn: &Connection, bot: &str, before_ms: i64) -> rusqlite::Result<u
         .execute(params![bot, before_ms])
 }
 
+/// Forgets every bot's calls answered before `before_ms` (bots no longer
+/// configured included).
+pub fn prune_all(conn: &Connection, before_ms: i64) -> rusqlite::Result<usize> {
+    conn.prepare_cached("DELETE FROM sends WHERE at_ms < ?1")?
+        .execute([before_ms])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,5 +50,6 @@ mod tests {
         assert_eq!(prune(&conn, "a", 1_500).unwrap(), 1);
         assert_eq!(since(&conn, "a", 0).unwrap(), [(-100, 2_000)]);
         assert_eq!(since(&conn, "b", 0).unwrap().len(), 1);
+        assert_eq!(prune_all(&conn, 3_000).unwrap(), 2);
     }
 }
