@@ -59,12 +59,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check { config } => Ok(match Config::load(&config) {
             Ok(config) => {
-                println!("{}", config.describe());
-                println!("configuration OK");
+                // Not println!: it panics when stdout is closed (`| head`).
+                use std::io::Write;
+                let _ = writeln!(std::io::stdout(), "{}\nconfiguration OK", config.describe());
                 ExitCode::SUCCESS
             }
             Err(err) => {
-                eprintln!("{err}");
+                print_error(err);
                 ExitCode::from(EXIT_CONFIG)
             }
         }),

@@ -82,7 +82,8 @@ pub const MAX_RATE_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
 /// send in a window, so COUNT bounds its memory; Telegram's highest limit
 /// (paid broadcasts, 1000 messages per second) is far below.
 pub const MAX_RATE_COUNT: u32 = 1_000_000;
-/// Longest accepted `welcome` text, in characters (Telegram's message limit).
+/// Longest accepted `welcome` text, in characters as Telegram counts them
+/// (UTF-16 code units: an emoji is two), Telegram's message limit.
 pub const MAX_WELCOME_CHARS: usize = 4096;
 /// Longest accepted bot `name`, in characters.
 pub const MAX_NAME_CHARS: usize = 32;
@@ -1528,13 +1529,13 @@ impl<'a> Resolver<'a> {
                     &key,
                     r#"empty welcome text: write welcome = "off" to send no greeting"#,
                 );
-            } else if text.chars().count() > MAX_WELCOME_CHARS {
+            } else if text.encode_utf16().count() > MAX_WELCOME_CHARS {
                 self.report(
                     Some(value.span()),
                     &key,
                     format!(
-                        "welcome text is too long ({} characters): Telegram allows at most {MAX_WELCOME_CHARS}",
-                        text.chars().count()
+                        "welcome text is too long ({} characters as Telegram counts them, an emoji as two): Telegram allows at most {MAX_WELCOME_CHARS}",
+                        text.encode_utf16().count()
                     ),
                 );
             } else {
@@ -3369,7 +3370,11 @@ mood = "happy"
         let p = problem(&format!("{BOT}welcome = \"  \\n \"\n"));
         assert_problem(&p, 6, "bots[0].welcome", "empty welcome text");
         let p = problem(&format!("{BOT}welcome = \"{}\"\n", "x".repeat(4097)));
-        assert_problem(&p, 6, "bots[0].welcome", "too long (4097 characters)");
+        assert_problem(&p, 6, "bots[0].welcome", "too long (4097 characters");
+        // 2,049 emoji are 4,098 UTF-16 code units: too long for Telegram.
+        let p = problem(&format!("{BOT}welcome = \"{}\"\n", "😀".repeat(2049)));
+        assert_problem(&p, 6, "bots[0].welcome", "too long (4098 characters");
+        parse_ok(&format!("{BOT}welcome = \"{}\"\n", "😀".repeat(2048)));
         let p = problem(&format!("{BOT}private_keywords = [\"help\", \" \"]\n"));
         assert_problem(&p, 6, "bots[0].private_keywords[1]", "empty keyword");
         let config = parse_ok(&format!("{BOT}welcome = \" Off \"\n"));
