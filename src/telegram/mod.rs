@@ -324,6 +324,8 @@ mod tests {
         assert_eq!(retry, Error::RetryAfter(Duration::from_secs(7)));
         assert!(retry.is_transient());
         assert_eq!(response(401, "Unauthorized", None), Error::Unauthorized);
+        // Telegram answers 404 to a token it does not know at all.
+        assert_eq!(response(404, "Not Found", None), Error::Unauthorized);
         assert!(!response(401, "Unauthorized", None).is_transient());
         assert_eq!(
             response(400, "Bad Request: message thread not found", None),
