@@ -28,7 +28,7 @@ use anyhow::{Context, bail, ensure};
 use switchboard::app::{self, Options};
 use switchboard::config::{BotConfig, BotSettings, Config, HttpConfig, Limits, Mode, Token};
 use switchboard::fake::{FakeBot, FakeTelegram, FakeUser, Fault, FaultRule};
-use switchboard::outbox::{Job, Priority, Target};
+use switchboard::outbox::{Action, Job, Lane, Purpose, Target};
 use switchboard::store::Store;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -779,19 +779,14 @@ fn enqueue_broadcast(
     let mut conn = store.conn()?;
     let tx = conn.transaction()?;
     for user in users {
-        let job = Job::Text {
-            to: Target::User(user.id),
-            text: text.into(),
+        let job = Job {
+            purpose: Purpose::Broadcast,
+            action: Action::SendText {
+                to: Target::User(user.id),
+                text: text.into(),
+            },
         };
-        switchboard::store::outbox::enqueue(
-            &tx,
-            bot,
-            &format!("b{}", user.id),
-            Priority::Broadcast,
-            user.id,
-            &job,
-            0,
-        )?;
+        switchboard::outbox::queue::enqueue(&tx, bot, &Lane::Broadcast(user.id), user.id, &job, 0)?;
     }
     tx.commit()?;
     Ok(())

@@ -137,16 +137,16 @@ pub async fn run(
             token_probe: options.token_probe,
             token: token.clone(),
         };
-        let sender = Sender {
-            bot: bot.name.clone(),
-            store: store.clone(),
-            client: Client::new(send_http.clone(), &config.api_url, &bot.token),
+        let sender = Sender::new(
+            bot.name.clone(),
+            store.clone(),
+            Client::new(send_http.clone(), &config.api_url, &bot.token),
             wake,
-            dispatcher_wake: Arc::clone(&dispatcher_wake),
-            limits: bot.settings.limits,
-            retry_base: options.retry_base,
+            Arc::clone(&dispatcher_wake),
+            bot.settings.limits,
+            options.retry_base,
             token,
-        };
+        );
         supervisor.spawn(format!("poller {}", bot.name), move |shutdown| {
             poller.clone().run(shutdown)
         });

@@ -13,7 +13,11 @@
 //! functions in [`rules`].
 
 pub mod commands;
+mod operator_side;
+mod reports;
 pub mod rules;
+pub mod texts;
+mod user_side;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -22,28 +26,19 @@ use std::time::Duration;
 use rusqlite::Transaction;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, error, info, warn};
+use tracing::{debug, error, info};
 
 use crate::clock::Clock;
 use crate::config::BotConfig;
 use crate::http::Health;
-use crate::outbox::{self, FailureKind, Job, Priority, Report, Target};
-use crate::store::dialogs::{self, Dialog, Status};
-use crate::store::users::{self, User};
+use crate::outbox::{Action, Job, Lane, Purpose, Target, queue};
+use crate::store::dialogs::{self, Dialog};
+use crate::store::users::User;
 use crate::store::{self, Store, inbox};
-use crate::telegram::update::{self, ChatKind, MemberChange, Message, UpdateKind};
-use rules::{Content, OperatorPlan, UserPlan};
+use crate::telegram::update::{self, ChatKind, UpdateKind};
 
 /// Inbox rows handled per transaction.
 const BATCH: usize = 256;
-
-/// What users are told when their message could not reach support.
-pub const NOT_DELIVERED_NOTICE: &str =
-    "Sorry, your message could not be delivered to support. Please try again later.";
-
-/// Shown in the topic for a reply that cannot reach a user who blocked the bot.
-pub const BLOCKED_NOTE: &str = "⚠️ Not delivered: the user has blocked the bot. \
-     Replies reach them again once they unblock it or write to it.";
 
 /// The shared dispatcher task.
 pub struct Dispatcher {
@@ -174,9 +169,10 @@ fn handle_row(
         now,
         enqueued: false,
     };
-    let handled = match row.kind {
-        inbox::Kind::Update => ctx.handle_update(&row.payload),
-        inbox::Kind::Report => ctx.handle_report(&row.payload),
+    let handled = match &row.kind {
+        Ok(inbox::Kind::Update) => ctx.handle_update(&row.payload),
+        Ok(inbox::Kind::Report) => ctx.handle_report(&row.payload),
+        Err(kind) => Err(crate::outbox::UnknownValue::new("inbox row kind", kind).into()),
     };
     match handled {
         Ok(()) => {
@@ -192,7 +188,7 @@ fn handle_row(
 
 /// Sets a row that could not be handled aside as a dead letter, logs it and
 /// tells operators in the General topic of the bot's first backend group.
-/// Returns whether that note was queued.
+/// Returns whether that notice was queued.
 fn set_aside(
     tx: &Transaction<'_>,
     bot: &BotConfig,
@@ -201,8 +197,12 @@ fn set_aside(
     now: i64,
 ) -> anyhow::Result<bool> {
     let error = format!("{err:#}");
-    store::dead_letters::add(tx, &bot.name, row.kind.as_str(), &row.payload, &error, now)?;
-    error!(bot = %bot.name, kind = row.kind.as_str(), cause = %error,
+    let kind = row
+        .kind
+        .as_ref()
+        .map_or_else(String::as_str, |kind| kind.as_str());
+    store::dead_letters::add(tx, &bot.name, kind, &row.payload, &error, now)?;
+    error!(bot = %bot.name, kind, cause = %error,
         "could not handle an inbox row; it is set aside in the dead_letters table and the others go on");
     let mut ctx = Ctx {
         tx,
@@ -213,10 +213,7 @@ fn set_aside(
     let Some(group) = ctx.groups()?.first().copied() else {
         return Ok(false);
     };
-    ctx.answer_in_general(
-        group,
-        format!("⚠️ An update could not be handled and was set aside (dead letter): {error}"),
-    )?;
+    ctx.notify_general(group, &texts::dead_letter(&error))?;
     Ok(ctx.enqueued)
 }
 
@@ -241,18 +238,8 @@ pub fn autoclose_due(
                 now,
                 enqueued: false,
             };
-            let note = format!(
-                "Closed automatically: no reply from the user for {}.",
-                crate::config::format_duration(after)
-            );
-            ctx.enqueue(
-                &dialog,
-                Priority::TopicEdit,
-                Job::Text {
-                    to: Target::Topic(dialog.id),
-                    text: note,
-                },
-            )?;
+            let after = crate::config::format_duration(after);
+            ctx.notify_topic(&dialog, &texts::closed_automatically(&after))?;
             commands::close::close(&mut ctx, &dialog)?;
             info!(bot = %bot.name, dialog = dialog.id, "dialog closed automatically");
             touched.insert(bot.name.clone());
@@ -261,7 +248,8 @@ pub fn autoclose_due(
     Ok(touched)
 }
 
-/// One bot's view of the open transaction.
+/// One bot's view of the open transaction: what the rules read and the jobs
+/// they queue.
 pub struct Ctx<'a> {
     pub tx: &'a Transaction<'a>,
     pub bot: &'a BotConfig,
@@ -271,41 +259,69 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// Queues a job in the dialog's lane for its direction.
-    pub fn enqueue(&mut self, dialog: &Dialog, priority: Priority, job: Job) -> anyhow::Result<()> {
+    /// Queues a job of `dialog` in its lane: toward the topic or toward the user.
+    pub fn queue(
+        &mut self,
+        dialog: &Dialog,
+        purpose: Purpose,
+        action: Action,
+    ) -> anyhow::Result<()> {
+        let job = Job { purpose, action };
+        let lane = if job.topic_dialog().is_some() {
+            Lane::Topic(dialog.user_id)
+        } else {
+            Lane::User(dialog.user_id)
+        };
         let chat = job.chat(dialog.backend_group);
-        self.enqueue_in(&job.lane(dialog.user_id), priority, chat, job)
+        self.queue_in(&lane, chat, &job)
     }
 
-    /// Queues a job in `lane`; `chat` is where it sends to.
-    pub fn enqueue_in(
-        &mut self,
-        lane: &str,
-        priority: Priority,
-        chat: i64,
-        job: Job,
-    ) -> anyhow::Result<()> {
-        let id = store::outbox::enqueue(
-            self.tx,
-            &self.bot.name,
-            lane,
-            priority,
-            chat,
-            &job,
-            self.now,
-        )?;
-        debug!(bot = %self.bot.name, job = id, lane, ?priority, "queued");
+    /// Queues `job` in `lane`; `chat` is where it sends to.
+    fn queue_in(&mut self, lane: &Lane, chat: i64, job: &Job) -> anyhow::Result<()> {
+        let id = queue::enqueue(self.tx, &self.bot.name, lane, chat, job, self.now)?;
+        debug!(bot = %self.bot.name, job = id, lane = %lane, "queued");
         self.enqueued = true;
         Ok(())
     }
 
-    /// Answers operators in the General topic of `group`, cut to fit a message.
-    pub fn answer_in_general(&mut self, group: i64, text: String) -> anyhow::Result<()> {
-        let job = Job::Text {
-            to: Target::General(group),
-            text: rules::fit_message(&text),
+    /// Tells operators something in the dialog's topic, cut to fit a message.
+    pub fn notify_topic(&mut self, dialog: &Dialog, text: &str) -> anyhow::Result<()> {
+        let action = Action::SendText {
+            to: Target::TopicOf(dialog.id),
+            text: texts::fit_message(text),
         };
-        self.enqueue_in(outbox::GENERAL_LANE, Priority::TopicEdit, group, job)
+        self.queue(dialog, Purpose::TopicNotice { dialog: dialog.id }, action)
+    }
+
+    /// Tells operators something in the General topic of `group`, cut to fit.
+    pub fn notify_general(&mut self, group: i64, text: &str) -> anyhow::Result<()> {
+        let job = Job {
+            purpose: Purpose::GeneralNotice,
+            action: Action::SendText {
+                to: Target::General(group),
+                text: texts::fit_message(text),
+            },
+        };
+        self.queue_in(&Lane::General, group, &job)
+    }
+
+    /// Sends the dialog's user a text of switchboard's (a welcome, a notice).
+    pub fn send_to_user(
+        &mut self,
+        dialog: &Dialog,
+        purpose: Purpose,
+        text: &str,
+    ) -> anyhow::Result<()> {
+        let action = Action::SendText {
+            to: Target::User(dialog.user_id),
+            text: texts::fit_message(text),
+        };
+        self.queue(dialog, purpose, action)
+    }
+
+    /// Queues a change of the dialog's topic (create, close, reopen).
+    pub fn change_topic(&mut self, dialog: &Dialog, action: Action) -> anyhow::Result<()> {
+        self.queue(dialog, Purpose::TopicChange { dialog: dialog.id }, action)
     }
 
     /// Queues the topic's creation (once: not while one is queued already),
@@ -320,24 +336,14 @@ impl Ctx<'_> {
             if !dialogs::request_topic(self.tx, dialog.id)? {
                 return Ok(());
             }
-            let name = rules::topic_name(user);
-            self.enqueue(
-                dialog,
-                Priority::Inbound,
-                Job::CreateTopic {
-                    dialog_id: dialog.id,
-                    name,
-                    replaces: None,
-                },
-            )
+            let action = Action::CreateTopic {
+                dialog: dialog.id,
+                name: rules::topic_name(user),
+                replaces: None,
+            };
+            self.change_topic(dialog, action)
         } else if reopen {
-            self.enqueue(
-                dialog,
-                Priority::Inbound,
-                Job::ReopenTopic {
-                    dialog_id: dialog.id,
-                },
-            )
+            self.change_topic(dialog, Action::ReopenTopic { dialog: dialog.id })
         } else {
             Ok(())
         }
@@ -377,308 +383,4 @@ impl Ctx<'_> {
             &self.bot.backend_groups,
         )?)
     }
-
-    fn on_group_message(&mut self, message: &Message) -> anyhow::Result<()> {
-        let chat = message.chat.id;
-        if !self.groups()?.contains(&chat) {
-            debug!(bot = %self.bot.name, chat, "ignoring a message from another chat");
-            return Ok(());
-        }
-        if let Some(to) = message.migrate_to_chat_id {
-            warn!(bot = %self.bot.name, from = chat, to,
-                "a backend group moved to a new chat id; following it (update bots.toml to the new id)");
-            store::groups::record_migration(self.tx, &self.bot.name, chat, to)?;
-            return Ok(());
-        }
-        self.on_operator_message(message)
-    }
-
-    fn on_user_message(&mut self, message: &Message) -> anyhow::Result<()> {
-        let Some(from) = &message.from else {
-            warn!(bot = %self.bot.name, "private message without a sender; skipped");
-            return Ok(());
-        };
-        if from.is_bot {
-            return Ok(());
-        }
-        let content = rules::classify(message);
-        if content == Content::Service {
-            debug!(bot = %self.bot.name, user = from.id, "a service message; not relayed");
-            return Ok(());
-        }
-        let user = User {
-            user_id: from.id,
-            first_name: from.first_name.clone(),
-            last_name: from.last_name.clone(),
-            username: from.username.clone(),
-        };
-        users::upsert(self.tx, &self.bot.name, &user, self.now)?;
-        // Writing to the bot means it is not blocked (any more).
-        users::set_blocked(self.tx, &self.bot.name, user.user_id, false)?;
-        let existing = dialogs::by_user(self.tx, &self.bot.name, user.user_id)?;
-        let plan = rules::plan_user_message(
-            existing.as_ref().map(|d| d.status),
-            rules::searchable_text(message),
-            &self.bot.settings.private_keywords,
-        );
-        let dialog = match (plan, existing) {
-            (UserPlan::WaitForKeyword, _) => {
-                debug!(bot = %self.bot.name, user = user.user_id, "no private keyword yet; not relayed");
-                return Ok(());
-            }
-            (UserPlan::Open, _) | (_, None) => {
-                let group = dialogs::least_busy_group(self.tx, &self.bot.name, &self.groups()?)?;
-                let dialog =
-                    dialogs::insert(self.tx, &self.bot.name, user.user_id, group, self.now)?;
-                self.welcome(&dialog)?;
-                self.ensure_topic(&dialog, &user, false)?;
-                dialog
-            }
-            (UserPlan::Reopen, Some(dialog)) => {
-                self.welcome(&dialog)?;
-                self.ensure_topic(&dialog, &user, true)?;
-                dialog
-            }
-            (UserPlan::Relay, Some(dialog)) => {
-                self.ensure_topic(&dialog, &user, false)?;
-                dialog
-            }
-        };
-        dialogs::set_status(self.tx, dialog.id, Status::UserAnswered)?;
-        let what = match content {
-            Content::Copyable | Content::Service => None,
-            Content::Unknown(what) => Some(what),
-            Content::NotCopyable(what) => {
-                // Telegram would refuse the copy: say what arrived instead.
-                self.tell_not_delivered(&dialog)?;
-                return commands::note(self, &dialog, rules::not_copyable_note(what, message));
-            }
-        };
-        let copy = Job::Copy {
-            to: Target::Topic(dialog.id),
-            from_chat: message.chat.id,
-            message_id: message.message_id,
-            what,
-        };
-        self.enqueue(&dialog, Priority::Inbound, copy)
-    }
-
-    /// Tells the user their message did not reach support, unless the bot
-    /// is in silent mode.
-    fn tell_not_delivered(&mut self, dialog: &Dialog) -> anyhow::Result<()> {
-        if self.bot.settings.silent_mode {
-            return Ok(());
-        }
-        let notice = Job::Text {
-            to: Target::User(dialog.user_id),
-            text: NOT_DELIVERED_NOTICE.into(),
-        };
-        self.enqueue(dialog, Priority::Reply, notice)
-    }
-
-    fn welcome(&mut self, dialog: &Dialog) -> anyhow::Result<()> {
-        match &self.bot.settings.welcome {
-            Some(text) => {
-                let job = Job::Text {
-                    to: Target::User(dialog.user_id),
-                    text: text.clone(),
-                };
-                self.enqueue(dialog, Priority::Inbound, job)
-            }
-            None => Ok(()),
-        }
-    }
-
-    fn on_operator_message(&mut self, message: &Message) -> anyhow::Result<()> {
-        let username = store::bots::username(self.tx, &self.bot.name)?;
-        let group = message.chat.id;
-        let plan = rules::plan_operator_message(message, group, username.as_deref());
-        let in_topic = message.is_topic_message;
-        let dialog = match message.message_thread_id.filter(|_| in_topic) {
-            Some(topic) => dialogs::by_topic(self.tx, &self.bot.name, group, topic)?,
-            None => None,
-        };
-        match (plan, dialog) {
-            (OperatorPlan::Ignore | OperatorPlan::Note, _) => Ok(()),
-            (OperatorPlan::Command(command), dialog) if in_topic => match dialog {
-                Some(dialog) => commands::in_topic(self, &dialog, &command),
-                None => Ok(()), // a topic that is not a dialog of this bot
-            },
-            (OperatorPlan::Command(command), _) => commands::in_general(self, group, &command),
-            (OperatorPlan::Relay { what }, Some(dialog)) => {
-                self.relay_reply(&dialog, message, what)
-            }
-            (OperatorPlan::NotCopyable(what), Some(dialog)) => commands::note(
-                self,
-                &dialog,
-                format!("⚠️ Not sent to the user: Telegram does not let bots copy {what}."),
-            ),
-            (OperatorPlan::Relay { .. } | OperatorPlan::NotCopyable(_), None) if in_topic => {
-                info!(bot = %self.bot.name, topic = ?message.message_thread_id,
-                    "not relayed: this topic is not a dialog of this bot");
-                Ok(())
-            }
-            // Chatter in General.
-            (OperatorPlan::Relay { .. } | OperatorPlan::NotCopyable(_), None) => Ok(()),
-        }
-    }
-
-    /// Copies an operator's message to the user; `what` names content of a
-    /// kind switchboard does not know.
-    fn relay_reply(
-        &mut self,
-        dialog: &Dialog,
-        message: &Message,
-        what: Option<String>,
-    ) -> anyhow::Result<()> {
-        if dialog.status == Status::Closed {
-            self.enqueue(
-                dialog,
-                Priority::TopicEdit,
-                Job::ReopenTopic {
-                    dialog_id: dialog.id,
-                },
-            )?;
-        }
-        if users::is_blocked(self.tx, &self.bot.name, dialog.user_id)? {
-            // Telegram would refuse it (403): say so now and spend no call.
-            return commands::note(self, dialog, BLOCKED_NOTE.into());
-        }
-        dialogs::record_operator_reply(self.tx, dialog.id, self.now)?;
-        let copy = Job::Copy {
-            to: Target::User(dialog.user_id),
-            from_chat: message.chat.id,
-            message_id: message.message_id,
-            what,
-        };
-        self.enqueue(dialog, Priority::Reply, copy)
-    }
-
-    /// What the sender reports: a job failed for good (tell whoever waits for
-    /// it), or a deleted topic was replaced (say so there).
-    fn handle_report(&mut self, payload: &str) -> anyhow::Result<()> {
-        // A report this version cannot read becomes a dead letter.
-        let report: Report = serde_json::from_str(payload)
-            .map_err(|err| anyhow::anyhow!("cannot read the sender's report: {err}"))?;
-        let (job, error) = match report {
-            Report::TopicReplaced { dialog_id } => {
-                return match dialogs::by_id(self.tx, dialog_id)? {
-                    Some(dialog) => commands::note(self, &dialog, TOPIC_REPLACED_NOTE.into()),
-                    None => Ok(()),
-                };
-            }
-            Report::Failed {
-                job,
-                error,
-                kind: FailureKind::Blocked,
-            } => {
-                if let Job::Copy {
-                    to: Target::User(user),
-                    ..
-                }
-                | Job::Text {
-                    to: Target::User(user),
-                    ..
-                } = job
-                {
-                    users::set_blocked(self.tx, &self.bot.name, user, true)?;
-                    if let (Job::Copy { .. }, Some(dialog)) =
-                        (&job, dialogs::by_user(self.tx, &self.bot.name, user)?)
-                    {
-                        commands::note(self, &dialog, BLOCKED_NOTE.into())?;
-                    }
-                    return Ok(());
-                }
-                (job, error)
-            }
-            Report::Failed {
-                job,
-                error,
-                kind: FailureKind::Other,
-            } => (job, error),
-        };
-        match job {
-            // A user's message did not reach the topic.
-            Job::Copy {
-                to: Target::Topic(dialog_id),
-                what,
-                ..
-            } => {
-                let Some(dialog) = dialogs::by_id(self.tx, dialog_id)? else {
-                    return Ok(());
-                };
-                self.tell_not_delivered(&dialog)?;
-                // Operators see it too, where they work (if the topic exists).
-                let what = what.map(|what| format!(" ({what})")).unwrap_or_default();
-                let note =
-                    format!("⚠️ A message from the user{what} could not be shown here: {error}");
-                commands::note(self, &dialog, note)
-            }
-            // An operator's reply did not reach the user.
-            Job::Copy {
-                to: Target::User(user_id),
-                what,
-                ..
-            } => {
-                let Some(dialog) = dialogs::by_user(self.tx, &self.bot.name, user_id)? else {
-                    return Ok(());
-                };
-                let what = what.map(|what| format!(" ({what})")).unwrap_or_default();
-                commands::note(
-                    self,
-                    &dialog,
-                    format!("⚠️ Not delivered to the user{what}: {error}"),
-                )
-            }
-            Job::CreateTopic { dialog_id, .. } => {
-                let Some(dialog) = dialogs::by_id(self.tx, dialog_id)? else {
-                    return Ok(());
-                };
-                let user = users::get(self.tx, &self.bot.name, dialog.user_id)?;
-                let who = user.map_or_else(
-                    || format!("dialog {dialog_id}"),
-                    |u| rules::describe_user(&u),
-                );
-                self.answer_in_general(dialog.backend_group, format!(
-                    "⚠️ Could not create a topic for {who}: {error}. The bot must be an admin of this group with the right to manage topics."
-                ))
-            }
-            // Notes and topic edits: the sender logged them; nobody else waits.
-            Job::Text { .. }
-            | Job::Copy {
-                to: Target::General(_),
-                ..
-            }
-            | Job::CloseTopic { .. }
-            | Job::ReopenTopic { .. } => Ok(()),
-        }
-    }
 }
-
-impl Ctx<'_> {
-    /// `my_chat_member` in a private chat: the user blocked ("kicked") or
-    /// unblocked ("member") the bot. Other statuses say nothing about that.
-    fn on_block_change(&mut self, change: &MemberChange) -> anyhow::Result<()> {
-        let blocked = match change.new_status.as_deref() {
-            Some("kicked") => true,
-            Some("member") => false,
-            _ => return Ok(()),
-        };
-        let user = change.chat.id;
-        if users::set_blocked(self.tx, &self.bot.name, user, blocked)? {
-            if let Some(dialog) = dialogs::by_user(self.tx, &self.bot.name, user)? {
-                let text = if blocked {
-                    "The user blocked the bot."
-                } else {
-                    "The user unblocked the bot."
-                };
-                commands::note(self, &dialog, text.into())?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Shown in a topic that replaces a deleted one.
-pub const TOPIC_REPLACED_NOTE: &str =
-    "⚠️ The previous topic of this dialog was deleted; the dialog continues here.";

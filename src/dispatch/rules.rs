@@ -9,23 +9,16 @@
 //! code; a message whose content is only such keys is tried as a copy all
 //! the same, and named where that fails, so nothing new is dropped silently.
 //!
-//! Texts for Telegram are measured as Telegram measures them, in UTF-16 code
-//! units: a name of 200 emoji is 400 units, not 200 characters.
+//! Names are measured as Telegram measures them, in UTF-16 code units (see
+//! [`super::texts`]): a name of 200 emoji is 400 units, not 200 characters.
 
+use super::texts::{prefix_within, utf16_len};
 use crate::store::dialogs::Status;
 use crate::store::users::User;
 use crate::telegram::update::{ChatKind, Message};
 
 /// Telegram's limit for a topic name, in UTF-16 code units.
 pub const TOPIC_NAME_MAX: usize = 128;
-
-/// Telegram's limit for a message text, in UTF-16 code units (Telegram
-/// documents 4,096 characters; counting code units can only be safer).
-pub const MESSAGE_MAX: usize = 4096;
-
-/// The longest command name echoed back in a note, in characters (Telegram's
-/// own limit for a bot's commands is 32).
-const ECHOED_COMMAND_MAX: usize = 64;
 
 /// What to do with a user's private message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -369,34 +362,6 @@ pub fn is_private(m: &Message) -> bool {
     m.chat.kind == ChatKind::Private
 }
 
-/// The note for a user's message that Telegram refuses to copy: what it was,
-/// and its text or caption, which operators can still read.
-#[must_use]
-pub fn not_copyable_note(what: &str, message: &Message) -> String {
-    let mut note = format!(
-        "⚠️ The user sent {what}. Telegram does not let bots copy it, so it cannot be shown here."
-    );
-    if let Some(text) = &message.text {
-        note.push_str("\n\nIts text:\n");
-        note.push_str(text);
-    } else if let Some(caption) = &message.caption {
-        note.push_str("\n\nIts caption:\n");
-        note.push_str(caption);
-    }
-    note
-}
-
-/// How a command is named in a note: `/name`, cut if absurdly long.
-#[must_use]
-pub fn echo_command(name: &str) -> String {
-    if name.chars().count() <= ECHOED_COMMAND_MAX {
-        format!("/{name}")
-    } else {
-        let cut: String = name.chars().take(ECHOED_COMMAND_MAX).collect();
-        format!("/{cut}…")
-    }
-}
-
 /// The topic name operators see: "Alice Smith @alice 123456".
 ///
 /// Newlines and other whitespace become single spaces; control characters
@@ -455,65 +420,10 @@ fn is_bidi_control(c: char) -> bool {
     )
 }
 
-/// `text` as Telegram counts it: UTF-16 code units.
-#[must_use]
-pub fn utf16_len(text: &str) -> usize {
-    text.chars().map(char::len_utf16).sum()
-}
-
-/// The longest prefix of `text` of at most `max` UTF-16 code units. It ends
-/// between characters, so a surrogate pair is never split.
-#[must_use]
-pub fn prefix_within(text: &str, max: usize) -> &str {
-    let mut units = 0;
-    for (at, c) in text.char_indices() {
-        units += c.len_utf16();
-        if units > max {
-            return &text[..at];
-        }
-    }
-    text
-}
-
-/// `text` cut to at most `max` UTF-16 code units, ending in "…" when cut.
-#[must_use]
-pub fn fit(text: &str, max: usize) -> String {
-    if utf16_len(text) <= max {
-        return text.to_owned();
-    }
-    if max == 0 {
-        return String::new();
-    }
-    let mut cut = prefix_within(text, max - 1).to_owned();
-    cut.push('…');
-    cut
-}
-
-/// A text switchboard composed, fit for `sendMessage` ([`MESSAGE_MAX`]).
-#[must_use]
-pub fn fit_message(text: &str) -> String {
-    fit(text, MESSAGE_MAX)
-}
-
-/// How a user is named in notes: "Alice Smith (@alice, 123456)".
-#[must_use]
-pub fn describe_user(user: &User) -> String {
-    match &user.username {
-        Some(username) => format!("{} (@{username}, {})", user.full_name(), user.user_id),
-        None => format!("{} ({})", user.full_name(), user.user_id),
-    }
-}
-
-/// A t.me link to a topic of a supergroup (works for its members).
-#[must_use]
-pub fn topic_link(group: i64, topic: i64) -> Option<String> {
-    let internal = group.checked_neg()?.checked_sub(1_000_000_000_000)?;
-    (internal > 0).then(|| format!("https://t.me/c/{internal}/{topic}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dispatch::texts::describe_user;
     use crate::telegram::update::{self, UpdateKind};
     use proptest::prelude::*;
     use serde_json::json;
@@ -760,21 +670,6 @@ mod tests {
     }
 
     #[test]
-    fn notes_about_uncopyable_messages_keep_their_words() {
-        let paid = private_message(json!({"paid_media": {}, "caption": "the receipt"}));
-        assert_eq!(
-            not_copyable_note("paid media", &paid),
-            "⚠️ The user sent paid media. Telegram does not let bots copy it, so it cannot \
-             be shown here.\n\nIts caption:\nthe receipt"
-        );
-        let protected = private_message(json!({"text": "secret", "has_protected_content": true}));
-        assert!(
-            not_copyable_note("a message with protected content", &protected)
-                .ends_with("\n\nIts text:\nsecret")
-        );
-    }
-
-    #[test]
     fn topic_names_fit_telegram_and_keep_the_id() {
         let mut user = User {
             user_id: 42,
@@ -825,22 +720,6 @@ mod tests {
         assert_eq!(topic_name(&user("", None)), "User 7");
     }
 
-    #[test]
-    fn texts_are_cut_to_fit_with_an_ellipsis() {
-        assert_eq!(fit("short", 10), "short");
-        assert_eq!(fit("abcdef", 4), "abc…");
-        // "😀" is 2 units: never half of it.
-        assert_eq!(fit("😀😀😀", 4), "😀…");
-        assert_eq!(fit("😀😀😀", 3), "😀…");
-        assert_eq!(fit("abc", 0), "");
-        assert_eq!(prefix_within("a😀", 2), "a");
-        let long = fit_message(&"я".repeat(5000));
-        assert_eq!(utf16_len(&long), MESSAGE_MAX);
-        assert_eq!(echo_command("refund"), "/refund");
-        let echoed = echo_command(&"a".repeat(5000));
-        assert_eq!(echoed.chars().count(), 1 + 64 + 1);
-    }
-
     /// Any user: names from any characters (control, bidi, astral, ...).
     fn any_user() -> impl Strategy<Value = User> {
         let text = prop::collection::vec(
@@ -883,26 +762,5 @@ mod tests {
                 "{name:?}"
             );
         }
-
-        #[test]
-        fn any_text_fits(text in ".{0,300}", max in 0..200_usize) {
-            let cut = fit(&text, max);
-            prop_assert!(utf16_len(&cut) <= max);
-            if utf16_len(&text) <= max {
-                prop_assert_eq!(cut, text);
-            } else if max > 0 {
-                prop_assert!(cut.ends_with('…'));
-                prop_assert!(text.starts_with(cut.trim_end_matches('…')));
-            }
-        }
-    }
-
-    #[test]
-    fn topic_links() {
-        assert_eq!(
-            topic_link(-1001234567890, 7).as_deref(),
-            Some("https://t.me/c/1234567890/7")
-        );
-        assert_eq!(topic_link(-42, 7), None);
     }
 }

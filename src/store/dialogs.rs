@@ -22,11 +22,13 @@ impl Status {
         }
     }
 
-    fn parse(s: &str) -> Status {
+    /// Reads a stored status; an unknown one is an error, never a default.
+    fn parse(s: &str) -> Result<Status, crate::outbox::UnknownValue> {
         match s {
-            "support_answered" => Status::SupportAnswered,
-            "closed" => Status::Closed,
-            _ => Status::UserAnswered,
+            "user_answered" => Ok(Status::UserAnswered),
+            "support_answered" => Ok(Status::SupportAnswered),
+            "closed" => Ok(Status::Closed),
+            other => Err(crate::outbox::UnknownValue::new("dialog status", other)),
         }
     }
 }
@@ -55,7 +57,9 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Dialog> {
         backend_group: row.get(3)?,
         topic_id: row.get(4)?,
         topic_name: row.get(5)?,
-        status: Status::parse(&status),
+        status: Status::parse(&status).map_err(|err| {
+            rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, Box::new(err))
+        })?,
     })
 }
 
@@ -260,5 +264,12 @@ mod tests {
         set_status(&conn, d.id, Status::Closed).unwrap();
         assert!(waiting_since(&conn, "a", 100).unwrap().is_empty());
         assert_eq!(by_id(&conn, d.id).unwrap().unwrap().status, Status::Closed);
+        conn.execute(
+            "UPDATE dialogs SET status = 'snoozed' WHERE id = ?1",
+            [d.id],
+        )
+        .unwrap();
+        let err = by_id(&conn, d.id).unwrap_err().to_string();
+        assert!(err.contains("unknown dialog status \"snoozed\""), "{err}");
     }
 }

@@ -18,13 +18,24 @@ impl Kind {
             Kind::Report => "report",
         }
     }
+
+    /// Reads a stored kind; an unknown one is kept as written (the row is
+    /// then set aside as a dead letter, not guessed at).
+    fn parse(text: &str) -> Result<Kind, String> {
+        match text {
+            "update" => Ok(Kind::Update),
+            "report" => Ok(Kind::Report),
+            other => Err(other.to_owned()),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Row {
     pub id: i64,
     pub bot: String,
-    pub kind: Kind,
+    /// `Err` holds a kind this version does not know, as stored.
+    pub kind: Result<Kind, String>,
     pub payload: String,
 }
 
@@ -74,11 +85,7 @@ pub fn next_batch(conn: &Connection, bots: &[String], limit: usize) -> rusqlite:
         Ok(Row {
             id: row.get(0)?,
             bot: row.get(1)?,
-            kind: if kind == "report" {
-                Kind::Report
-            } else {
-                Kind::Update
-            },
+            kind: Kind::parse(&kind),
             payload: row.get(3)?,
         })
     })?;
@@ -123,13 +130,16 @@ mod tests {
         assert_eq!(bots::offset(&conn, "a").unwrap(), 3);
 
         let batch = next_batch(&conn, &["a".to_string()], 10).unwrap();
-        let kinds: Vec<_> = batch.iter().map(|r| (r.kind, r.payload.as_str())).collect();
+        let kinds: Vec<_> = batch
+            .iter()
+            .map(|r| (r.kind.clone(), r.payload.as_str()))
+            .collect();
         assert_eq!(
             kinds,
             [
-                (Kind::Update, "{\"update_id\":1}"),
-                (Kind::Update, "{\"update_id\":2}"),
-                (Kind::Report, "{}")
+                (Ok(Kind::Update), "{\"update_id\":1}"),
+                (Ok(Kind::Update), "{\"update_id\":2}"),
+                (Ok(Kind::Report), "{}")
             ]
         );
         remove(&conn, batch[0].id).unwrap();

@@ -20,8 +20,8 @@ use std::time::Duration;
 use frankenstein::AsyncTelegramApi;
 use frankenstein::client_reqwest::Bot;
 use frankenstein::methods::{
-    CloseForumTopicParams, CopyMessageParams, CreateForumTopicParams, GetUpdatesParams,
-    ReopenForumTopicParams, SendMessageParams,
+    CloseForumTopicParams, CopyMessageParams, CopyMessagesParams, CreateForumTopicParams,
+    GetUpdatesParams, ReopenForumTopicParams, SendMessageParams,
 };
 use frankenstein::response::{ErrorResponse, MethodResponse};
 use frankenstein::types::{AllowedUpdate, ForumTopic, Message, MessageId, User};
@@ -216,7 +216,7 @@ impl Client {
     }
 
     pub async fn get_me(&self) -> Result<User, Error> {
-        Ok(self.bot.get_me().await.map_err(|e| self.error(e))?.result)
+        self.call(self.bot.get_me()).await
     }
 
     /// Long-polls for updates from `offset` on, each kept as raw JSON.
@@ -250,50 +250,48 @@ impl Client {
         Ok(updates)
     }
 
+    /// Awaits a call, classifying (and masking) its failure.
+    async fn call<T>(
+        &self,
+        call: impl Future<Output = Result<MethodResponse<T>, frankenstein::Error>>,
+    ) -> Result<T, Error> {
+        Ok(call.await.map_err(|e| self.error(e))?.result)
+    }
+
     pub async fn send_message(&self, params: &SendMessageParams) -> Result<Message, Error> {
-        Ok(self
-            .bot
-            .send_message(params)
-            .await
-            .map_err(|e| self.error(e))?
-            .result)
+        self.call(self.bot.send_message(params)).await
     }
 
     pub async fn copy_message(&self, params: &CopyMessageParams) -> Result<MessageId, Error> {
-        Ok(self
-            .bot
-            .copy_message(params)
-            .await
-            .map_err(|e| self.error(e))?
-            .result)
+        self.call(self.bot.copy_message(params)).await
+    }
+
+    /// Copies several messages at once (an album stays an album); the new
+    /// ids come back in the order of the originals.
+    pub async fn copy_messages(
+        &self,
+        params: &CopyMessagesParams,
+    ) -> Result<Vec<MessageId>, Error> {
+        self.call(self.bot.copy_messages(params)).await
     }
 
     pub async fn create_forum_topic(
         &self,
         params: &CreateForumTopicParams,
     ) -> Result<ForumTopic, Error> {
-        Ok(self
-            .bot
-            .create_forum_topic(params)
-            .await
-            .map_err(|e| self.error(e))?
-            .result)
+        self.call(self.bot.create_forum_topic(params)).await
     }
 
     pub async fn close_forum_topic(&self, params: &CloseForumTopicParams) -> Result<(), Error> {
-        self.bot
-            .close_forum_topic(params)
+        self.call(self.bot.close_forum_topic(params))
             .await
-            .map_err(|e| self.error(e))?;
-        Ok(())
+            .map(drop)
     }
 
     pub async fn reopen_forum_topic(&self, params: &ReopenForumTopicParams) -> Result<(), Error> {
-        self.bot
-            .reopen_forum_topic(params)
+        self.call(self.bot.reopen_forum_topic(params))
             .await
-            .map_err(|e| self.error(e))?;
-        Ok(())
+            .map(drop)
     }
 }
 

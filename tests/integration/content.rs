@@ -1,6 +1,6 @@
 use serde_json::{Value, json};
 use switchboard::config::BotSettings;
-use switchboard::dispatch::NOT_DELIVERED_NOTICE;
+use switchboard::dispatch::texts::NOT_DELIVERED;
 
 use crate::util::{Desk, texts, welcome};
 
@@ -101,7 +101,7 @@ async fn a_giveaway_becomes_a_note_and_the_user_is_told_unless_silent() {
         let expected: &[&str] = if silent {
             &["", &welcome()]
         } else {
-            &["", &welcome(), NOT_DELIVERED_NOTICE]
+            &["", &welcome(), NOT_DELIVERED]
         };
         assert_eq!(
             texts(&desk.fake.private_chat(desk.bot(), &alice)),
@@ -180,7 +180,7 @@ async fn an_unknown_kind_of_content_is_tried_and_named_when_it_fails() {
     );
     assert_eq!(
         texts(&desk.fake.private_chat(desk.bot(), &alice)),
-        ["", welcome().as_str(), NOT_DELIVERED_NOTICE]
+        ["", welcome().as_str(), NOT_DELIVERED]
     );
     let tried = desk
         .fake

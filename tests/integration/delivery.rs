@@ -2,8 +2,8 @@ use std::time::Duration;
 
 use switchboard::config::{BotSettings, Limits, Rate};
 use switchboard::fake::{self, Fault, FaultRule};
-use switchboard::outbox::{Job, Priority, Target};
-use switchboard::store::{self, Store};
+use switchboard::outbox::{Action, Job, Lane, Purpose, Target, queue};
+use switchboard::store::Store;
 
 use crate::util::{Desk, wait_delivered_in_order};
 
@@ -160,20 +160,14 @@ fn enqueue_broadcast(desk: &Desk, users: &[switchboard::fake::FakeUser], text: &
     let mut conn = store.conn().expect("connection");
     let tx = conn.transaction().expect("transaction");
     for user in users {
-        let job = Job::Text {
-            to: Target::User(user.id),
-            text: text.into(),
+        let job = Job {
+            purpose: Purpose::Broadcast,
+            action: Action::SendText {
+                to: Target::User(user.id),
+                text: text.into(),
+            },
         };
-        store::outbox::enqueue(
-            &tx,
-            "shop",
-            &format!("b{}", user.id),
-            Priority::Broadcast,
-            user.id,
-            &job,
-            0,
-        )
-        .expect("enqueue");
+        queue::enqueue(&tx, "shop", &Lane::Broadcast(user.id), user.id, &job, 0).expect("enqueue");
     }
     tx.commit().expect("commit");
 }

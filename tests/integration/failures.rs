@@ -1,4 +1,4 @@
-use switchboard::dispatch::{BLOCKED_NOTE, TOPIC_REPLACED_NOTE};
+use switchboard::dispatch::texts::{BLOCKED, TOPIC_REPLACED};
 use switchboard::fake::{Fault, FaultRule};
 
 use crate::util::{Desk, texts, welcome};
@@ -15,7 +15,7 @@ async fn a_reply_refused_with_403_blocked_marks_the_user_until_they_write_again(
         .inject(FaultRule::on("copyMessage", Fault::blocked_by_user()).for_bot(desk.bot()));
     desk.fake
         .operator_sends(group, Some(topic), &desk.operator, "answer 1");
-    desk.wait_topic_texts(group, topic, &["question", "answer 1", BLOCKED_NOTE])
+    desk.wait_topic_texts(group, topic, &["question", "answer 1", BLOCKED])
         .await;
     let copies_before = desk.fake.request_count("copyMessage");
     desk.fake
@@ -23,13 +23,7 @@ async fn a_reply_refused_with_403_blocked_marks_the_user_until_they_write_again(
     desk.wait_topic_texts(
         group,
         topic,
-        &[
-            "question",
-            "answer 1",
-            BLOCKED_NOTE,
-            "answer 2",
-            BLOCKED_NOTE,
-        ],
+        &["question", "answer 1", BLOCKED, "answer 2", BLOCKED],
     )
     .await;
     desk.settle().await;
@@ -46,9 +40,9 @@ async fn a_reply_refused_with_403_blocked_marks_the_user_until_they_write_again(
         &[
             "question",
             "answer 1",
-            BLOCKED_NOTE,
+            BLOCKED,
             "answer 2",
-            BLOCKED_NOTE,
+            BLOCKED,
             "sorry, I'm back",
         ],
     )
@@ -82,7 +76,7 @@ async fn blocking_and_unblocking_the_bot_show_in_the_topic() {
             "question",
             "The user blocked the bot.",
             "are you there?",
-            BLOCKED_NOTE,
+            BLOCKED,
         ],
     )
     .await;
@@ -94,7 +88,7 @@ async fn blocking_and_unblocking_the_bot_show_in_the_topic() {
             "question",
             "The user blocked the bot.",
             "are you there?",
-            BLOCKED_NOTE,
+            BLOCKED,
             "The user unblocked the bot.",
         ],
     )
@@ -131,9 +125,9 @@ async fn a_deleted_topic_is_replaced_and_the_message_delivered_there() {
             (shown.len() == 3).then_some(shown)
         })
         .await;
-    let messages: Vec<&String> = shown.iter().filter(|t| *t != TOPIC_REPLACED_NOTE).collect();
+    let messages: Vec<&String> = shown.iter().filter(|t| *t != TOPIC_REPLACED).collect();
     assert_eq!(messages, ["second", "third"], "{shown:?}");
-    assert!(shown.iter().any(|t| t == TOPIC_REPLACED_NOTE), "{shown:?}");
+    assert!(shown.iter().any(|t| t == TOPIC_REPLACED), "{shown:?}");
     desk.fake
         .operator_sends(group, Some(new), &desk.operator, "answer");
     desk.wait_chat_texts(

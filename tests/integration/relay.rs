@@ -179,3 +179,163 @@ async fn several_backend_groups_share_the_dialogs() {
     desk.wait_chat_texts(desk.bot(), &users[1], &["hi", &welcome(), "from group 2"])
         .await;
 }
+
+/// Every relayed message has its message link: each user message and its
+/// copy in the topic, each operator message and its copy in the user's
+/// chat (what replies, edits and reactions are mapped through).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_relayed_message_has_its_link() {
+    use switchboard::store::links::{self, Direction};
+    use switchboard::store::{Store, dialogs};
+
+    let desk = Desk::with(BotSettings {
+        welcome: None,
+        ..BotSettings::default()
+    })
+    .await;
+    let group = desk.group();
+    let (alice, topic) = desk.open_dialog("Alice", "one").await;
+    desk.fake.user_sends_content(
+        desk.bot(),
+        &alice,
+        switchboard::fake::photo_content(Some("a photo")),
+    );
+    desk.fake.user_sends(desk.bot(), &alice, "three");
+    for answer in ["a", "b"] {
+        desk.fake
+            .operator_sends(group, Some(topic), &desk.operator, answer);
+    }
+    desk.wait_chat_texts(desk.bot(), &alice, &["one", "a photo", "three", "a", "b"])
+        .await;
+    // The operators' messages and the copies interleave as timing has it.
+    desk.wait("every message in the topic", |f| {
+        let mut shown = texts(&f.topic_messages(group, topic));
+        shown.sort();
+        (shown == ["a", "a photo", "b", "one", "three"]).then_some(())
+    })
+    .await;
+    desk.settle().await;
+
+    // What Telegram shows: (chat, id) of each original and of each copy, in order.
+    let chat = desk.fake.private_chat(desk.bot(), &alice);
+    let in_topic = desk.fake.topic_messages(group, topic);
+    let ids = |messages: &[switchboard::fake::FakeMessage], bot: bool| -> Vec<i64> {
+        messages
+            .iter()
+            .filter(|m| !m.is_service && m.from_is_bot == bot)
+            .map(|m| m.message_id)
+            .collect()
+    };
+    let mut expected: Vec<(Direction, i64, i64, i64, i64)> = ids(&chat, false)
+        .into_iter()
+        .zip(ids(&in_topic, true))
+        .map(|(original, copy)| (Direction::ToTopic, alice.id, original, group, copy))
+        .collect();
+    expected.extend(
+        ids(&in_topic, false)
+            .into_iter()
+            .zip(ids(&chat, true))
+            .map(|(original, copy)| (Direction::ToUser, group, original, alice.id, copy)),
+    );
+    assert_eq!(expected.len(), 5);
+
+    let store = Store::open(&desk.database).expect("database");
+    let conn = store.conn().expect("connection");
+    let dialog = dialogs::by_user(&conn, "shop", alice.id)
+        .expect("read")
+        .expect("the dialog");
+    let mut recorded: Vec<(Direction, i64, i64, i64, i64)> =
+        links::of_dialog(&conn, "shop", dialog.id)
+            .expect("links")
+            .into_iter()
+            .map(|l| {
+                (
+                    l.direction,
+                    l.original_chat,
+                    l.original_id,
+                    l.copy_chat,
+                    l.copy_id,
+                )
+            })
+            .collect();
+    let key = |l: &(Direction, i64, i64, i64, i64)| (l.0 == Direction::ToUser, l.2);
+    recorded.sort_by_key(key);
+    expected.sort_by_key(key);
+    assert_eq!(recorded, expected);
+    // And they are found from either side.
+    for (_, original_chat, original_id, copy_chat, copy_id) in expected {
+        let by_copy = links::by_copy(&conn, "shop", copy_chat, copy_id)
+            .expect("read")
+            .expect("found by its copy");
+        assert_eq!(
+            (by_copy.original_chat, by_copy.original_id),
+            (original_chat, original_id)
+        );
+    }
+}
+
+/// A job that copies several messages at once (an album) makes one
+/// `copyMessages` call, and each message gets its link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_messages_copied_at_once_each_get_their_link() {
+    use switchboard::outbox::{Action, Job, Lane, Purpose, Target, queue};
+    use switchboard::store::{Store, dialogs, links};
+
+    let desk = Desk::with(BotSettings {
+        welcome: None,
+        ..BotSettings::default()
+    })
+    .await;
+    let group = desk.group();
+    let (alice, topic) = desk.open_dialog("Alice", "one").await;
+    desk.fake.user_sends(desk.bot(), &alice, "two");
+    desk.wait_topic_texts(group, topic, &["one", "two"]).await;
+    desk.settle().await;
+    let originals: Vec<i32> = desk
+        .fake
+        .private_chat(desk.bot(), &alice)
+        .iter()
+        .map(|m| i32::try_from(m.message_id).expect("an id"))
+        .collect();
+
+    let store = Store::open(&desk.database).expect("database");
+    let conn = store.conn().expect("connection");
+    let dialog = dialogs::by_user(&conn, "shop", alice.id)
+        .expect("read")
+        .expect("the dialog");
+    let job = Job {
+        purpose: Purpose::Inbound {
+            dialog: dialog.id,
+            what: None,
+        },
+        action: Action::Copy {
+            to: Target::TopicOf(dialog.id),
+            from_chat: alice.id,
+            message_ids: originals.clone(),
+        },
+    };
+    queue::enqueue(&conn, "shop", &Lane::Topic(alice.id), group, &job, 0).expect("enqueue");
+    // The sender learns of jobs when woken: a message does that.
+    desk.fake.user_sends(desk.bot(), &alice, "three");
+    desk.wait_topic_texts(group, topic, &["one", "two", "one", "two", "three"])
+        .await;
+    desk.settle().await;
+    assert_eq!(desk.fake.request_count("copyMessages"), 1);
+    let copies: Vec<i64> = desk
+        .fake
+        .topic_messages(group, topic)
+        .iter()
+        .filter(|m| !m.is_service)
+        .map(|m| m.message_id)
+        .collect();
+    for (original, copy) in originals.iter().zip(&copies[2..4]) {
+        let link = links::by_original(&conn, "shop", alice.id, i64::from(*original))
+            .expect("read")
+            .expect("a link");
+        assert_eq!(
+            (link.copy_chat, link.copy_id),
+            (group, *copy),
+            "the latest copy"
+        );
+    }
+}

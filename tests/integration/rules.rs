@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use switchboard::config::BotSettings;
-use switchboard::dispatch::NOT_DELIVERED_NOTICE;
+use switchboard::dispatch::texts::NOT_DELIVERED;
 use switchboard::fake::{Fault, FaultRule};
 
 use crate::util::{Desk, texts, welcome};
@@ -320,7 +320,7 @@ async fn an_undeliverable_message_is_shown_to_operators_and_the_user_unless_sile
                 "first",
                 &welcome(),
                 "a message Telegram refuses to copy",
-                NOT_DELIVERED_NOTICE,
+                NOT_DELIVERED,
             ]
         };
         assert_eq!(

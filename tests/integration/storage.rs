@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use switchboard::config::{BotSettings, Limits};
-use switchboard::dispatch::TOPIC_REPLACED_NOTE;
+use switchboard::dispatch::texts::TOPIC_REPLACED;
 use switchboard::fake::{Fault, FaultRule};
 
 use crate::util::{Desk, texts};
@@ -139,7 +139,7 @@ async fn a_deleted_topic_is_replaced_once_even_when_the_disk_fills_meanwhile() {
     desk.settle().await;
     let shown = texts(&desk.fake.topic_messages(group, new));
     assert!(shown.contains(&"second".to_owned()), "{shown:?}");
-    assert!(shown.contains(&TOPIC_REPLACED_NOTE.to_owned()), "{shown:?}");
+    assert!(shown.contains(&TOPIC_REPLACED.to_owned()), "{shown:?}");
     assert_eq!(
         desk.fake.request_count("createForumTopic"),
         2,

@@ -1,0 +1,126 @@
+//! What a user's private message does: it opens (or reopens) their dialog,
+//! with the welcome and the topic, and is copied into the topic; content
+//! Telegram does not let bots copy becomes a notice saying what arrived.
+//! Blocking and unblocking the bot show in the topic.
+
+use super::rules::{self, Content, UserPlan};
+use super::{Ctx, texts};
+use crate::outbox::{Action, Purpose, Target};
+use crate::store::dialogs::{self, Dialog, Status};
+use crate::store::users::{self, User};
+use crate::telegram::update::{MemberChange, Message};
+use tracing::{debug, warn};
+
+impl Ctx<'_> {
+    pub(super) fn on_user_message(&mut self, message: &Message) -> anyhow::Result<()> {
+        let Some(from) = &message.from else {
+            warn!(bot = %self.bot.name, "private message without a sender; skipped");
+            return Ok(());
+        };
+        if from.is_bot {
+            return Ok(());
+        }
+        let content = rules::classify(message);
+        if content == Content::Service {
+            debug!(bot = %self.bot.name, user = from.id, "a service message; not relayed");
+            return Ok(());
+        }
+        let user = User {
+            user_id: from.id,
+            first_name: from.first_name.clone(),
+            last_name: from.last_name.clone(),
+            username: from.username.clone(),
+        };
+        users::upsert(self.tx, &self.bot.name, &user, self.now)?;
+        // Writing to the bot means it is not blocked (any more).
+        users::set_blocked(self.tx, &self.bot.name, user.user_id, false)?;
+        let existing = dialogs::by_user(self.tx, &self.bot.name, user.user_id)?;
+        let plan = rules::plan_user_message(
+            existing.as_ref().map(|d| d.status),
+            rules::searchable_text(message),
+            &self.bot.settings.private_keywords,
+        );
+        let dialog = match (plan, existing) {
+            (UserPlan::WaitForKeyword, _) => {
+                debug!(bot = %self.bot.name, user = user.user_id, "no private keyword yet; not relayed");
+                return Ok(());
+            }
+            (UserPlan::Open, _) | (_, None) => {
+                let group = dialogs::least_busy_group(self.tx, &self.bot.name, &self.groups()?)?;
+                let dialog =
+                    dialogs::insert(self.tx, &self.bot.name, user.user_id, group, self.now)?;
+                self.welcome(&dialog)?;
+                self.ensure_topic(&dialog, &user, false)?;
+                dialog
+            }
+            (UserPlan::Reopen, Some(dialog)) => {
+                self.welcome(&dialog)?;
+                self.ensure_topic(&dialog, &user, true)?;
+                dialog
+            }
+            (UserPlan::Relay, Some(dialog)) => {
+                self.ensure_topic(&dialog, &user, false)?;
+                dialog
+            }
+        };
+        dialogs::set_status(self.tx, dialog.id, Status::UserAnswered)?;
+        let what = match content {
+            Content::Copyable | Content::Service => None,
+            Content::Unknown(what) => Some(what),
+            Content::NotCopyable(what) => {
+                // Telegram would refuse the copy: say what arrived instead.
+                self.tell_not_delivered(&dialog)?;
+                return self.notify_topic(&dialog, &texts::not_copyable(what, message));
+            }
+        };
+        let copy = Action::Copy {
+            to: Target::TopicOf(dialog.id),
+            from_chat: message.chat.id,
+            message_ids: vec![message.message_id],
+        };
+        let purpose = Purpose::Inbound {
+            dialog: dialog.id,
+            what,
+        };
+        self.queue(&dialog, purpose, copy)
+    }
+
+    /// Tells the user their message did not reach support, unless the bot
+    /// is in silent mode.
+    pub(super) fn tell_not_delivered(&mut self, dialog: &Dialog) -> anyhow::Result<()> {
+        if self.bot.settings.silent_mode {
+            return Ok(());
+        }
+        let purpose = Purpose::UserNotice { dialog: dialog.id };
+        self.send_to_user(dialog, purpose, texts::NOT_DELIVERED)
+    }
+
+    fn welcome(&mut self, dialog: &Dialog) -> anyhow::Result<()> {
+        match self.bot.settings.welcome.clone() {
+            Some(text) => self.send_to_user(dialog, Purpose::Welcome { dialog: dialog.id }, &text),
+            None => Ok(()),
+        }
+    }
+
+    /// `my_chat_member` in a private chat: the user blocked ("kicked") or
+    /// unblocked ("member") the bot. Other statuses say nothing about that.
+    pub(super) fn on_block_change(&mut self, change: &MemberChange) -> anyhow::Result<()> {
+        let blocked = match change.new_status.as_deref() {
+            Some("kicked") => true,
+            Some("member") => false,
+            _ => return Ok(()),
+        };
+        let user = change.chat.id;
+        if users::set_blocked(self.tx, &self.bot.name, user, blocked)? {
+            if let Some(dialog) = dialogs::by_user(self.tx, &self.bot.name, user)? {
+                let text = if blocked {
+                    texts::USER_BLOCKED
+                } else {
+                    texts::USER_UNBLOCKED
+                };
+                self.notify_topic(&dialog, text)?;
+            }
+        }
+        Ok(())
+    }
+}

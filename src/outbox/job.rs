@@ -1,0 +1,315 @@
+//! What a job is: why it is made (its [`Purpose`]), what it does (its
+//! [`Action`]), and where it queues (its [`Lane`], whose kind sets its
+//! [`Priority`]).
+//!
+//! The purpose decides what a permanent failure means (the dispatcher's
+//! report policy matches on it) and which message links a copy records; the
+//! action is all the sender needs to make the call. A job is stored as JSON
+//! in the `outbox` table, its lane and priority in columns of their own.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Where a message goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// The private chat with this user.
+    User(i64),
+    /// The topic of this dialog, looked up when the job runs (it may not
+    /// exist yet when the job is queued, and it may be replaced).
+    TopicOf(i64),
+    /// The General topic of this backend group.
+    General(i64),
+}
+
+/// Why a job is made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Purpose {
+    /// An operator's message, copied to the dialog's user.
+    Reply {
+        dialog: i64,
+        /// As for [`Purpose::Inbound`]: content of a kind switchboard does
+        /// not know, in words.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        what: Option<String>,
+    },
+    /// A user's message, copied into the dialog's topic.
+    Inbound {
+        dialog: i64,
+        /// What the message carries, in words ("a message with
+        /// `hologram`"), when it is of a kind switchboard does not know and
+        /// is copied on the chance that Telegram can: a failure notice then
+        /// names it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        what: Option<String>,
+    },
+    /// The greeting sent when a dialog opens.
+    Welcome { dialog: i64 },
+    /// switchboard tells the dialog's user something (e.g. that their
+    /// message could not be delivered).
+    UserNotice { dialog: i64 },
+    /// switchboard tells operators something in the dialog's topic.
+    TopicNotice { dialog: i64 },
+    /// switchboard answers operators in a backend group's General topic.
+    GeneralNotice,
+    /// Creating, closing or reopening the dialog's topic.
+    TopicChange { dialog: i64 },
+    /// One message of a broadcast to a user.
+    Broadcast,
+}
+
+/// The Bot API call a job makes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Action {
+    /// `copyMessage` for one id, `copyMessages` for several (an album stays
+    /// an album): media and formatting are kept. Ids are increasing.
+    Copy {
+        to: Target,
+        from_chat: i64,
+        message_ids: Vec<i32>,
+    },
+    /// `sendMessage`.
+    SendText { to: Target, text: String },
+    /// `createForumTopic` for the dialog, unless it has a topic already.
+    /// Always runs at the head of the dialog's topic lane (see `sender`).
+    CreateTopic {
+        dialog: i64,
+        name: String,
+        /// The deleted topic this one replaces (the dispatcher is told once
+        /// it exists, to say so in it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaces: Option<i64>,
+    },
+    /// `closeForumTopic` of the dialog's topic, if it has one.
+    CloseTopic { dialog: i64 },
+    /// `reopenForumTopic` of the dialog's topic, if it has one.
+    ReopenTopic { dialog: i64 },
+}
+
+/// One outgoing Bot API call: why, and what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    pub purpose: Purpose,
+    pub action: Action,
+}
+
+impl Job {
+    /// The dialog whose topic the job goes to, if it goes to one.
+    #[must_use]
+    pub fn topic_dialog(&self) -> Option<i64> {
+        match &self.action {
+            Action::Copy {
+                to: Target::TopicOf(dialog),
+                ..
+            }
+            | Action::SendText {
+                to: Target::TopicOf(dialog),
+                ..
+            }
+            | Action::CreateTopic { dialog, .. }
+            | Action::CloseTopic { dialog }
+            | Action::ReopenTopic { dialog } => Some(*dialog),
+            Action::Copy { .. } | Action::SendText { .. } => None,
+        }
+    }
+
+    /// The chat the job sends into, for rate limiting: `group` is the backend
+    /// group of the dialog it belongs to.
+    #[must_use]
+    pub fn chat(&self, group: i64) -> i64 {
+        match &self.action {
+            Action::Copy { to, .. } | Action::SendText { to, .. } => match to {
+                Target::User(user) => *user,
+                Target::General(chat) => *chat,
+                Target::TopicOf(_) => group,
+            },
+            Action::CreateTopic { .. } | Action::CloseTopic { .. } | Action::ReopenTopic { .. } => {
+                group
+            }
+        }
+    }
+
+    /// Whether this job creates a topic (it then heads its lane).
+    #[must_use]
+    pub fn creates_topic(&self) -> bool {
+        matches!(self.action, Action::CreateTopic { .. })
+    }
+}
+
+/// Which lane goes first when several have work; lower first. Within a lane,
+/// jobs always go in the order they were queued. Every job of a lane has the
+/// lane's priority (see [`Lane::priority`]), so loading the outbox a window
+/// per priority keeps each lane's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Priority {
+    /// Toward users: operators' replies first, since a user is waiting.
+    Reply = 0,
+    /// Toward topics: users' messages, and what their dialogs need.
+    Inbound = 1,
+    /// Answers to operators in General.
+    General = 2,
+    /// Mass mailings: last, so they never delay a conversation.
+    Broadcast = 3,
+}
+
+impl Priority {
+    pub const ALL: [Priority; 4] = [
+        Priority::Reply,
+        Priority::Inbound,
+        Priority::General,
+        Priority::Broadcast,
+    ];
+}
+
+impl TryFrom<i64> for Priority {
+    type Error = UnknownValue;
+
+    fn try_from(value: i64) -> Result<Priority, UnknownValue> {
+        Priority::ALL
+            .into_iter()
+            .find(|p| *p as i64 == value)
+            .ok_or_else(|| UnknownValue::new("priority", value))
+    }
+}
+
+/// The FIFO a job waits in (DESIGN invariant 3): one per dialog and
+/// direction, one for General, one per broadcast recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Lane {
+    /// Toward the topic of the dialog of this user: topic calls, the user's
+    /// messages, notices for operators. A topic creation heads it.
+    Topic(i64),
+    /// Toward this user: replies, the welcome, notices.
+    User(i64),
+    /// Answers in General topics.
+    General,
+    /// A broadcast message to this user.
+    Broadcast(i64),
+}
+
+impl Lane {
+    #[must_use]
+    pub fn priority(&self) -> Priority {
+        match self {
+            Lane::User(_) => Priority::Reply,
+            Lane::Topic(_) => Priority::Inbound,
+            Lane::General => Priority::General,
+            Lane::Broadcast(_) => Priority::Broadcast,
+        }
+    }
+
+    /// The lane as stored: `t<user>`, `u<user>`, `general`, `b<user>`.
+    #[must_use]
+    pub fn key(&self) -> String {
+        self.to_string()
+    }
+
+    /// Reads a stored lane.
+    ///
+    /// # Errors
+    /// When `key` is not one this version writes.
+    pub fn parse(key: &str) -> Result<Lane, UnknownValue> {
+        let unknown = || UnknownValue::new("lane", key);
+        if key == "general" {
+            return Ok(Lane::General);
+        }
+        let (kind, user) = key.split_at_checked(1).ok_or_else(unknown)?;
+        let user: i64 = user.parse().map_err(|_| unknown())?;
+        match kind {
+            "t" => Ok(Lane::Topic(user)),
+            "u" => Ok(Lane::User(user)),
+            "b" => Ok(Lane::Broadcast(user)),
+            _ => Err(unknown()),
+        }
+    }
+}
+
+impl fmt::Display for Lane {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Lane::Topic(user) => write!(f, "t{user}"),
+            Lane::User(user) => write!(f, "u{user}"),
+            Lane::General => f.write_str("general"),
+            Lane::Broadcast(user) => write!(f, "b{user}"),
+        }
+    }
+}
+
+/// A stored value this version does not know: an error, never a default
+/// (a newer version wrote it, or the database is damaged).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {value:?} in the database (written by a newer version?)")]
+pub struct UnknownValue {
+    pub what: &'static str,
+    pub value: String,
+}
+
+impl UnknownValue {
+    pub fn new(what: &'static str, value: impl fmt::Display) -> UnknownValue {
+        UnknownValue {
+            what,
+            value: value.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lanes_round_trip_and_carry_their_priority() {
+        for lane in [
+            Lane::Topic(42),
+            Lane::User(-7),
+            Lane::General,
+            Lane::Broadcast(9),
+        ] {
+            assert_eq!(Lane::parse(&lane.key()), Ok(lane.clone()));
+        }
+        assert_eq!(Lane::User(1).priority(), Priority::Reply);
+        assert_eq!(Lane::Broadcast(1).priority(), Priority::Broadcast);
+        for bad in ["", "x1", "t", "tx", "general2", "u1.5"] {
+            assert!(Lane::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn unknown_priorities_are_errors() {
+        for priority in Priority::ALL {
+            assert_eq!(Priority::try_from(priority as i64), Ok(priority));
+        }
+        assert!(Priority::try_from(4).is_err());
+        assert!(Priority::try_from(-1).is_err());
+    }
+
+    #[test]
+    fn jobs_are_stored_as_purpose_and_action() {
+        let job = Job {
+            purpose: Purpose::Inbound {
+                dialog: 3,
+                what: None,
+            },
+            action: Action::Copy {
+                to: Target::TopicOf(3),
+                from_chat: 42,
+                message_ids: vec![7],
+            },
+        };
+        let json = serde_json::to_value(&job).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "purpose": {"kind": "inbound", "dialog": 3},
+                "action": {"kind": "copy", "to": {"topic_of": 3}, "from_chat": 42, "message_ids": [7]}
+            })
+        );
+        assert_eq!(serde_json::from_value::<Job>(json).unwrap(), job);
+        assert_eq!(job.topic_dialog(), Some(3));
+        assert_eq!(job.chat(-100), -100);
+    }
+}

@@ -1,0 +1,153 @@
+//! The `message_links` table: for every relayed message, which message is a
+//! copy of which. A user's message and its copy in the topic, an operator's
+//! message and its copy in the user's chat: replies, edits, reactions and
+//! mirrors are mapped through these pairs. Only ids are kept, no content.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+/// Which way a message went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// A user's message, copied into the dialog's topic.
+    ToTopic,
+    /// An operator's message, copied to the dialog's user.
+    ToUser,
+}
+
+impl Direction {
+    fn as_str(self) -> &'static str {
+        match self {
+            Direction::ToTopic => "to_topic",
+            Direction::ToUser => "to_user",
+        }
+    }
+
+    fn parse(text: &str) -> rusqlite::Result<Direction> {
+        match text {
+            "to_topic" => Ok(Direction::ToTopic),
+            "to_user" => Ok(Direction::ToUser),
+            other => Err(rusqlite::Error::FromSqlConversionFailure(
+                1,
+                rusqlite::types::Type::Text,
+                Box::new(crate::outbox::UnknownValue::new("link direction", other)),
+            )),
+        }
+    }
+}
+
+/// One message and its copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub dialog: i64,
+    pub direction: Direction,
+    pub original_chat: i64,
+    pub original_id: i64,
+    pub copy_chat: i64,
+    pub copy_id: i64,
+}
+
+const COLUMNS: &str = "dialog, direction, original_chat, original_id, copy_chat, copy_id";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Link> {
+    let direction: String = row.get(1)?;
+    Ok(Link {
+        dialog: row.get(0)?,
+        direction: Direction::parse(&direction)?,
+        original_chat: row.get(2)?,
+        original_id: row.get(3)?,
+        copy_chat: row.get(4)?,
+        copy_id: row.get(5)?,
+    })
+}
+
+/// Records a link; a message copied again (a call made twice across a
+/// crash) keeps its latest copy.
+pub fn record(conn: &Connection, bot: &str, link: &Link, now: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO message_links
+            (bot, original_chat, original_id, dialog, direction, copy_chat, copy_id, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (bot, original_chat, original_id) DO UPDATE SET
+            dialog = excluded.dialog, direction = excluded.direction,
+            copy_chat = excluded.copy_chat, copy_id = excluded.copy_id, at = excluded.at",
+    )?
+    .execute(params![
+        bot,
+        link.original_chat,
+        link.original_id,
+        link.dialog,
+        link.direction.as_str(),
+        link.copy_chat,
+        link.copy_id,
+        now
+    ])?;
+    Ok(())
+}
+
+/// The link of an original message.
+pub fn by_original(
+    conn: &Connection,
+    bot: &str,
+    chat: i64,
+    message_id: i64,
+) -> rusqlite::Result<Option<Link>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM message_links WHERE bot = ?1 AND original_chat = ?2 AND original_id = ?3"
+    ))?
+    .query_row(params![bot, chat, message_id], from_row)
+    .optional()
+}
+
+/// The link of a copy.
+pub fn by_copy(
+    conn: &Connection,
+    bot: &str,
+    chat: i64,
+    message_id: i64,
+) -> rusqlite::Result<Option<Link>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM message_links WHERE bot = ?1 AND copy_chat = ?2 AND copy_id = ?3"
+    ))?
+    .query_row(params![bot, chat, message_id], from_row)
+    .optional()
+}
+
+/// Every link of a dialog, oldest first.
+pub fn of_dialog(conn: &Connection, bot: &str, dialog: i64) -> rusqlite::Result<Vec<Link>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM message_links WHERE bot = ?1 AND dialog = ?2 ORDER BY at, copy_id"
+    ))?;
+    let rows = stmt.query_map(params![bot, dialog], from_row)?;
+    rows.collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::temp_store;
+
+    #[test]
+    fn links_are_found_from_either_side_and_a_recopy_keeps_the_latest() {
+        let (store, _dir) = temp_store();
+        let conn = store.conn().unwrap();
+        let link = Link {
+            dialog: 1,
+            direction: Direction::ToTopic,
+            original_chat: 42,
+            original_id: 7,
+            copy_chat: -100,
+            copy_id: 30,
+        };
+        record(&conn, "a", &link, 10).unwrap();
+        assert_eq!(by_original(&conn, "a", 42, 7).unwrap(), Some(link.clone()));
+        assert_eq!(by_copy(&conn, "a", -100, 30).unwrap(), Some(link.clone()));
+        assert_eq!(by_copy(&conn, "b", -100, 30).unwrap(), None, "per bot");
+        let again = Link {
+            copy_id: 31,
+            ..link.clone()
+        };
+        record(&conn, "a", &again, 11).unwrap();
+        assert_eq!(by_original(&conn, "a", 42, 7).unwrap(), Some(again.clone()));
+        assert_eq!(of_dialog(&conn, "a", 1).unwrap(), [again]);
+    }
+}
