@@ -10,15 +10,21 @@
 //!    stored again. A rejected token pauses the bot ([`telegram::gate`]).
 //! 2. [`dispatch`]: one shared task reads the inbox, decodes each update
 //!    leniently ([`telegram::update`]) and applies the product rules
-//!    ([`dispatch::rules`], [`dispatch::commands`]): dialog state changes and
-//!    outbox jobs, in one transaction per batch and a savepoint per row; a
-//!    row that fails is set aside as a dead letter. No network I/O.
-//! 3. [`outbox`]: per bot, the [`outbox::sender`] executes the jobs (one FIFO
-//!    lane per dialog and direction, priorities across lanes, Telegram's rate
-//!    limits kept by the [`outbox::limiter`], retries), records results (kept
-//!    in memory while the disk refuses), and reports jobs that failed for
-//!    good back to the dispatcher.
-//! 4. [`app`] starts and stops all of it under a supervisor that restarts a
+//!    ([`dispatch::rules`], [`dispatch::commands`]; a user's side, an
+//!    operator's side, the sender's reports; every text in
+//!    [`dispatch::texts`]): dialog state changes and outbox jobs, in one
+//!    transaction per batch and a savepoint per row; a row that fails is set
+//!    aside as a dead letter. No network I/O.
+//! 3. [`outbox`]: a [`outbox::Job`] is a purpose and an action, queued in a
+//!    lane ([`outbox::queue`]). Per bot, the [`outbox::sender`] loads jobs a
+//!    window per priority, runs one job per lane at a time (priorities across
+//!    lanes, Telegram's rate limits kept by the [`outbox::limiter`], retries),
+//!    and records each outcome with its message links
+//!    ([`store::links`]); results are kept in memory while the disk refuses,
+//!    and jobs that failed for good go back to the dispatcher.
+//! 4. [`store`]: SQLite, read through a pool and written by one writer thread
+//!    that commits in batches; migrations; queries grouped by table.
+//! 5. [`app`] starts and stops all of it under a supervisor that restarts a
 //!    failed task; its scheduler runs autoclose and prunes old records;
 //!    [`http`] serves `/healthz` ([`http::server`]: timeouts, a connection
 //!    cap, a bounded graceful stop).

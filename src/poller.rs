@@ -61,22 +61,8 @@ impl Poller {
             return;
         };
         info!(bot = %self.bot, username = %username, "connected to Telegram");
-        let bot = self.bot.clone();
-        let loaded = self
-            .store
-            .run(move |conn| {
-                store::bots::save_username(conn, &bot, &username)?;
-                Ok(store::bots::offset(conn, &bot)?)
-            })
-            .await;
-        let mut offset = match loaded {
-            Ok(offset) => offset,
-            Err(err) => {
-                let reason = format!("cannot read the polling position: {err:#}");
-                error!(bot = %self.bot, "stopped: {reason}");
-                self.health.set(&self.bot, BotHealth::Stopped { reason });
-                return;
-            }
+        let Some(mut offset) = self.start_position(&username, &shutdown).await else {
+            return;
         };
         self.health.set(&self.bot, BotHealth::Polling);
         let mut failures = 0;
@@ -134,6 +120,35 @@ impl Poller {
                     () = shutdown.cancelled() => return,
                     () = tokio::time::sleep(pause) => {}
                 }
+            }
+        }
+    }
+
+    /// Records the bot's username and reads where polling goes on, retried
+    /// while the database refuses (a full disk passes); `None` on shutdown.
+    async fn start_position(&self, username: &str, shutdown: &CancellationToken) -> Option<i64> {
+        let mut failures = 0;
+        loop {
+            let (bot, username) = (self.bot.clone(), username.to_owned());
+            let loaded = self
+                .store
+                .write(move |tx| {
+                    store::bots::save_username(tx, &bot, &username)?;
+                    Ok(store::bots::offset(tx, &bot)?)
+                })
+                .await;
+            let err = match loaded {
+                Ok(offset) => return Some(offset),
+                Err(err) => err,
+            };
+            if !store::is_storage_error(&err) {
+                error!(bot = %self.bot, cause = %format!("{err:#}"), "cannot read the polling position; retrying");
+            }
+            failures += 1;
+            let pause = self.backoff(failures).min(store::RETRY_MAX);
+            tokio::select! {
+                () = shutdown.cancelled() => return None,
+                () = tokio::time::sleep(pause) => {}
             }
         }
     }

@@ -38,7 +38,7 @@ use crate::store::{self, Store, inbox};
 use crate::telegram::update::{self, ChatKind, UpdateKind};
 
 /// Inbox rows handled per transaction.
-const BATCH: usize = 256;
+pub const BATCH: usize = 256;
 
 /// The shared dispatcher task.
 pub struct Dispatcher {

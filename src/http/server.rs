@@ -61,9 +61,9 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 /// further clients' connection attempts time out and retry after seconds.
 pub const LISTEN_BACKLOG: i32 = 1024;
 /// Pause after an accept error, so that a lasting one (EMFILE) does not spin.
-const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+pub const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 /// Accept errors are logged at most this often; the rest are counted.
-const ACCEPT_ERROR_LOG_EVERY: Duration = Duration::from_secs(10);
+pub const ACCEPT_ERROR_LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// Serves `router` on `listener` until `shutdown`, then returns once every
 /// connection has finished or was dropped (at most [`SHUTDOWN_GRACE`] later).
