@@ -6,6 +6,26 @@
 //! resource gone bad), the failure is logged and shown in `/healthz`, and the
 //! task is started again after a pause; the work it had is durable, so the
 //! new one goes on with it.
+//!
+//! Each bot's tasks have a supervisor of their own, with a cancellation
+//! token that is a child of the shutdown token, so one bot can be stopped
+//! alone. That is what a reload ([`run_with_reload`], SIGHUP) needs: it
+//! re-reads `bots.toml` strictly (as `check` does; any problem refuses the
+//! whole file and the running set stays), works out a [`reload::Plan`], then
+//!
+//! 1. stops the removed and changed bots and waits until their tasks have
+//!    ended (the sender lets its calls in flight land first), so a bot never
+//!    has two pollers (Telegram answers 409 to the second) or two senders,
+//!    even when a token moves from one bot to another;
+//! 2. publishes the new [`Running`] (configuration, bots, sender wakes) in a
+//!    `watch` channel, which the dispatcher, the scheduler and the HTTP
+//!    server follow;
+//! 3. starts the changed and added bots; the unchanged ones were not touched.
+//!
+//! A stopped bot's queued work stays in the database (the dispatcher leaves
+//! the inbox rows of bots that do not run) and goes on if the bot comes back.
+
+mod reload;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,10 +40,9 @@ use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::{BotConfig, Loaded, MAX_RATE_WINDOW};
+use crate::config::{BotConfig, Config, Loaded, MAX_RATE_WINDOW};
 use crate::dispatch::{self, Dispatcher};
-use crate::http::BotHealth;
-use crate::http::{self, Health};
+use crate::http::{self, AppState, BotHealth, Health};
 use crate::outbox::limiter::Limiter;
 use crate::outbox::sender::Sender;
 use crate::poller::Poller;
@@ -84,14 +103,60 @@ pub async fn bind(listen: SocketAddr) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen on {listen} ([http] listen)"))
 }
 
+/// The configuration in force and the bots running under it, as the shared
+/// tasks (dispatcher, scheduler) and the HTTP server see them: published in
+/// a `watch` channel and replaced as a whole by each reload.
+#[derive(Debug)]
+pub struct Running {
+    /// The configuration in force; its `bots` are the running bots (those
+    /// whose table was invalid at start are not among them).
+    pub config: Config,
+    /// Each running bot's configuration by name (`config.bots`, indexed).
+    pub bots: HashMap<String, BotConfig>,
+    /// Each running bot's sender wake, to notify after committing jobs for
+    /// it. Read it after the commit: a bot restarted in between has a new
+    /// sender, which is published here before it starts.
+    pub senders: HashMap<String, Arc<Notify>>,
+}
+
+impl Running {
+    fn new(config: Config, senders: HashMap<String, Arc<Notify>>) -> Running {
+        let bots = config
+            .bots
+            .iter()
+            .map(|bot| (bot.name.clone(), bot.clone()))
+            .collect();
+        Running {
+            config,
+            bots,
+            senders,
+        }
+    }
+}
+
 /// Runs switchboard until `shutdown` is cancelled, serving HTTP on `listener`:
 /// the valid bots of `loaded` (a `Config` converts into it); the invalid ones
-/// are reported in the log and in `/healthz`.
+/// are reported in the log and in `/healthz`. Never reloads.
 pub async fn run(
     loaded: impl Into<Loaded>,
     listener: TcpListener,
     options: Options,
     shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let never = Arc::new(Notify::new());
+    run_with_reload(loaded, listener, options, shutdown, never).await
+}
+
+/// Like [`run`], and each time `reload` is notified, re-reads the
+/// configuration file (`Config::source`) and applies what changed in its
+/// bots (see the module's documentation). Notifications that come during a
+/// reload make one more.
+pub async fn run_with_reload(
+    loaded: impl Into<Loaded>,
+    listener: TcpListener,
+    options: Options,
+    shutdown: CancellationToken,
+    reload: Arc<Notify>,
 ) -> anyhow::Result<()> {
     let Loaded { config, invalid } = loaded.into();
     let path = config.database.clone();
@@ -114,59 +179,29 @@ pub async fn run(
     }
     let tracker = TaskTracker::new();
     let dispatcher_wake = Arc::new(Notify::new());
-    let mut senders = HashMap::new();
-    let poll_http = telegram::http_client(config.poll_timeout + POLL_GRACE)?;
-    let send_http = telegram::http_client(options.call_timeout)?;
     let supervisor = Supervisor {
         tracker: tracker.clone(),
         health: Arc::clone(&health),
         shutdown: shutdown.clone(),
     };
-    for bot in &config.bots {
-        let wake = Arc::new(Notify::new());
-        senders.insert(bot.name.clone(), Arc::clone(&wake));
-        let token = TokenGate::default();
-        let poller = Poller {
-            bot: bot.name.clone(),
-            client: Client::new(poll_http.clone(), &config.api_url, &bot.token),
-            store: store.clone(),
-            poll_timeout: config.poll_timeout,
-            dispatcher_wake: Arc::clone(&dispatcher_wake),
-            health: Arc::clone(&health),
-            retry_base: options.retry_base,
-            token_probe: options.token_probe,
-            token: token.clone(),
-        };
-        let sender = Sender::new(
-            bot.name.clone(),
-            store.clone(),
-            Client::new(send_http.clone(), &config.api_url, &bot.token),
-            wake,
-            Arc::clone(&dispatcher_wake),
-            bot.settings.limits,
-            options.retry_base,
-            token,
-        );
-        supervisor.spawn(format!("poller {}", bot.name), move |shutdown| {
-            poller.clone().run(shutdown)
-        });
-        supervisor.spawn(format!("sender {}", bot.name), move |shutdown| {
-            sender.clone().run(shutdown)
-        });
-    }
-    let bots: Arc<HashMap<_, _>> = Arc::new(
-        config
-            .bots
-            .iter()
-            .map(|bot| (bot.name.clone(), bot.clone()))
-            .collect(),
-    );
+    let context = BotContext {
+        store: store.clone(),
+        api_url: config.api_url.clone(),
+        poll_timeout: config.poll_timeout,
+        poll_http: telegram::http_client(config.poll_timeout + POLL_GRACE)?,
+        send_http: telegram::http_client(options.call_timeout)?,
+        dispatcher_wake: Arc::clone(&dispatcher_wake),
+        health: Arc::clone(&health),
+        retry_base: options.retry_base,
+        token_probe: options.token_probe,
+    };
+    let (bot_count, database) = (config.bots.len(), config.database.clone());
+    let mut bots = Bots::start(context, supervisor.clone(), config);
     let dispatcher = Arc::new(Dispatcher {
         store: store.clone(),
-        bots: Arc::clone(&bots),
+        running: bots.subscribe(),
         clock: Arc::clone(&options.clock),
         wake: dispatcher_wake,
-        senders: senders.clone(),
         health: Arc::clone(&health),
     });
     supervisor.spawn("dispatcher".into(), move |shutdown| {
@@ -178,8 +213,7 @@ pub async fn run(
     });
     let scheduler = Arc::new(Scheduler {
         store: store.clone(),
-        bots,
-        senders,
+        running: bots.subscribe(),
         options,
     });
     supervisor.spawn("scheduler".into(), move |shutdown| {
@@ -187,24 +221,283 @@ pub async fn run(
     });
     let http_address = listener.local_addr()?;
     let http_shutdown = shutdown.clone();
-    let http_health = Arc::clone(&health);
+    let state = AppState {
+        health,
+        store,
+        running: bots.subscribe(),
+    };
     tracker.spawn(async move {
-        if let Err(err) = http::serve(listener, http_health, store, http_shutdown).await {
+        if let Err(err) = http::serve(listener, state, http_shutdown).await {
             error!(cause = %err, "the HTTP server failed");
         }
     });
-    info!(bots = config.bots.len(), database = %config.database.display(), http = %http_address, "switchboard is running");
+    info!(bots = bot_count, database = %database.display(), http = %http_address, "switchboard is running");
 
-    shutdown.cancelled().await;
+    loop {
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            () = reload.notified() => bots.reload(&shutdown).await,
+        }
+    }
     info!("stopping");
     tracker.close();
-    if tokio::time::timeout(STOP_DEADLINE, tracker.wait())
-        .await
-        .is_err()
-    {
+    let stopped = async {
+        tracker.wait().await;
+        bots.stop_all().await;
+    };
+    if tokio::time::timeout(STOP_DEADLINE, stopped).await.is_err() {
         warn!("some tasks did not stop in time; pending work resumes on the next start");
     }
     Ok(())
+}
+
+/// What building a bot's tasks needs; the same for every bot.
+struct BotContext {
+    store: Store,
+    /// `api_url` and `poll_timeout` take a restart to change (a reload
+    /// refuses them), so they are fixed here.
+    api_url: String,
+    poll_timeout: Duration,
+    /// For the long polls: its timeout exceeds `poll_timeout`.
+    poll_http: reqwest::Client,
+    /// For every other call.
+    send_http: reqwest::Client,
+    dispatcher_wake: Arc<Notify>,
+    health: Arc<Health>,
+    retry_base: Duration,
+    token_probe: Duration,
+}
+
+impl BotContext {
+    /// Builds one bot's tasks: its poller and its sender, the token gate
+    /// they share and the sender's wake. The one place that knows how a
+    /// bot's tasks fit together.
+    fn build(&self, bot: &BotConfig) -> BotTasks {
+        let wake = Arc::new(Notify::new());
+        let token = TokenGate::default();
+        let poller = Poller {
+            bot: bot.name.clone(),
+            client: Client::new(self.poll_http.clone(), &self.api_url, &bot.token),
+            store: self.store.clone(),
+            poll_timeout: self.poll_timeout,
+            dispatcher_wake: Arc::clone(&self.dispatcher_wake),
+            health: Arc::clone(&self.health),
+            retry_base: self.retry_base,
+            token_probe: self.token_probe,
+            token: token.clone(),
+        };
+        let sender = Sender::new(
+            bot.name.clone(),
+            self.store.clone(),
+            Client::new(self.send_http.clone(), &self.api_url, &bot.token),
+            Arc::clone(&wake),
+            Arc::clone(&self.dispatcher_wake),
+            bot.settings.limits,
+            self.retry_base,
+            token,
+        );
+        BotTasks {
+            name: bot.name.clone(),
+            poller,
+            sender,
+            wake,
+        }
+    }
+}
+
+/// One bot's tasks, built and not started yet.
+struct BotTasks {
+    name: String,
+    poller: Poller,
+    sender: Sender,
+    /// The sender's wake: published in [`Running`] before the sender starts,
+    /// so that no job committed after the sender loaded the outbox goes
+    /// without a wake.
+    wake: Arc<Notify>,
+}
+
+impl BotTasks {
+    /// Starts the poller and the sender under a supervisor of their own,
+    /// returned to stop them.
+    fn start(self, supervisor: &Supervisor) -> Supervisor {
+        let BotTasks {
+            name,
+            poller,
+            sender,
+            wake: _,
+        } = self;
+        let own = supervisor.for_bot();
+        own.spawn(poller_task(&name), move |shutdown| {
+            poller.clone().run(shutdown)
+        });
+        own.spawn(sender_task(&name), move |shutdown| {
+            sender.clone().run(shutdown)
+        });
+        own
+    }
+}
+
+fn poller_task(bot: &str) -> String {
+    format!("poller {bot}")
+}
+
+fn sender_task(bot: &str) -> String {
+    format!("sender {bot}")
+}
+
+/// The running bots: each one's tasks, and the [`Running`] published to the
+/// shared tasks.
+struct Bots {
+    context: BotContext,
+    /// The supervisor of the whole process; each bot's is a child of it.
+    supervisor: Supervisor,
+    /// Each running bot's supervisor, by name. A bot being stopped stays
+    /// here until its tasks have ended, so the final stop waits for it.
+    tasks: HashMap<String, Supervisor>,
+    running: watch::Sender<Arc<Running>>,
+}
+
+impl Bots {
+    /// Starts every bot of `config`.
+    fn start(context: BotContext, supervisor: Supervisor, config: Config) -> Bots {
+        let built: Vec<BotTasks> = config.bots.iter().map(|bot| context.build(bot)).collect();
+        let senders = built
+            .iter()
+            .map(|tasks| (tasks.name.clone(), Arc::clone(&tasks.wake)))
+            .collect();
+        let running = watch::Sender::new(Arc::new(Running::new(config, senders)));
+        let tasks = built
+            .into_iter()
+            .map(|tasks| (tasks.name.clone(), tasks.start(&supervisor)))
+            .collect();
+        Bots {
+            context,
+            supervisor,
+            tasks,
+            running,
+        }
+    }
+
+    fn subscribe(&self) -> watch::Receiver<Arc<Running>> {
+        self.running.subscribe()
+    }
+
+    /// Re-reads the configuration file and carries out what changed in its
+    /// bots; on any problem logs why and keeps the running configuration.
+    async fn reload(&mut self, shutdown: &CancellationToken) {
+        let current = Arc::clone(&self.running.borrow());
+        let source = current.config.source.clone();
+        info!(file = %source.display(), "reloading the configuration");
+        let config = match tokio::task::spawn_blocking(move || Config::load(&source)).await {
+            Ok(Ok(config)) => config,
+            Ok(Err(problems)) => {
+                error!("the configuration was not reloaded; the running one stays:\n{problems}");
+                return;
+            }
+            Err(err) => {
+                error!(cause = %err, "the configuration was not reloaded; the running one stays");
+                return;
+            }
+        };
+        let fixed = reload::fixed_changes(&current.config, &config);
+        if !fixed.is_empty() {
+            error!(
+                "the configuration was not reloaded: {} changed, which takes a restart \
+                 (systemctl restart switchboard); nothing was applied, not even the bots' \
+                 changes: the running configuration stays",
+                fixed.join(", ")
+            );
+            return;
+        }
+        let plan = reload::plan(&current.config.bots, &config.bots);
+        let stopping: Vec<String> = plan.removed.iter().chain(&plan.changed).cloned().collect();
+        if !self.stop(&stopping, shutdown).await {
+            return;
+        }
+        let built: Vec<BotTasks> = config
+            .bots
+            .iter()
+            .filter(|bot| plan.added.contains(&bot.name) || plan.changed.contains(&bot.name))
+            .map(|bot| self.context.build(bot))
+            .collect();
+        let mut senders = current.senders.clone();
+        senders.retain(|name, _| plan.unchanged.contains(name));
+        senders.extend(
+            built
+                .iter()
+                .map(|tasks| (tasks.name.clone(), Arc::clone(&tasks.wake))),
+        );
+        self.running
+            .send_replace(Arc::new(Running::new(config, senders)));
+        for tasks in built {
+            let name = tasks.name.clone();
+            self.tasks.insert(name, tasks.start(&self.supervisor));
+        }
+        // `/healthz` shows the running bots only: not the removed ones, nor
+        // those whose table was invalid at start and is gone now.
+        for label in self.context.health.snapshot().into_keys() {
+            if !self.tasks.contains_key(&label) {
+                self.context.health.remove(&label);
+            }
+        }
+        info!(
+            "configuration reloaded: started {}; stopped {}; restarted {}; unchanged {}",
+            reload::list(&plan.added),
+            reload::list(&plan.removed),
+            reload::list(&plan.changed),
+            reload::list(&plan.unchanged),
+        );
+    }
+
+    /// Stops these bots and waits until their tasks have ended (the senders
+    /// let their calls in flight land); `false` if the process began to
+    /// stop first, which then waits for them with the rest.
+    async fn stop(&mut self, names: &[String], shutdown: &CancellationToken) -> bool {
+        let mut trackers = Vec::new();
+        for name in names {
+            if let Some(bot) = self.tasks.get(name) {
+                bot.stop();
+                trackers.push(bot.tracker.clone());
+            }
+        }
+        let ended = async move {
+            for tracker in trackers {
+                tracker.wait().await;
+            }
+        };
+        tokio::pin!(ended);
+        let in_time = tokio::select! {
+            () = &mut ended => true,
+            () = shutdown.cancelled() => return false,
+            () = tokio::time::sleep(STOP_DEADLINE) => false,
+        };
+        if !in_time {
+            warn!(bots = %reload::list(names),
+                "these bots have not stopped yet; the reload goes on once they have");
+            tokio::select! {
+                () = ended => {}
+                () = shutdown.cancelled() => return false,
+            }
+        }
+        for name in names {
+            self.tasks.remove(name);
+            // Failures of the stopped tasks no longer concern `/healthz`.
+            self.context.health.forget_task(&poller_task(name));
+            self.context.health.forget_task(&sender_task(name));
+        }
+        true
+    }
+
+    /// Stops every bot and resolves once all their tasks have ended.
+    async fn stop_all(&self) {
+        for bot in self.tasks.values() {
+            bot.stop();
+        }
+        for bot in self.tasks.values() {
+            bot.tracker.wait().await;
+        }
+    }
 }
 
 /// Starts tasks and starts them again when they fail.
@@ -216,6 +509,22 @@ struct Supervisor {
 }
 
 impl Supervisor {
+    /// A supervisor for one bot's tasks: its own tracker, and a cancellation
+    /// that stops them alone (the shutdown stops them too).
+    fn for_bot(&self) -> Supervisor {
+        Supervisor {
+            tracker: TaskTracker::new(),
+            health: Arc::clone(&self.health),
+            shutdown: self.shutdown.child_token(),
+        }
+    }
+
+    /// Asks its tasks to stop; `tracker.wait()` resolves once they have.
+    fn stop(&self) {
+        self.shutdown.cancel();
+        self.tracker.close();
+    }
+
     /// Runs `make(shutdown)` as a task named `name` until it returns; each
     /// time it panics instead, logs it, shows it in `/healthz`, and, after a
     /// pause growing with repeated failures, runs `make` again.
@@ -291,8 +600,8 @@ async fn checkpoint(store: Store, shutdown: CancellationToken) {
 /// ids older than two days, calls older than the rate limits' windows).
 struct Scheduler {
     store: Store,
-    bots: Arc<HashMap<String, BotConfig>>,
-    senders: HashMap<String, Arc<Notify>>,
+    /// The running bots (it follows reloads).
+    running: watch::Receiver<Arc<Running>>,
     options: Options,
 }
 
@@ -306,21 +615,22 @@ impl Scheduler {
     }
 
     async fn pass(&self) {
-        let bots = Arc::clone(&self.bots);
+        let running = Arc::clone(&self.running.borrow());
         let now = self.options.clock.now();
         match self
             .store
-            .write(move |tx| dispatch::autoclose_due(tx, &bots, now))
+            .write(move |tx| dispatch::autoclose_due(tx, &running.bots, now))
             .await
         {
-            Ok(touched) => dispatch::wake_senders(&self.senders, &touched),
+            // The senders as published after the commit (see `Running::senders`).
+            Ok(touched) => dispatch::wake_senders(&self.running.borrow().senders, &touched),
             Err(err) => {
                 if !store::is_storage_error(&err) {
                     error!(cause = %format!("{err:#}"), "autoclose check failed; will retry");
                 }
             }
         }
-        let bots = Arc::clone(&self.bots);
+        let running = Arc::clone(&self.running.borrow());
         let pruned = self
             .store
             .write(move |tx| {
@@ -329,7 +639,7 @@ impl Scheduler {
                 let now_ms = crate::clock::unix_now_ms();
                 let longest = i64::try_from(MAX_RATE_WINDOW.as_millis()).unwrap_or(i64::MAX);
                 store::sends::prune_all(tx, now_ms.saturating_sub(longest))?;
-                for bot in bots.values() {
+                for bot in running.bots.values() {
                     let window = Limiter::longest_window(&bot.settings.limits).unwrap_or_default();
                     let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
                     store::sends::prune(tx, &bot.name, now_ms.saturating_sub(window_ms))?;
@@ -387,5 +697,27 @@ mod tests {
             2,
             "not started again after a stop"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_bot_stops_alone_and_every_bot_with_the_shutdown() {
+        let process = Supervisor {
+            tracker: TaskTracker::new(),
+            health: Arc::new(Health::default()),
+            shutdown: CancellationToken::new(),
+        };
+        let (one, other) = (process.for_bot(), process.for_bot());
+        for bot in [&one, &other] {
+            bot.spawn("task".into(), |shutdown| async move {
+                shutdown.cancelled().await;
+            });
+        }
+        one.stop();
+        one.tracker.wait().await;
+        assert!(!other.shutdown.is_cancelled());
+        assert_eq!(other.tracker.len(), 1, "the other bot's task runs on");
+        process.shutdown.cancel();
+        other.tracker.close();
+        other.tracker.wait().await;
     }
 }

@@ -2,8 +2,11 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -25,7 +28,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Connect every bot in the configuration and relay until stopped (SIGINT/SIGTERM).
+    /// Connect every bot in the configuration and relay until stopped (SIGINT/SIGTERM);
+    /// SIGHUP re-reads the configuration's bots.
     Run {
         /// The configuration file.
         #[arg(long, short, default_value = "bots.toml", env = "SWITCHBOARD_CONFIG")]
@@ -84,7 +88,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let listener = crate::app::bind(loaded.config.http.listen).await?;
                 let shutdown = CancellationToken::new();
                 tokio::spawn(stop_on_signal(shutdown.clone()));
-                crate::app::run(loaded, listener, crate::app::Options::default(), shutdown).await
+                let reload = Arc::new(Notify::new());
+                reload_on_signal(Arc::clone(&reload))?;
+                let options = crate::app::Options::default();
+                crate::app::run_with_reload(loaded, listener, options, shutdown, reload).await
             })?;
             Ok(ExitCode::SUCCESS)
         }
@@ -122,6 +129,26 @@ async fn stop_on_signal(shutdown: CancellationToken) {
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
     shutdown.cancel();
+}
+
+/// Asks for a reload on every SIGHUP (systemd's `reload`). The handler is in
+/// place when this returns: SIGHUP's default action would end the process.
+#[cfg(unix)]
+fn reload_on_signal(reload: Arc<Notify>) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            reload.notify_one();
+        }
+    });
+    Ok(())
+}
+
+/// No SIGHUP here: nothing asks for a reload.
+#[cfg(not(unix))]
+fn reload_on_signal(_reload: Arc<Notify>) -> anyhow::Result<()> {
+    Ok(())
 }
 
 /// Logs to stderr; `RUST_LOG` overrides the level (default `info`, `warn` for the demo).

@@ -24,10 +24,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::Transaction;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info};
 
+use crate::app::Running;
 use crate::clock::Clock;
 use crate::config::BotConfig;
 use crate::http::Health;
@@ -43,12 +44,12 @@ pub const BATCH: usize = 256;
 /// The shared dispatcher task.
 pub struct Dispatcher {
     pub store: Store,
-    pub bots: Arc<HashMap<String, BotConfig>>,
+    /// The running bots and their senders' wakes; a reload replaces them.
+    /// Inbox rows of other bots wait (for a bot to come back).
+    pub running: watch::Receiver<Arc<Running>>,
     pub clock: Arc<dyn Clock>,
     /// Notified when the inbox has new rows.
     pub wake: Arc<Notify>,
-    /// Each bot's sender, notified when it has new jobs.
-    pub senders: HashMap<String, Arc<Notify>>,
     /// Where dead letters are counted.
     pub health: Arc<Health>,
 }
@@ -66,21 +67,25 @@ pub struct Batch {
 
 impl Dispatcher {
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
-        let names: Arc<Vec<String>> = Arc::new(self.bots.keys().cloned().collect());
+        let mut running = self.running.clone();
         let mut failures = 0;
         loop {
-            let bots = Arc::clone(&self.bots);
-            let names = Arc::clone(&names);
+            let current = Arc::clone(&running.borrow_and_update());
             let now = self.clock.now();
             let result = self
                 .store
-                .write(move |tx| dispatch_batch(tx, &bots, &names, now))
+                .write(move |tx| {
+                    let names: Vec<String> = current.bots.keys().cloned().collect();
+                    dispatch_batch(tx, &current.bots, &names, now)
+                })
                 .await;
             match result {
                 Ok(batch) => {
                     failures = 0;
                     self.health.add_dead_letters(batch.dead_letters);
-                    wake_senders(&self.senders, &batch.touched);
+                    // The senders as published after the commit (see
+                    // `Running::senders`), not as the batch began.
+                    wake_senders(&running.borrow().senders, &batch.touched);
                     if batch.rows == BATCH {
                         continue;
                     }
@@ -105,6 +110,8 @@ impl Dispatcher {
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = self.wake.notified() => {}
+                // A bot that starts (or comes back) may have rows waiting.
+                Ok(()) = running.changed() => {}
             }
         }
     }

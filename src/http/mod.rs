@@ -21,8 +21,10 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use serde::Serialize;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::Running;
 use crate::store::Store;
 
 /// Where one bot's polling stands.
@@ -97,6 +99,12 @@ impl Health {
         task.running = false;
     }
 
+    /// Forgets the task `name` (it was stopped: its bot was removed or
+    /// restarted by a reload).
+    pub fn forget_task(&self, name: &str) {
+        lock(&self.tasks).remove(name);
+    }
+
     /// The task `name` runs again after a failure.
     pub fn task_restarted(&self, name: &str) {
         if let Some(task) = lock(&self.tasks).get_mut(name) {
@@ -138,11 +146,16 @@ struct Report {
     tasks: BTreeMap<String, TaskHealth>,
 }
 
-/// What the HTTP handlers share.
+/// The application's state, shared by the HTTP handlers: `/healthz` now,
+/// the REST API and metrics to come.
 #[derive(Clone)]
-struct AppState {
-    health: Arc<Health>,
-    store: Store,
+pub struct AppState {
+    /// What the tasks report about themselves.
+    pub health: Arc<Health>,
+    pub store: Store,
+    /// The configuration in force and the running bots, with their senders'
+    /// wakes; follows reloads.
+    pub running: watch::Receiver<Arc<Running>>,
 }
 
 async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Report>) {
@@ -179,12 +192,11 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Report>) {
 /// Serves until `shutdown` (see [`server`] for how connections are bounded).
 pub async fn serve(
     listener: TcpListener,
-    health: Arc<Health>,
-    store: Store,
+    state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let router = Router::new()
         .route("/healthz", get(healthz))
-        .with_state(AppState { health, store });
+        .with_state(state);
     server::serve(listener, router, shutdown).await
 }

@@ -17,6 +17,8 @@ mod exposure;
 mod failures;
 /// User <-> topic relaying, isolation between bots.
 mod relay;
+/// Live reload on SIGHUP: bots added, removed, changed; bad files refused.
+mod reload;
 /// Bad input from outside: unknown updates, bad tokens, bad configuration.
 mod robustness;
 /// Welcome, keywords, /new, /close, autoclose, notes, silent mode.
