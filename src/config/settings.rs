@@ -1,0 +1,276 @@
+//! The per-bot settings: the keys of `[defaults]`, each of which a
+//! `[[bots]]` table may override, each declared once, as a row of the table
+//! below the definition of `bot_keys!`.
+//!
+//! A row says all there is to say about one key:
+//!
+//! ```text
+//! key:       as typed             => onto BotSettings, checked by,      shown by;
+//! autoclose: Spanned<RawDuration> => autoclose,        check_autoclose, show_autoclose;
+//! ```
+//!
+//! - the key, as written in `bots.toml`;
+//! - its type as typed, a field of the raw structs (`Spanned` to know its
+//!   line);
+//! - the field of [`BotSettings`] it sets;
+//! - its check, `fn(resolver, key path, value as typed, &mut field)`: it
+//!   sets the field to the checked value, or reports a problem through the
+//!   resolver and leaves the field as it was (the value of `[defaults]`, or
+//!   the built-in default), so checking can go on;
+//! - how `switchboard check` shows the field, `fn(&field, &bot) -> String`.
+//!
+//! `bot_keys!` turns the table into everything that lists the keys: the
+//! key lists for unknown-key detection ([`SETTINGS_KEYS`],
+//! [`BOT_ONLY_KEYS`]), [`RawSettings`] (`[defaults]` as typed), [`RawBot`]
+//! (a `[[bots]]` table as typed: its own keys, then the settings keys again,
+//! since serde's `flatten` works neither with `deny_unknown_fields` nor with
+//! `Spanned`), [`RawBot::take_settings`], [`RawSettings::apply`] (the
+//! resolve step) and [`shown`] (the lines of `check`). The table's order is
+//! the order of `check`'s lines, of the keys in "expected one of: ..." and
+//! of the problems found on one line.
+//!
+//! A new per-bot key is therefore: a row in the table; its check and its
+//! `show_` function below the table, unless existing ones fit (`set`,
+//! `check_rate`, `show_rate`); its field in [`BotSettings`], with its
+//! built-in default. The tests then ask for it to be documented in the
+//! example `bots.toml` and in the README's configuration reference.
+//!
+//! The bot's own keys (`name`, `token`, ...) are listed in the table too, for
+//! [`RawBot`] and [`BOT_ONLY_KEYS`]; they depend on each other (`token` or
+//! `token_file`, unique names), so `resolve.rs` checks them by hand.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::checks::{is_off, parse_duration, parse_rate};
+use super::raw::{RawChatId, RawChatIds, RawDuration, RawRate};
+use super::resolve::Resolver;
+use super::{
+    BotConfig, BotSettings, MAX_AUTOCLOSE, MAX_WELCOME_CHARS, MIN_AUTOCLOSE, Mode, Rate,
+    format_duration,
+};
+
+/// Expands the table of a `[[bots]]` table's keys (see the module doc).
+macro_rules! bot_keys {
+    (
+        own { $( $own:ident: $own_raw:ty, )* }
+        settings { $( $key:ident: $raw:ty => $($field:ident).+, $check:expr, $show:expr; )* }
+    ) => {
+        /// Keys only a `[[bots]]` table has.
+        pub(super) const BOT_ONLY_KEYS: &[&str] = &[$( stringify!($own) ),*];
+        /// Keys of `[defaults]`, which a `[[bots]]` table may override.
+        pub(super) const SETTINGS_KEYS: &[&str] = &[$( stringify!($key) ),*];
+
+        /// `[defaults]` as typed, or the settings keys of a `[[bots]]` table.
+        #[derive(Deserialize, Default)]
+        #[serde(deny_unknown_fields)]
+        pub(super) struct RawSettings {
+            $( $key: Option<$raw>, )*
+        }
+
+        /// A `[[bots]]` table as typed: its own keys, then the settings keys.
+        #[derive(Deserialize, Default)]
+        #[serde(deny_unknown_fields)]
+        pub(super) struct RawBot {
+            $( pub(super) $own: Option<$own_raw>, )*
+            $( $key: Option<$raw>, )*
+        }
+
+        impl RawBot {
+            /// Moves the settings keys out, to be applied over `[defaults]`.
+            pub(super) fn take_settings(&mut self) -> RawSettings {
+                RawSettings {
+                    $( $key: self.$key.take(), )*
+                }
+            }
+        }
+
+        impl RawSettings {
+            /// Sets each key given here onto `settings` through its check.
+            /// `path` is the table's (`defaults`, `bots[0]`).
+            pub(super) fn apply(
+                self,
+                resolver: &mut Resolver<'_>,
+                path: &str,
+                settings: &mut BotSettings,
+            ) {
+                $(
+                    if let Some(value) = self.$key {
+                        let key = format!("{path}.{}", stringify!($key));
+                        ($check)(resolver, &key, value, &mut settings.$($field).+);
+                    }
+                )*
+            }
+        }
+
+        /// Each setting of `bot` as `switchboard check` shows it: the label
+        /// (the key and a colon) and the text.
+        pub(super) fn shown(bot: &BotConfig) -> Vec<(&'static str, String)> {
+            vec![
+                $( (concat!(stringify!($key), ":"), ($show)(&bot.settings.$($field).+, bot)), )*
+            ]
+        }
+    };
+}
+
+bot_keys! {
+    own {
+        name: Spanned<String>,
+        token: Spanned<String>,
+        token_file: Spanned<String>,
+        backend_group: Spanned<RawChatId>,
+        backend_groups: Spanned<RawChatIds>,
+        mode: Spanned<String>,
+    }
+    settings {
+        // key:             as typed             => onto BotSettings,   checked by,      shown by;
+        welcome:            Spanned<String>      => welcome,            check_welcome,   show_welcome;
+        private_keywords:   Vec<Spanned<String>> => private_keywords,   check_keywords,  show_keywords;
+        autoclose:          Spanned<RawDuration> => autoclose,          check_autoclose, show_autoclose;
+        silent_mode:        bool                 => silent_mode,        set,             show_silent_mode;
+        intercept_external: bool                 => intercept_external, set,             show_intercept;
+        bot_limit:          Spanned<RawRate>     => limits.bot,         check_rate,      show_rate("all chats together");
+        chat_limit:         Spanned<RawRate>     => limits.chat,        check_rate,      show_rate("into each private chat");
+        group_limit:        Spanned<RawRate>     => limits.group,       check_rate,      show_rate("into each group, all topics together");
+    }
+}
+
+// --- checks ------------------------------------------------------------------
+
+/// A key any value of its type is valid for (TOML already checked the type).
+fn set<T>(_: &mut Resolver<'_>, _key: &str, value: T, field: &mut T) {
+    *field = value;
+}
+
+/// `welcome`: a greeting Telegram can send, or "off".
+fn check_welcome(
+    resolver: &mut Resolver<'_>,
+    key: &str,
+    value: Spanned<String>,
+    welcome: &mut Option<String>,
+) {
+    let checked = resolver.checked(key, &value, |text: &str| {
+        let length = text.encode_utf16().count();
+        if is_off(text) {
+            Ok(None)
+        } else if text.trim().is_empty() {
+            Err(r#"empty welcome text: write welcome = "off" to send no greeting"#.to_owned())
+        } else if length > MAX_WELCOME_CHARS {
+            Err(format!(
+                "welcome text is too long ({length} characters as Telegram counts them, an emoji as two): Telegram allows at most {MAX_WELCOME_CHARS}"
+            ))
+        } else {
+            Ok(Some(text.to_owned()))
+        }
+    });
+    if let Some(text) = checked {
+        *welcome = text;
+    }
+}
+
+/// `private_keywords`: each keyword is checked on its own. The valid ones
+/// replace the list even when some are not, as any problem keeps the bot
+/// from running anyway.
+fn check_keywords(
+    resolver: &mut Resolver<'_>,
+    key: &str,
+    keywords: Vec<Spanned<String>>,
+    field: &mut Vec<String>,
+) {
+    let mut checked = Vec::with_capacity(keywords.len());
+    for (index, keyword) in keywords.into_iter().enumerate() {
+        if keyword.get_ref().trim().is_empty() {
+            resolver.report(
+                Some(keyword.span()),
+                &format!("{key}[{index}]"),
+                "empty keyword: every keyword needs some text (an empty list, [], lets any message open a dialog)",
+            );
+        } else {
+            checked.push(keyword.into_inner());
+        }
+    }
+    *field = checked;
+}
+
+/// `autoclose`: [`MIN_AUTOCLOSE`] to [`MAX_AUTOCLOSE`], or "off".
+fn check_autoclose(
+    resolver: &mut Resolver<'_>,
+    key: &str,
+    value: Spanned<RawDuration>,
+    autoclose: &mut Option<Duration>,
+) {
+    let checked = resolver.checked(key, &value, |raw| match parse_duration(raw, true)? {
+        Some(after) if after < MIN_AUTOCLOSE => Err(format!(
+            r#"{} is too short: expected 1m to 366d, or "off" to never close dialogs by themselves"#,
+            format_duration(after)
+        )),
+        Some(after) if after > MAX_AUTOCLOSE => Err(format!(
+            r#"{} is too long: expected 1m to 366d (8784h), or "off" to never close dialogs by themselves"#,
+            format_duration(after)
+        )),
+        after => Ok(after),
+    });
+    if let Some(after) = checked {
+        *autoclose = after;
+    }
+}
+
+/// `bot_limit`, `chat_limit`, `group_limit`: a rate, or "off".
+fn check_rate(
+    resolver: &mut Resolver<'_>,
+    key: &str,
+    value: Spanned<RawRate>,
+    limit: &mut Option<Rate>,
+) {
+    if let Some(rate) = resolver.checked(key, &value, parse_rate) {
+        *limit = rate;
+    }
+}
+
+// --- how `check` shows them --------------------------------------------------
+
+fn show_welcome(welcome: &Option<String>, _: &BotConfig) -> String {
+    or_off(welcome, |text| format!("{text:?}"))
+}
+
+fn show_keywords(keywords: &[String], _: &BotConfig) -> String {
+    if keywords.is_empty() {
+        return "(none: any message opens a dialog)".to_owned();
+    }
+    let list: Vec<String> = keywords.iter().map(|k| format!("{k:?}")).collect();
+    list.join(", ")
+}
+
+fn show_autoclose(autoclose: &Option<Duration>, _: &BotConfig) -> String {
+    or_off(autoclose, |after| {
+        format!("{} after the last operator reply", format_duration(*after))
+    })
+}
+
+fn show_silent_mode(silent_mode: &bool, _: &BotConfig) -> String {
+    if *silent_mode {
+        "true (undelivered messages are not reported to the user)"
+    } else {
+        "false (a user is told when a message could not be delivered)"
+    }
+    .to_owned()
+}
+
+fn show_intercept(intercept_external: &bool, bot: &BotConfig) -> String {
+    let note = match bot.mode {
+        Mode::Standalone => " (no effect in standalone mode)",
+    };
+    format!("{intercept_external}{note}")
+}
+
+/// A rate limit, with what it limits (`scope`).
+fn show_rate(scope: &'static str) -> impl Fn(&Option<Rate>, &BotConfig) -> String {
+    move |rate, _| or_off(rate, |rate| format!("{} ({scope})", rate.describe()))
+}
+
+/// A value that may be "off" (`None`), shown by `show` when it is not.
+fn or_off<T>(value: &Option<T>, show: impl FnOnce(&T) -> String) -> String {
+    value.as_ref().map_or_else(|| "off".to_owned(), show)
+}
