@@ -40,7 +40,7 @@ pub(super) fn plan(running: &[BotConfig], new: &[BotConfig]) -> Plan {
     for bot in new {
         match running.iter().find(|old| old.name == bot.name) {
             None => plan.added.push(bot.name.clone()),
-            Some(old) if same_bot(old, bot) => plan.unchanged.push(bot.name.clone()),
+            Some(old) if old == bot => plan.unchanged.push(bot.name.clone()),
             Some(_) => plan.changed.push(bot.name.clone()),
         }
     }
@@ -80,23 +80,6 @@ pub(super) fn fixed_changes(running: &Config, new: &Config) -> Vec<&'static str>
         changed.push("http.listen");
     }
     changed
-}
-
-/// Whether two configurations of a bot are the same in every part.
-fn same_bot(a: &BotConfig, b: &BotConfig) -> bool {
-    // Destructured without `..`, for the reason given in `fixed_changes`.
-    let BotConfig {
-        name,
-        token,
-        backend_groups,
-        mode,
-        settings,
-    } = a;
-    *name == b.name
-        && *token == b.token
-        && *backend_groups == b.backend_groups
-        && *mode == b.mode
-        && *settings == b.settings
 }
 
 /// Names for a log line: "a, b", or "none".

@@ -171,8 +171,10 @@ impl Default for HttpConfig {
     }
 }
 
-/// One connected bot (`[[bots]]`), with `[defaults]` already applied.
-#[derive(Debug, Clone)]
+/// One connected bot (`[[bots]]`), with `[defaults]` already applied. Two
+/// are equal when every part is: a reload restarts a bot whose configuration
+/// changed in any way.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BotConfig {
     /// Unique short name (1 to 32 of `A-Z a-z 0-9 _ -`): names the bot in
     /// logs and metrics and keys its rows in the database.
