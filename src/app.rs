@@ -11,7 +11,7 @@
 //! token that is a child of the shutdown token, so one bot can be stopped
 //! alone. That is what a reload ([`run_with_reload`], SIGHUP) needs: it
 //! re-reads `bots.toml` strictly (as `check` does; any problem refuses the
-//! whole file and the running set stays), works out a [`reload::Plan`], then
+//! whole file and the running set stays), works out a plan (`reload::Plan`), then
 //!
 //! 1. stops the removed and changed bots and waits until their tasks have
 //!    ended (the sender lets its calls in flight land first), so a bot never

@@ -24,12 +24,14 @@
 //!    and jobs that failed for good go back to the dispatcher.
 //! 4. [`store`]: SQLite, read through a pool and written by one writer thread
 //!    that commits in batches; migrations; queries grouped by table.
-//! 5. [`app`] starts and stops all of it under a supervisor that restarts a
-//!    failed task; its scheduler runs autoclose and prunes old records;
+//! 5. [`app`] starts and stops all of it: each bot's tasks under a supervisor
+//!    of their own (restarted when they fail; started, stopped or restarted
+//!    one by one when `SIGHUP` reloads bots.toml, see `app::reload`); its
+//!    scheduler runs autoclose and prunes old records;
 //!    [`http`] serves `/healthz` ([`http::server`]: timeouts, a connection
 //!    cap, a bounded graceful stop).
 //!
-//! [`config`] loads `bots.toml`; [`fake`] is a stateful fake Bot API used by
+//! [`config`] loads `bots.toml` (one table declares every per-bot key); [`fake`] is a stateful fake Bot API used by
 //! the tests and by `switchboard demo` ([`demo`]); [`cli`] is the command line.
 
 pub mod app;
