@@ -1,7 +1,9 @@
 //! Benchmarks of the whole pipeline against the fake Bot API (see
 //! `docs/BENCHMARKS.md` for what each figure means and how to read it).
 //!
-//! `cargo bench --bench pipeline -- <ingest|latency|scale|all> [sizes]`
+//! `cargo bench --bench pipeline -- <ingest|latency|scale|limiter|priority|all> [sizes]`
+//! (`-- --help` lists the sizes and their defaults). The app runs on the
+//! desk of [`switchboard::testkit`], as in the integration tests.
 //!
 //! - **ingest**: updates per second from `getUpdates` to durable outbox jobs.
 //!   Every user already has a dialog with a topic (a warm-up run creates
@@ -20,43 +22,18 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use switchboard::app::{self, Options};
-use switchboard::config::{BotConfig, BotSettings, Config, HttpConfig, Limits, Mode, Token};
-use switchboard::fake::{FakeBot, FakeTelegram, FakeUser, Fault, FaultRule};
+use clap::{Parser, ValueEnum};
+use switchboard::app::Options;
+use switchboard::config::{BotSettings, Limits};
+use switchboard::fake::{FakeTelegram, FakeUser, Fault, FaultRule};
 use switchboard::outbox::{Action, Job, Lane, Purpose, Target};
 use switchboard::store::Store;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
-
-const USAGE: &str = "\
-usage: cargo bench --bench pipeline -- <scenario> [options]
-
-scenarios:
-  ingest     updates/s from getUpdates to durable outbox jobs (limits off, sends hang)
-  latency    user message -> copy in the topic, p50/p90/p99/max (limits off)
-  scale      the real binary with many bots long-polling: memory and idle CPU
-  limiter    a burst to distinct users at the default limits, the fake enforcing
-             Telegram's: achieved rate / configured rate, and 429s
-  priority   an operator reply while a broadcast is being sent: its latency
-  all        all of them, one after the other (the default)
-
-options (defaults in brackets):
-  --updates N     ingest: private messages queued before the app starts [50000]
-  --users N       ingest: users they come from, round-robin [2500]
-  --messages N    latency: messages sent one at a time [2000]
-  --dialogs N     latency: users (each with a topic) the messages rotate over [50]
-  --bots N        scale: bots in bots.toml, each with its own backend group [1000]
-  --idle-secs S   scale: length of the idle window; keep it = poll_timeout (30s)
-                  so that it holds exactly one long-poll renewal per bot [30]
-  --sends N       limiter: messages in the burst, one per user [900]
-  --broadcast N   priority: broadcast messages queued before the reply [10000]
-
-RUST_LOG sets the app's log level (default: error).";
+use switchboard::testkit::Desk;
 
 /// Targets from the issue; printed next to the figures, never enforced.
 const TARGET_INGEST_PER_SEC: f64 = 20_000.0;
@@ -73,109 +50,82 @@ const MESSAGE_LIMIT: Duration = Duration::from_secs(10);
 const LATENCY_LIMIT: Duration = Duration::from_secs(600);
 const STARTUP_LIMIT: Duration = Duration::from_secs(180);
 const MAX_IDLE_SECS: u64 = 600;
-const STOP_LIMIT: Duration = Duration::from_secs(15);
 
 /// How often the ingest watcher reads the database.
 const WATCH_INTERVAL: Duration = Duration::from_millis(2);
 /// `getUpdates` long-poll timeout of the scale run (the production default).
 const SCALE_POLL_TIMEOUT: &str = "30s";
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// What to measure; see `docs/BENCHMARKS.md`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Scenario {
+    /// updates/s from getUpdates to durable outbox jobs (limits off, sends hang)
     Ingest,
+    /// user message -> copy in the topic, p50/p90/p99/max (limits off)
     Latency,
+    /// the real binary with many bots long-polling: memory and idle CPU
     Scale,
+    /// a burst to distinct users at the default limits, the fake enforcing
+    /// Telegram's: achieved rate / configured rate, and 429s
     Limiter,
+    /// an operator reply while a broadcast is being sent: its latency
     Priority,
+    /// all of them, one after the other
     All,
 }
 
+/// Benchmarks of the whole pipeline against the fake Bot API.
+#[derive(Parser)]
+#[command(
+    name = "pipeline",
+    bin_name = "cargo bench --bench pipeline --",
+    after_help = "RUST_LOG sets the app's log level (default: error)."
+)]
 struct Args {
+    /// The scenario to run.
+    #[arg(value_enum, default_value_t = Scenario::All)]
     scenario: Scenario,
+    /// ingest: private messages queued before the app starts
+    #[arg(long, default_value_t = 50_000, value_parser = at_least_one)]
     updates: usize,
+    /// ingest: users they come from, round-robin
+    #[arg(long, default_value_t = 2_500, value_parser = at_least_one)]
     users: usize,
+    /// latency: messages sent one at a time
+    #[arg(long, default_value_t = 2_000, value_parser = at_least_one)]
     messages: usize,
+    /// latency: users (each with a topic) the messages rotate over
+    #[arg(long, default_value_t = 50, value_parser = at_least_one)]
     dialogs: usize,
+    /// scale: bots in bots.toml, each with its own backend group
+    #[arg(long, default_value_t = 1_000, value_parser = at_least_one)]
     bots: usize,
-    idle_secs: u64,
+    /// scale: length of the idle window in seconds (at most 600); keep it =
+    /// poll_timeout (30s) so that it holds exactly one long-poll renewal per bot
+    #[arg(long, default_value_t = 30, value_parser = at_least_one)]
+    idle_secs: usize,
+    /// limiter: messages in the burst, one per user
+    #[arg(long, default_value_t = 900, value_parser = at_least_one)]
     sends: usize,
+    /// priority: broadcast messages queued before the reply
+    #[arg(long, default_value_t = 10_000, value_parser = at_least_one)]
     broadcast: usize,
+    /// Passed by cargo to every bench binary.
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
-impl Args {
-    /// `None` for `--help`.
-    fn parse(raw: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Args>> {
-        let mut args = Args {
-            scenario: Scenario::All,
-            updates: 50_000,
-            users: 2_500,
-            messages: 2_000,
-            dialogs: 50,
-            bots: 1_000,
-            idle_secs: 30,
-            sends: 900,
-            broadcast: 10_000,
-        };
-        let mut scenario = None;
-        let mut raw = raw.into_iter();
-        while let Some(arg) = raw.next() {
-            // `--name=value` and `--name value` both work.
-            let (name, inline) = match arg.split_once('=') {
-                Some((name, value)) if name.starts_with("--") => {
-                    (name.to_owned(), Some(value.to_owned()))
-                }
-                _ => (arg.clone(), None),
-            };
-            let mut value = || -> anyhow::Result<u64> {
-                let text = match &inline {
-                    Some(text) => text.clone(),
-                    None => raw
-                        .next()
-                        .with_context(|| format!("{name} needs a value"))?,
-                };
-                let number: u64 = text.replace('_', "").parse().with_context(|| {
-                    format!("{name} {text:?}: expected a positive whole number")
-                })?;
-                ensure!(number > 0, "{name} must be at least 1");
-                Ok(number)
-            };
-            match name.as_str() {
-                // cargo passes `--bench` to every bench binary.
-                "--bench" => {}
-                "-h" | "--help" => return Ok(None),
-                "ingest" | "latency" | "scale" | "limiter" | "priority" | "all"
-                    if scenario.is_none() =>
-                {
-                    scenario = Some(match name.as_str() {
-                        "ingest" => Scenario::Ingest,
-                        "latency" => Scenario::Latency,
-                        "scale" => Scenario::Scale,
-                        "limiter" => Scenario::Limiter,
-                        "priority" => Scenario::Priority,
-                        _ => Scenario::All,
-                    });
-                }
-                "--sends" => args.sends = usize::try_from(value()?)?,
-                "--broadcast" => args.broadcast = usize::try_from(value()?)?,
-                "--updates" => args.updates = usize::try_from(value()?)?,
-                "--users" => args.users = usize::try_from(value()?)?,
-                "--messages" => args.messages = usize::try_from(value()?)?,
-                "--dialogs" => args.dialogs = usize::try_from(value()?)?,
-                "--bots" => args.bots = usize::try_from(value()?)?,
-                "--idle-secs" => args.idle_secs = value()?.min(MAX_IDLE_SECS),
-                other => bail!("unknown argument {other:?}\n\n{USAGE}"),
-            }
-        }
-        args.scenario = scenario.unwrap_or(Scenario::All);
-        Ok(Some(args))
+/// A whole number of at least 1; `_` may group its digits (`200_000`).
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.replace('_', "").parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(number) => Ok(number),
+        Err(_) => Err(format!("{text:?}: expected a positive whole number")),
     }
 }
 
 fn main() -> anyhow::Result<()> {
-    let Some(args) = Args::parse(std::env::args().skip(1))? else {
-        println!("{USAGE}");
-        return Ok(());
-    };
+    let args = Args::parse();
     init_logs();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -194,7 +144,8 @@ fn main() -> anyhow::Result<()> {
             latency(args.messages, args.dialogs).await?;
         }
         if all || args.scenario == Scenario::Scale {
-            scale(args.bots, Duration::from_secs(args.idle_secs)).await?;
+            let idle_secs = u64::try_from(args.idle_secs)?.min(MAX_IDLE_SECS);
+            scale(args.bots, Duration::from_secs(idle_secs)).await?;
         }
         if all || args.scenario == Scenario::Limiter {
             limiter(args.sends).await?;
@@ -213,19 +164,19 @@ async fn ingest(updates: usize, users: usize) -> anyhow::Result<()> {
         "ingest: --updates {updates} --users {users} (one bot, limits off, \
          every user has a topic, every outgoing call hangs)"
     );
-    let fake = FakeTelegram::start().await?;
-    let desk = Desk::new(&fake, "ingest")?;
+    let mut desk = desk("ingest").await?;
+    let fake = desk.fake.clone();
     let people = add_users(&fake, users);
-    let store = Store::open(&desk.config.database)?;
+    let store = Store::open(&desk.database)?;
 
     // Warm-up: a dialog with a topic for every user, as on a desk that has
     // been running for a while. Then the app stops, so that the measured run
     // starts from a cold process with the updates already waiting.
-    let app = warm_up(&fake, &desk, &store, &people)
+    warm_up(&mut desk, &people)
         .await
         .context("ingest warm-up")?;
-    app.stop().await?;
-    let topics = fake.topics(desk.group).len();
+    desk.stop().await?;
+    let topics = fake.topics(desk.group()).len();
     ensure!(
         topics == users,
         "warm-up made {topics} topics for {users} users"
@@ -236,16 +187,16 @@ async fn ingest(updates: usize, users: usize) -> anyhow::Result<()> {
     }
     fake.clear_requests();
     for i in 0..updates {
-        fake.user_sends(&desk.bot, &people[i % users], &format!("message {i}"));
+        fake.user_sends(desk.bot(), &people[i % users], &format!("message {i}"));
     }
+    let bot_name = desk.bots[0].config.name.clone();
     let jobs_before = count(&store, "SELECT COUNT(*) FROM outbox")?;
-    let offset_before = stored_offset(&store, &desk.config.bots[0].name)?;
+    let offset_before = stored_offset(&store, &bot_name)?;
     let offset_after = offset_before + i64::try_from(updates)?;
 
     let started = Instant::now();
-    let app = RunningApp::start(desk.config.clone()).await?;
+    desk.launch(Options::default())?;
     let watched_store = store.clone();
-    let bot_name = desk.config.bots[0].name.clone();
     let watched = tokio::task::spawn_blocking(move || {
         watch_ingest(
             &watched_store,
@@ -257,8 +208,7 @@ async fn ingest(updates: usize, users: usize) -> anyhow::Result<()> {
     })
     .await
     .context("the ingest watcher")?;
-    app.stop().await?;
-    fake.shutdown();
+    desk.stop().await?;
     let (first, done) = watched?;
     let jobs = count(&store, "SELECT COUNT(*) FROM outbox")? - jobs_before;
 
@@ -328,15 +278,14 @@ async fn latency(messages: usize, dialogs: usize) -> anyhow::Result<()> {
         "latency: --messages {messages} --dialogs {dialogs} (one bot, limits off, \
          one message at a time, round-robin over the dialogs)"
     );
-    let fake = FakeTelegram::start().await?;
-    let desk = Desk::new(&fake, "latency")?;
+    let mut desk = desk("latency").await?;
+    let fake = desk.fake.clone();
     let people = add_users(&fake, dialogs);
-    let store = Store::open(&desk.config.database)?;
     // Warm-up: every user has a topic with one message relayed into it.
-    let app = warm_up(&fake, &desk, &store, &people)
+    warm_up(&mut desk, &people)
         .await
         .context("latency warm-up")?;
-    let topics = fake.topics(desk.group);
+    let topics = fake.topics(desk.group());
     let threads = people
         .iter()
         .map(|user| {
@@ -349,7 +298,7 @@ async fn latency(messages: usize, dialogs: usize) -> anyhow::Result<()> {
         })
         .collect::<anyhow::Result<Vec<i64>>>()?;
 
-    let group = desk.group;
+    let group = desk.group();
     let mut samples = Vec::with_capacity(messages);
     let started = Instant::now();
     for i in 0..messages {
@@ -360,7 +309,7 @@ async fn latency(messages: usize, dialogs: usize) -> anyhow::Result<()> {
         // only once the copy was asked for.
         fake.clear_requests();
         let sent = Instant::now();
-        fake.user_sends(&desk.bot, user, &text);
+        fake.user_sends(desk.bot(), user, &text);
         let arrived = fake
             .wait_until(MESSAGE_LIMIT, |f| {
                 let copied = f.request_count("copyMessage") > 0
@@ -384,8 +333,7 @@ async fn latency(messages: usize, dialogs: usize) -> anyhow::Result<()> {
         }
     }
     let total = started.elapsed();
-    app.stop().await?;
-    fake.shutdown();
+    desk.stop().await?;
 
     samples.sort_unstable();
     let ms = |q: f64| samples_ms(&samples, q);
@@ -641,22 +589,22 @@ fn clock_ticks_per_sec() -> u64 {
 /// utilisation is that minimum over the time they took.
 async fn limiter(sends: usize) -> anyhow::Result<()> {
     println!("\nlimiter: {sends} messages to distinct users at the default limits");
-    let fake = FakeTelegram::start().await?;
+    let mut desk = desk("news").await?;
+    let fake = desk.fake.clone();
     fake.set_limits(switchboard::fake::Limits::telegram());
-    let mut desk = Desk::new(&fake, "news")?;
-    desk.config.bots[0].settings.limits = switchboard::config::DEFAULT_LIMITS;
+    desk.bots[0].config.settings.limits = switchboard::config::DEFAULT_LIMITS;
     let users = add_users(&fake, sends);
     for user in &users {
-        fake.user_started_bot(&desk.bot, user);
+        fake.user_started_bot(desk.bot(), user);
     }
-    let store = Store::open(&desk.config.database)?;
-    enqueue_broadcast(&store, &desk.config.bots[0].name, &users, "news")?;
-    let app = RunningApp::start(desk.config.clone()).await?;
+    let store = Store::open(&desk.database)?;
+    enqueue_broadcast(&store, &desk.bots[0].config.name, &users, "news")?;
+    desk.launch(Options::default())?;
     let limit = Duration::from_secs(60) + Duration::from_secs(u64::try_from(sends / 25)?);
     let done = fake
         .wait_until(limit, |f| (f.stats().sends.len() >= sends).then_some(()))
         .await;
-    app.stop().await?;
+    desk.stop().await?;
     done.with_context(|| format!("the burst did not finish within {limit:?}"))?;
     let stats = fake.stats();
     let times: Vec<_> = stats.sends.iter().map(|s| s.at).collect();
@@ -685,9 +633,8 @@ async fn limiter(sends: usize) -> anyhow::Result<()> {
         "limiter: 429 answers: {} (target 0: {}); most sends in any 1 s: {}",
         stats.throttled,
         verdict(stats.throttled == 0),
-        stats.bot_max_in_window(desk.bot.id, bot_rate.per)
+        stats.bot_max_in_window(desk.bot().id, bot_rate.per)
     );
-    fake.shutdown();
     Ok(())
 }
 
@@ -700,30 +647,30 @@ async fn priority(broadcast: usize) -> anyhow::Result<()> {
     println!(
         "\npriority: an operator reply while {broadcast} broadcast messages are sent (limits off)"
     );
-    let fake = FakeTelegram::start().await?;
-    let desk = Desk::new(&fake, "shop")?;
-    let store = Store::open(&desk.config.database)?;
+    let mut desk = desk("shop").await?;
+    let (fake, bot, group) = (desk.fake.clone(), desk.bot().clone(), desk.group());
     let alice = fake.add_user("Alice", None);
     let operator = fake.add_user("Olga", None);
-    let app = RunningApp::start(desk.config.clone()).await?;
-    fake.user_sends(&desk.bot, &alice, "question");
+    desk.launch(Options::default())?;
+    fake.user_sends(&bot, &alice, "question");
     let topic = fake
         .wait_until(WARM_UP_LIMIT, |f| {
-            let topic = f.topics(desk.group).first()?.thread_id;
-            (f.topic_messages(desk.group, topic).len() > 1).then_some(topic)
+            let topic = f.topics(group).first()?.thread_id;
+            (f.topic_messages(group, topic).len() > 1).then_some(topic)
         })
         .await
         .context("the warm-up dialog")?;
-    settle(&fake, &store, &desk.bot, WARM_UP_LIMIT).await?;
-    app.stop().await?;
+    desk.settle(WARM_UP_LIMIT).await?;
+    desk.stop().await?;
 
     let audience = add_users(&fake, broadcast);
     for user in &audience {
-        fake.user_started_bot(&desk.bot, user);
+        fake.user_started_bot(&bot, user);
     }
-    enqueue_broadcast(&store, &desk.config.bots[0].name, &audience, "weekly news")?;
+    let store = Store::open(&desk.database)?;
+    enqueue_broadcast(&store, &desk.bots[0].config.name, &audience, "weekly news")?;
     fake.clear_stats();
-    let app = RunningApp::start(desk.config.clone()).await?;
+    desk.launch(Options::default())?;
     // Reply once the broadcast is under way.
     let under_way = fake
         .wait_until(WARM_UP_LIMIT, |f| {
@@ -732,10 +679,10 @@ async fn priority(broadcast: usize) -> anyhow::Result<()> {
         .await;
     under_way.context("the broadcast did not start")?;
     let started = Instant::now();
-    fake.operator_sends(desk.group, Some(topic), &operator, "your answer");
+    fake.operator_sends(group, Some(topic), &operator, "your answer");
     let delivered = fake
         .wait_until(MESSAGE_LIMIT, |f| {
-            let chat = f.private_chat(&desk.bot, &alice);
+            let chat = f.private_chat(&bot, &alice);
             chat.last()
                 .is_some_and(|m| m.text.as_deref() == Some("your answer"))
                 .then_some(())
@@ -750,7 +697,7 @@ async fn priority(broadcast: usize) -> anyhow::Result<()> {
         })
         .await;
     let total = started.elapsed();
-    app.stop().await?;
+    desk.stop().await?;
     finished.context("the broadcast did not finish")?;
     #[allow(clippy::cast_precision_loss)]
     let reply_ms = reply.as_secs_f64() * 1000.0;
@@ -764,7 +711,6 @@ async fn priority(broadcast: usize) -> anyhow::Result<()> {
         total.as_secs_f64(),
         thousands(per_sec(broadcast, total))
     );
-    fake.shutdown();
     Ok(())
 }
 
@@ -794,136 +740,34 @@ fn enqueue_broadcast(
 
 // ---- shared -------------------------------------------------------------------
 
-/// One bot with its backend group on the fake, and a configuration for the
-/// app on a database in a temporary directory.
-struct Desk {
-    bot: FakeBot,
-    group: i64,
-    config: Config,
-    _dir: tempfile::TempDir,
+/// A desk with one bot `{name}_bot` and its backend group, rate limits off
+/// (these scenarios measure switchboard's own cost) and `poll_timeout` 30 s.
+async fn desk(name: &str) -> anyhow::Result<Desk> {
+    let settings = BotSettings {
+        limits: Limits::OFF,
+        ..BotSettings::default()
+    };
+    let mut desk = Desk::prepare(&[(name, settings)]).await?;
+    desk.poll_timeout = Duration::from_secs(30);
+    Ok(desk)
 }
 
-impl Desk {
-    fn new(fake: &FakeTelegram, name: &str) -> anyhow::Result<Desk> {
-        let bot = fake.add_bot(&format!("{name}_bot"));
-        let group = fake.add_forum_group(&format!("{name} support"), &[&bot]);
-        let dir = tempfile::tempdir().context("creating a temporary directory")?;
-        let database: PathBuf = dir.path().join("switchboard.db");
-        let config = Config {
-            source: dir.path().join("bots.toml"),
-            database,
-            api_url: fake.api_url(),
-            poll_timeout: Duration::from_secs(30),
-            http: HttpConfig {
-                listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-            },
-            bots: vec![BotConfig {
-                name: name.to_owned(),
-                token: Token::new(bot.token.clone()),
-                backend_groups: vec![group],
-                mode: Mode::Standalone,
-                // Limits off: these scenarios measure switchboard's own cost.
-                settings: BotSettings {
-                    limits: Limits::OFF,
-                    ..BotSettings::default()
-                },
-            }],
-        };
-        Ok(Desk {
-            bot,
-            group,
-            config,
-            _dir: dir,
-        })
-    }
-}
-
-/// The app running in this process; cancelled when dropped.
-struct RunningApp {
-    shutdown: CancellationToken,
-    handle: Option<JoinHandle<anyhow::Result<()>>>,
-}
-
-impl RunningApp {
-    async fn start(config: Config) -> anyhow::Result<RunningApp> {
-        let listener = app::bind(config.http.listen).await?;
-        let shutdown = CancellationToken::new();
-        let handle = tokio::spawn(app::run(
-            config,
-            listener,
-            Options::default(),
-            shutdown.clone(),
-        ));
-        Ok(RunningApp {
-            shutdown,
-            handle: Some(handle),
-        })
-    }
-
-    async fn stop(mut self) -> anyhow::Result<()> {
-        self.shutdown.cancel();
-        let Some(handle) = self.handle.take() else {
-            return Ok(());
-        };
-        tokio::time::timeout(STOP_LIMIT, handle)
-            .await
-            .context("the app did not stop")?
-            .context("the app task")?
-    }
-}
-
-impl Drop for RunningApp {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-/// Starts the app and has every one of `people` write once, until each has a
-/// topic with the message relayed and nothing is pending; returns the app.
-async fn warm_up(
-    fake: &FakeTelegram,
-    desk: &Desk,
-    store: &Store,
-    people: &[FakeUser],
-) -> anyhow::Result<RunningApp> {
-    let app = RunningApp::start(desk.config.clone()).await?;
+/// Launches the app and has every one of `people` write once, until each
+/// has a topic with the message relayed and nothing is pending; the app
+/// stays running.
+async fn warm_up(desk: &mut Desk, people: &[FakeUser]) -> anyhow::Result<()> {
+    desk.launch(Options::default())?;
     for (i, user) in people.iter().enumerate() {
-        fake.user_sends(&desk.bot, user, &format!("hello from user {i}"));
+        desk.fake
+            .user_sends(desk.bot(), user, &format!("hello from user {i}"));
     }
-    settle(fake, store, &desk.bot, WARM_UP_LIMIT).await?;
-    Ok(app)
+    desk.settle(WARM_UP_LIMIT).await
 }
 
 fn add_users(fake: &FakeTelegram, n: usize) -> Vec<FakeUser> {
     (0..n)
         .map(|i| fake.add_user(&format!("User{i}"), Some(&format!("user{i}"))))
         .collect()
-}
-
-/// Waits until the app has nothing left to do: the fake has no unconfirmed
-/// update, and the inbox and the pending outbox are empty.
-async fn settle(
-    fake: &FakeTelegram,
-    store: &Store,
-    bot: &FakeBot,
-    limit: Duration,
-) -> anyhow::Result<()> {
-    let started = Instant::now();
-    loop {
-        let idle = fake.pending_update_count(bot) == 0
-            && count(
-                store,
-                "SELECT (SELECT COUNT(*) FROM inbox) \
-                 + (SELECT COUNT(*) FROM outbox WHERE state = 'pending')",
-            )? == 0;
-        if idle {
-            return Ok(());
-        }
-        if started.elapsed() > limit {
-            bail!("the app did not settle within {limit:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 fn count(store: &Store, sql: &str) -> anyhow::Result<i64> {

@@ -1,4 +1,4 @@
-//! The command line: `run`, `check`, `demo`.
+//! The command line: `run`, `check`, `demo`, `fake`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,13 +43,30 @@ enum Command {
     },
     /// Play a scripted support conversation against a built-in fake Telegram; needs no token.
     Demo,
+    /// Serve a fake Telegram Bot API (state in memory) for local tests of your own bots.
+    ///
+    /// Prints its base URL on the first line of stdout, then how to use it. Point a
+    /// bot's Bot API base URL at it, create bots and users and act as them through
+    /// the control API. It has no authentication: keep it on a local address.
+    #[command(after_long_help = crate::fake::CONTROL_HELP)]
+    Fake {
+        /// Address to listen on; port 0 picks a free one.
+        #[arg(long, default_value = "127.0.0.1:8082")]
+        listen: std::net::SocketAddr,
+        /// Bots to create at start, each the admin of its own forum group.
+        #[arg(long, default_value_t = 0)]
+        bots: usize,
+        /// Users to create at start.
+        #[arg(long, default_value_t = 0)]
+        users: usize,
+    },
 }
 
 /// Parses the arguments and runs the command; errors become a message and an exit code.
 #[must_use]
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(matches!(cli.command, Command::Demo));
+    init_tracing(matches!(cli.command, Command::Demo | Command::Fake { .. }));
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -97,6 +114,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Demo => {
             runtime()?.block_on(crate::demo::run(&mut std::io::stdout()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Fake {
+            listen,
+            bots,
+            users,
+        } => {
+            let setup = crate::fake::standalone::Setup { bots, users };
+            runtime()?.block_on(async {
+                let shutdown = CancellationToken::new();
+                tokio::spawn(stop_on_signal(shutdown.clone()));
+                crate::fake::standalone::run(listen, setup, &mut std::io::stdout(), shutdown).await
+            })?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -151,7 +181,7 @@ fn reload_on_signal(_reload: Arc<Notify>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Logs to stderr; `RUST_LOG` overrides the level (default `info`, `warn` for the demo).
+/// Logs to stderr; `RUST_LOG` overrides the level (default `info`, `warn` for the demo and the fake).
 ///
 /// Logging never panics: when stderr is gone (the journal or a pipe reader
 /// went away), tracing's own report of the failed write would go to stderr

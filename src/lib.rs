@@ -32,7 +32,11 @@
 //!    cap, a bounded graceful stop).
 //!
 //! [`config`] loads `bots.toml` (one table declares every per-bot key); [`fake`] is a stateful fake Bot API used by
-//! the tests and by `switchboard demo` ([`demo`]); [`cli`] is the command line.
+//! the tests and by `switchboard demo` ([`demo`]), and served on its own by
+//! `switchboard fake` ([`fake::standalone`]); [`testkit`] is the desk the
+//! integration tests and the benchmarks run the app on (the fake, bots, a
+//! temporary database, waiting until the app is idle); [`cli`] is the
+//! command line.
 
 pub mod app;
 pub mod backoff;
@@ -47,4 +51,5 @@ pub mod outbox;
 pub mod poller;
 pub mod store;
 pub mod telegram;
+pub mod testkit;
 pub mod throttle;

@@ -6,7 +6,8 @@
 //!   message a `copyMessages` copies, and the service message that
 //!   `createForumTopic`, `editForumTopic`, `closeForumTopic` and
 //!   `reopenForumTopic` leave in the group (Telegram throttles topic management
-//!   with the group's messages). No other method counts.
+//!   with the group's messages). No other method counts. The methods table
+//!   says this for each method ([`Posts`]).
 //! - Every send falls in two *scopes*: its bot (all chats together) and its
 //!   chat — the private chat of (bot, user), or (bot, group) with all topics of
 //!   the group together. Budgets are per bot, as Telegram's are: two bots in
@@ -42,8 +43,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::error::ApiError;
 use super::params::Params;
-use super::world::ApiError;
 
 /// At most `count` accepted sends in any window of length `per`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,6 +154,18 @@ impl FakeStats {
     }
 }
 
+/// What one call of a method posts, as the rate limits count it; the
+/// methods table (`world/methods.rs`) says it for each method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Posts {
+    /// Nothing: the limits do not see the call.
+    Nothing,
+    /// One message (a topic method's service message included).
+    OneMessage,
+    /// One message per id in `message_ids` (`copyMessages`).
+    EachCopy,
+}
+
 /// A call that posts messages: who posts, where, and how many at most.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Outgoing {
@@ -161,20 +174,19 @@ pub(super) struct Outgoing {
     messages: usize,
 }
 
-/// The sends `method` would make, or `None` for a method that posts nothing
-/// (or a call without a usable `chat_id`, which fails with 400 anyway).
-pub(super) fn outgoing(bot: i64, method: &str, p: &Params) -> Option<Outgoing> {
-    let messages = match method {
-        "sendMessage" | "copyMessage" | "createForumTopic" | "editForumTopic"
-        | "closeForumTopic" | "reopenForumTopic" => 1,
-        "copyMessages" => p
+/// The sends a call that `posts` would make, or `None` for a call that posts
+/// nothing (or has no usable `chat_id`, which fails with 400 anyway).
+pub(super) fn outgoing(bot: i64, posts: Posts, p: &Params) -> Option<Outgoing> {
+    let messages = match posts {
+        Posts::Nothing => return None,
+        Posts::OneMessage => 1,
+        Posts::EachCopy => p
             .opt_json("message_ids")
             .ok()
             .flatten()
             .and_then(|ids| ids.as_array().map(Vec::len))
             .filter(|&n| n > 0)
             .unwrap_or(1),
-        _ => return None,
     };
     let chat_id = p.chat_id("chat_id").ok()?;
     Some(Outgoing {
@@ -184,12 +196,12 @@ pub(super) fn outgoing(bot: i64, method: &str, p: &Params) -> Option<Outgoing> {
     })
 }
 
-/// How many messages a successful call of `method` posted, from its result.
-pub(super) fn posted(method: &str, result: &serde_json::Value) -> usize {
-    if method == "copyMessages" {
-        result.as_array().map_or(0, Vec::len)
-    } else {
-        1
+/// How many messages a successful call that `posts` posted, from its result.
+pub(super) fn posted(posts: Posts, result: &serde_json::Value) -> usize {
+    match posts {
+        Posts::Nothing => 0,
+        Posts::OneMessage => 1,
+        Posts::EachCopy => result.as_array().map_or(0, Vec::len),
     }
 }
 

@@ -21,7 +21,9 @@
 //! - **Methods**: `getMe`, `getUpdates`, `setWebhook`, `deleteWebhook`,
 //!   `getWebhookInfo`, `sendMessage` (plain, entities, or HTML parse mode),
 //!   `copyMessage`, `copyMessages`, `createForumTopic`, `closeForumTopic`,
-//!   `reopenForumTopic`, `editForumTopic`, `getChat`, `getChatMember`. Other
+//!   `reopenForumTopic`, `editForumTopic`, `getChat`, `getChatMember`, each
+//!   declared once in the methods table (`world/methods.rs`), and matched in
+//!   any case as Telegram matches them (`sendmessage`). Other
 //!   methods answer 404 like Telegram does for unknown ones. Topic names are
 //!   limited to 128 UTF-16 code units, as Telegram counts them; a copy
 //!   carries the known content fields of its source, and a message without
@@ -53,6 +55,12 @@
 //! the bots asked for ([`FakeTelegram::requests`]), and waits for the system
 //! under test with [`FakeTelegram::wait_until`].
 //!
+//! Another process drives the fake through the **control API** served beside
+//! the Bot API under `/fake/` (JSON: create bots, users and groups, write as
+//! a user or an operator, read chats and topics, statistics, limits, faults;
+//! the routes are in `control.rs`). `switchboard fake` serves a fake on its
+//! own for that ([`standalone`]).
+//!
 //! Not modelled (yet): Telegram's dynamic limits (the fake's windows are
 //! fixed) and paid broadcasts, files and multipart uploads, Markdown parse
 //! modes (the text is kept as sent), message edits and deletions, webhook
@@ -61,11 +69,20 @@
 //! Concurrency: the whole world lives behind one `std::sync::Mutex` that is never
 //! held across an `.await`. Every change bumps a `tokio::sync::watch` version
 //! counter; long polls and [`FakeTelegram::wait_until`] sleep on it.
+//!
+//! Files: this one holds the handle and the public types; `server.rs` the
+//! HTTP side of the Bot API (routing, faults, the long poll), `control.rs`
+//! the control API, `params.rs` the request parameters, `error.rs` the error
+//! answer, `world/` the state and the methods (its module doc maps it),
+//! `limits.rs` the rate limits, `html.rs` the HTML parse mode.
 
+mod control;
+mod error;
 mod html;
 mod limits;
 mod params;
 mod server;
+pub mod standalone;
 mod world;
 
 #[cfg(test)]
@@ -81,6 +98,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 use self::world::World;
 
+pub use self::control::CONTROL_HELP;
 pub use self::limits::{AcceptedSend, FakeStats, Limits, Rate};
 
 /// A running fake Bot API server and a handle on its state.
@@ -99,7 +117,7 @@ pub struct FakeTelegram {
 }
 
 /// A bot account known to the fake.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FakeBot {
     /// Telegram user id of the bot; also the prefix of its token.
     pub id: i64,
@@ -110,7 +128,7 @@ pub struct FakeBot {
 }
 
 /// A human account known to the fake (a user or an operator).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FakeUser {
     /// Telegram user id; also the id of this user's private chats with bots.
     pub id: i64,
@@ -143,7 +161,7 @@ pub struct FakeMessage {
 }
 
 /// A forum topic as operators see it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FakeTopic {
     /// Topic id (= id of its `forum_topic_created` message).
     pub thread_id: i64,
@@ -158,7 +176,7 @@ pub struct FakeTopic {
 }
 
 /// One HTTP request as it reached the fake.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct RecordedRequest {
     /// The bot whose token was in the URL; `None` for an unknown token.
     pub bot_id: Option<i64>,
@@ -257,7 +275,7 @@ impl Fault {
     /// 409 `Conflict: terminated by other getUpdates request; ...`.
     #[must_use]
     pub fn conflict() -> Fault {
-        Fault::error(409, world::CONFLICT_OTHER_POLLER)
+        Fault::error(409, error::CONFLICT_OTHER_POLLER)
     }
 
     /// 400 `Bad Request: group chat was upgraded to a supergroup chat` with
@@ -266,7 +284,7 @@ impl Fault {
     pub fn migrated_to(chat_id: i64) -> Fault {
         Fault::Error {
             code: 400,
-            description: world::GROUP_MIGRATED.to_owned(),
+            description: error::GROUP_MIGRATED.to_owned(),
             retry_after: None,
             migrate_to_chat_id: Some(chat_id),
         }
@@ -420,9 +438,17 @@ impl FakeTelegram {
     /// # Errors
     /// If the port cannot be bound.
     pub async fn start() -> anyhow::Result<FakeTelegram> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        FakeTelegram::start_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Like [`FakeTelegram::start`], on `listen` (port 0 for any free one).
+    ///
+    /// # Errors
+    /// If `listen` cannot be bound.
+    pub async fn start_on(listen: SocketAddr) -> anyhow::Result<FakeTelegram> {
+        let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .context("binding the fake Bot API to 127.0.0.1:0")?;
+            .with_context(|| format!("binding the fake Bot API to {listen}"))?;
         let addr = listener
             .local_addr()
             .context("reading the fake Bot API's address")?;

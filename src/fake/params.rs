@@ -1,12 +1,17 @@
 //! Request parameters: the query string and the body (JSON or form-encoded),
 //! merged, with typed getters that accept what the Bot API accepts (numbers as
 //! numbers or numeric strings, JSON structures inline or as JSON strings).
+//!
+//! Form-encoded text (the query string, a form body) is decoded by
+//! `form_urlencoded`, as browsers and most servers decode it: `+` is a space,
+//! a malformed `%` escape stays as typed, and bytes that are not UTF-8 become
+//! U+FFFD.
 
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use super::world::ApiError;
+use super::error::ApiError;
 
 /// The parameters of one request.
 #[derive(Debug, Default)]
@@ -27,9 +32,7 @@ impl Params {
     ) -> Result<Params, ApiError> {
         let mut params = Params::default();
         if let Some(query) = query {
-            params
-                .add_form(query)
-                .map_err(|()| ApiError::bad_request("can't parse query string"))?;
+            params.add_form(query.as_bytes());
         }
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(params);
@@ -41,14 +44,14 @@ impl Params {
         let looks_like_json = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
         match media_type.as_str() {
             "application/json" => params.add_json(body)?,
-            "application/x-www-form-urlencoded" => params.add_form_bytes(body)?,
+            "application/x-www-form-urlencoded" => params.add_form(body),
             "multipart/form-data" => {
                 return Err(ApiError::bad_request(
                     "multipart/form-data is not supported by the fake Bot API",
                 ));
             }
             _ if looks_like_json => params.add_json(body)?,
-            _ => params.add_form_bytes(body)?,
+            _ => params.add_form(body),
         }
         Ok(params)
     }
@@ -137,23 +140,13 @@ impl Params {
         Ok(())
     }
 
-    fn add_form_bytes(&mut self, body: &[u8]) -> Result<(), ApiError> {
-        std::str::from_utf8(body)
-            .map_err(|_| ())
-            .and_then(|text| self.add_form(text))
-            .map_err(|()| ApiError::bad_request("can't parse form-encoded body"))
-    }
-
-    fn add_form(&mut self, encoded: &str) -> Result<(), ()> {
-        for pair in encoded.split('&').filter(|pair| !pair.is_empty()) {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let (key, value) = (percent_decode(key, true)?, percent_decode(value, true)?);
+    fn add_form(&mut self, encoded: &[u8]) {
+        for (key, value) in form_urlencoded::parse(encoded) {
             let json =
-                serde_json::from_str(&value).unwrap_or_else(|_| Value::String(value.clone()));
-            self.values.insert(key.clone(), json);
-            self.raw.insert(key, value);
+                serde_json::from_str(&value).unwrap_or_else(|_| Value::String(value.to_string()));
+            self.values.insert(key.to_string(), json);
+            self.raw.insert(key.into_owned(), value.into_owned());
         }
-        Ok(())
     }
 }
 
@@ -178,28 +171,6 @@ fn invalid(name: &str) -> ApiError {
     ApiError::bad_request(&format!("invalid {name} specified"))
 }
 
-/// Decodes percent-encoded text (`%XX` is a byte); in form-encoded text
-/// (`plus_is_space`) a `+` is a space.
-pub(super) fn percent_decode(encoded: &str, plus_is_space: bool) -> Result<String, ()> {
-    let bytes = encoded.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' if plus_is_space => out.push(b' '),
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3).ok_or(())?;
-                let hex = std::str::from_utf8(hex).map_err(|_| ())?;
-                out.push(u8::from_str_radix(hex, 16).map_err(|_| ())?);
-                i += 2;
-            }
-            byte => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).map_err(|_| ())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,6 +190,16 @@ mod tests {
     }
 
     #[test]
+    fn malformed_form_text_is_decoded_leniently() {
+        let form = Some("application/x-www-form-urlencoded");
+        let params = Params::parse(Some("q=%zz"), form, b"a=%ff&b=100%&c").unwrap();
+        assert_eq!(params.opt_str("q").unwrap().as_deref(), Some("%zz"));
+        assert_eq!(params.opt_str("a").unwrap().as_deref(), Some("\u{fffd}"));
+        assert_eq!(params.opt_str("b").unwrap().as_deref(), Some("100%"));
+        assert_eq!(params.opt_str("c").unwrap().as_deref(), Some(""));
+    }
+
+    #[test]
     fn body_overrides_query_and_bad_input_is_a_400() {
         let params = Params::parse(
             Some("offset=1&timeout=5"),
@@ -230,14 +211,9 @@ mod tests {
         assert_eq!(params.opt_i64("timeout").unwrap(), Some(5));
         assert_eq!(params.opt_i64("limit").unwrap(), None);
 
-        for (content_type, body) in [
-            ("application/json", &b"{not json"[..]),
-            ("application/json", &b"[1,2]"[..]),
-            ("application/x-www-form-urlencoded", &b"a=%zz"[..]),
-            ("application/x-www-form-urlencoded", &b"a=%ff"[..]),
-        ] {
-            let err = Params::parse(None, Some(content_type), body).unwrap_err();
-            assert_eq!(err.code, 400, "{content_type} {body:?}");
+        for body in [&b"{not json"[..], &b"[1,2]"[..]] {
+            let err = Params::parse(None, Some("application/json"), body).unwrap_err();
+            assert_eq!(err.code, 400, "{body:?}");
         }
         let params = Params::parse(None, None, br#"{"offset":"x"}"#).unwrap();
         assert_eq!(params.opt_i64("offset").unwrap_err().code, 400);

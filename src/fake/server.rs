@@ -1,13 +1,15 @@
 //! The HTTP side of the fake: routes `/bot{token}/{method}`, decodes the
 //! parameters, passes every request through [`admit`] (recording, faults),
 //! applies it to the world (migration check, rate limits, the method), and
-//! answers in the Bot API's shape.
+//! answers in the Bot API's shape. Paths under `/fake/` go to the control
+//! API (`control.rs`) instead.
 //!
 //! A request's life: parse path, query and body -> `admit` records it and picks
 //! a fault -> the fault answers, hangs, delays or cuts the connection -> the
-//! method runs under the world's lock, after the rate limits had their say
-//! (`getUpdates` may then wait on the version counter, without the lock) ->
-//! `{"ok":..}` with the HTTP status equal to the error code.
+//! method's handler from the methods table runs under the world's lock, after
+//! the rate limits had their say (`getUpdates` instead waits on the version
+//! counter, without the lock) -> `{"ok":..}` with the HTTP status equal to the
+//! error code.
 //!
 //! To drop a connection on purpose, every accepted TCP stream is wrapped in a
 //! [`CuttableStream`] whose [`ConnectionCutter`] the handler receives as its
@@ -24,15 +26,16 @@ use axum::Json;
 use axum::Router;
 use axum::extract::connect_info::Connected;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::serve::{IncomingStream, Listener};
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::params::{Params, percent_decode};
-use super::world::{ApiError, PollRequest, canonical_method};
+use super::error::ApiError;
+use super::params::Params;
+use super::world::{Handler, PollRequest, find_method};
 use super::{Core, Fault};
 
 /// Bodies above this are refused with 413 (Telegram's own limits are lower
@@ -43,6 +46,7 @@ const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 pub(super) async fn serve(listener: TcpListener, core: Arc<Core>) {
     let shutdown = core.shutdown.clone();
     let app = Router::new()
+        .merge(super::control::routes())
         .fallback(handle)
         .with_state(core)
         .into_make_service_with_connect_info::<ConnectionCutter>();
@@ -54,7 +58,8 @@ pub(super) async fn serve(listener: TcpListener, core: Arc<Core>) {
     }
 }
 
-/// Every path lands here; anything but `/bot{token}/{method}` is a 404.
+/// Every path but the control API's lands here; anything but
+/// `/bot{token}/{method}` is a 404.
 async fn handle(
     State(core): State<Arc<Core>>,
     ConnectInfo(cutter): ConnectInfo<ConnectionCutter>,
@@ -65,17 +70,17 @@ async fn handle(
         .then(|| split_path(parts.uri.path()))
         .flatten();
     let Some((token, method_name)) = route else {
-        return error_response(&ApiError::not_found());
+        return ApiError::not_found().into_response();
     };
     let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        return error_response(&ApiError::new(413, "Request Entity Too Large"));
+        return ApiError::new(413, "Request Entity Too Large").into_response();
     };
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     let params = Params::parse(parts.uri.query(), content_type, &body);
-    let method = canonical_method(&method_name).map_or(method_name, str::to_owned);
+    let method = find_method(&method_name).map_or(method_name, |m| m.name.to_owned());
     let recorded = params.as_ref().map_or_else(|_| json!({}), Params::to_json);
 
     let (bot, fault) = admit(&core, &token, &method, recorded);
@@ -89,16 +94,17 @@ async fn handle(
             retry_after,
             migrate_to_chat_id,
         }) => {
-            return error_response(&ApiError {
+            let error = ApiError {
                 code,
                 description,
                 retry_after,
                 migrate_to_chat_id,
-            });
+            };
+            return error.into_response();
         }
         Some(Fault::Hang) => {
             core.shutdown.cancelled().await;
-            return error_response(&ApiError::new(503, "Service Unavailable"));
+            return ApiError::new(503, "Service Unavailable").into_response();
         }
         Some(Fault::Delay(delay)) => {
             tokio::select! {
@@ -112,10 +118,13 @@ async fn handle(
                 let _ = execute(&core, bot, &method, params).await;
             }
             cutter.cut();
-            return error_response(&ApiError::new(500, "connection cut by the fake"));
+            return ApiError::new(500, "connection cut by the fake").into_response();
         }
     }
-    respond(execute(&core, bot, &method, params).await)
+    execute(&core, bot, &method, params)
+        .await
+        .map(Answer)
+        .into_response()
 }
 
 /// The gate every request passes after it is decoded and before it is
@@ -135,8 +144,8 @@ fn admit(core: &Core, token: &str, method: &str, params: Value) -> (Option<i64>,
     })
 }
 
-/// Runs one admitted request: unknown token 401, unknown method 404, bad
-/// parameters 400, then the method itself.
+/// Runs one admitted request: unknown token 401, a method not in the
+/// methods table 404, bad parameters 400, then the method's handler.
 async fn execute(
     core: &Core,
     bot: Option<i64>,
@@ -144,12 +153,12 @@ async fn execute(
     params: Result<Params, ApiError>,
 ) -> Result<Value, ApiError> {
     let bot = bot.ok_or_else(ApiError::unauthorized)?;
-    let method = canonical_method(method).ok_or_else(ApiError::not_found)?;
+    let method = find_method(method).ok_or_else(ApiError::not_found)?;
     let params = params?;
-    if method == "getUpdates" {
-        return long_poll(core, bot, &params).await;
+    match method.handler {
+        Handler::LongPoll => long_poll(core, bot, &params).await,
+        Handler::Apply(_) => core.mutate(|world| world.apply(bot, method, &params)),
     }
-    core.mutate(|world| world.apply(bot, method, &params))
 }
 
 /// `getUpdates`: answers at once if updates are pending, otherwise waits up
@@ -179,19 +188,14 @@ async fn long_poll(core: &Core, bot: i64, params: &Params) -> Result<Value, ApiE
     }
 }
 
-fn respond(result: Result<Value, ApiError>) -> Response {
-    match result {
-        Ok(result) => Json(json!({ "ok": true, "result": result })).into_response(),
-        Err(err) => error_response(&err),
-    }
-}
+/// The Bot API's success answer, `{"ok":true,"result":..}`; the control
+/// API answers the same way.
+pub(super) struct Answer(pub(super) Value);
 
-fn error_response(err: &ApiError) -> Response {
-    let status = StatusCode::from_u16(err.code)
-        .ok()
-        .filter(|s| s.as_u16() >= 200)
-        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, Json(err.body())).into_response()
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        Json(json!({ "ok": true, "result": self.0 })).into_response()
+    }
 }
 
 /// `/bot{token}/{method}` -> (token, method), percent-decoded.
@@ -202,10 +206,13 @@ fn split_path(path: &str) -> Option<(String, String)> {
     if segments.next().is_some() || token.is_empty() || method.is_empty() {
         return None;
     }
-    Some((
-        percent_decode(token, false).ok()?,
-        percent_decode(method, false).ok()?,
-    ))
+    let decode = |segment: &str| {
+        percent_encoding::percent_decode_str(segment)
+            .decode_utf8()
+            .ok()
+            .map(std::borrow::Cow::into_owned)
+    };
+    Some((decode(token)?, decode(method)?))
 }
 
 /// Lets a handler drop the connection its request came on.

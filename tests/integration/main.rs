@@ -15,6 +15,9 @@ mod durability;
 mod exposure;
 /// Failures Telegram reports: blocked users, deleted topics.
 mod failures;
+/// `switchboard fake`: the fake Bot API in a process of its own, driven
+/// over its control API, with the real binary relaying through it.
+mod fake_process;
 /// User <-> topic relaying, isolation between bots.
 mod relay;
 /// Live reload on SIGHUP: bots added, removed, changed; bad files refused.

@@ -1,41 +1,30 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use switchboard::app::{self, Options};
+use switchboard::app::Options;
 use switchboard::clock::ManualClock;
-use switchboard::config::{BotConfig, BotSettings, Config, HttpConfig, Mode, Token};
+use switchboard::config::BotSettings;
 use switchboard::fake::{FakeBot, FakeMessage, FakeTelegram, FakeUser};
 use switchboard::store::{FaultSwitch, Store};
+use switchboard::testkit;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 /// How long any wait in a test may take before it fails.
 pub const PATIENCE: Duration = Duration::from_secs(15);
 /// The same for waits through injected faults, whose retries take longer.
 pub const CHAOS_PATIENCE: Duration = Duration::from_secs(60);
 
-/// One bot of a test setup, with its backend group.
-pub struct TestBot {
-    pub bot: FakeBot,
-    pub group: i64,
-    pub config: BotConfig,
-}
-
-/// A running app against a fake Telegram.
+/// The kit's desk (the fake, its bots with their groups, the database, the
+/// app launched in this process) with what the integration tests add: a
+/// manual clock, an operator, faster timeouts, and waits that panic.
 pub struct Desk {
-    pub fake: FakeTelegram,
+    kit: testkit::Desk,
     pub clock: ManualClock,
-    pub bots: Vec<TestBot>,
-    pub database: PathBuf,
-    /// Where the app's HTTP server listens.
-    pub http: std::net::SocketAddr,
-    /// Bound to `http`, until the app takes it.
-    listener: Option<std::net::TcpListener>,
     /// How long the app waits for an answer to a call.
     pub call_timeout: Duration,
     /// The first pause before a rejected token is tried again.
@@ -46,8 +35,22 @@ pub struct Desk {
     passes: Arc<watch::Sender<u64>>,
     /// An operator who is a member of every backend group.
     pub operator: FakeUser,
-    _dir: tempfile::TempDir,
-    running: Option<(CancellationToken, JoinHandle<anyhow::Result<()>>)>,
+}
+
+/// The kit's fields (`fake`, `bots`, `database`, `http`, ...) and methods
+/// (`bot()`, `group()`, `config()`) read as the desk's own.
+impl Deref for Desk {
+    type Target = testkit::Desk;
+
+    fn deref(&self) -> &testkit::Desk {
+        &self.kit
+    }
+}
+
+impl DerefMut for Desk {
+    fn deref_mut(&mut self) -> &mut testkit::Desk {
+        &mut self.kit
+    }
 }
 
 impl Desk {
@@ -71,62 +74,22 @@ impl Desk {
     /// Like `start`, but the app is not running yet (see `launch`).
     pub async fn prepare(bots: &[(&str, BotSettings)]) -> Desk {
         init_logs();
-        let fake = FakeTelegram::start().await.expect("fake Telegram starts");
-        let bots = bots
-            .iter()
-            .map(|(name, settings)| {
-                let bot = fake.add_bot(&format!("{name}_bot"));
-                let group = fake.add_forum_group(&format!("{name} support"), &[&bot]);
-                let config = BotConfig {
-                    name: (*name).to_owned(),
-                    token: Token::new(bot.token.clone()),
-                    backend_groups: vec![group],
-                    mode: Mode::Standalone,
-                    settings: settings.clone(),
-                };
-                TestBot { bot, group, config }
-            })
-            .collect();
-        let dir = tempfile::tempdir().expect("temp dir");
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        let kit = testkit::Desk::prepare(bots)
+            .await
+            .expect("the desk is prepared");
         Desk {
-            http: listener.local_addr().expect("its address"),
-            listener: Some(listener),
             call_timeout: Duration::from_secs(5),
             token_probe: Duration::from_secs(5),
             faults: FaultSwitch::default(),
             passes: Arc::new(watch::Sender::new(0)),
-            operator: fake.add_user("Olga", Some("olga_support")),
+            operator: kit.fake.add_user("Olga", Some("olga_support")),
             clock: ManualClock::starting_at(1_700_000_000),
-            database: dir.path().join("switchboard.db"),
-            fake,
-            bots,
-            _dir: dir,
-            running: None,
-        }
-    }
-
-    pub fn config(&self) -> Config {
-        Config {
-            source: self.database.with_file_name("bots.toml"),
-            database: self.database.clone(),
-            api_url: self.fake.api_url(),
-            poll_timeout: Duration::from_secs(5),
-            http: HttpConfig { listen: self.http },
-            bots: self.bots.iter().map(|b| b.config.clone()).collect(),
+            kit,
         }
     }
 
     /// Starts the app in this process (on a new port if it ran before).
     pub fn launch(&mut self) {
-        let listener = match self.listener.take() {
-            Some(listener) => listener,
-            None => std::net::TcpListener::bind("127.0.0.1:0").expect("a port"),
-        };
-        self.http = listener.local_addr().expect("its address");
-        listener.set_nonblocking(true).expect("non-blocking");
-        let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
-        let shutdown = CancellationToken::new();
         let options = Options {
             clock: Arc::new(self.clock.clone()),
             scheduler_tick: Duration::from_millis(20),
@@ -137,8 +100,12 @@ impl Desk {
             token_probe: self.token_probe,
             faults: self.faults.clone(),
         };
-        let handle = tokio::spawn(app::run(self.config(), listener, options, shutdown.clone()));
-        self.running = Some((shutdown, handle));
+        self.kit.launch(options).expect("the app starts");
+    }
+
+    /// Stops the app gracefully and waits for it.
+    pub async fn stop(&mut self) {
+        self.kit.stop().await.expect("the app stops cleanly");
     }
 
     /// Waits until the scheduler has made a whole pass that started after
@@ -161,22 +128,6 @@ impl Desk {
             .expect("healthz answers");
         let status = response.status().as_u16();
         (status, response.json().await.expect("healthz JSON"))
-    }
-
-    /// Stops the app gracefully and waits for it.
-    pub async fn stop(&mut self) {
-        if let Some((shutdown, handle)) = self.running.take() {
-            shutdown.cancel();
-            handle.await.expect("app task").expect("app stops cleanly");
-        }
-    }
-
-    pub fn bot(&self) -> &FakeBot {
-        &self.bots[0].bot
-    }
-
-    pub fn group(&self) -> i64 {
-        self.bots[0].group
     }
 
     /// Waits for `check` to return Some, re-checking on every fake change.
@@ -261,36 +212,11 @@ impl Desk {
         .await;
     }
 
-    /// Waits until the app has nothing left to do: every update the fake
-    /// queued was fetched, and in one database snapshot the inbox is empty
-    /// and no job is pending. Then the absence of something is a fact.
+    /// Waits until the app has nothing left to do (the kit's `settle`, with
+    /// `PATIENCE`). Then the absence of something is a fact.
     pub async fn settle(&self) {
-        let store = Store::open(&self.database).expect("open the database");
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            let fetched = self
-                .bots
-                .iter()
-                .all(|b| self.fake.pending_update_count(&b.bot) == 0);
-            let idle = fetched
-                && {
-                    let conn = store.conn().expect("connection");
-                    conn.query_row(
-                    "SELECT (SELECT COUNT(*) FROM inbox) + (SELECT COUNT(*) FROM outbox WHERE state = 'pending')",
-                    [],
-                    |row| row.get::<_, i64>(0),
-                )
-                .expect("count work")
-                    == 0
-                };
-            if idle {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the app did not settle"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        if let Err(err) = self.kit.settle(PATIENCE).await {
+            panic!("{err:#}");
         }
     }
 
@@ -305,15 +231,6 @@ impl Desk {
             .expect("rows")
             .collect::<Result<_, _>>()
             .expect("rows")
-    }
-}
-
-impl Drop for Desk {
-    fn drop(&mut self) {
-        if let Some((shutdown, _)) = &self.running {
-            shutdown.cancel();
-        }
-        self.fake.shutdown();
     }
 }
 

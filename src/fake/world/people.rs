@@ -1,0 +1,208 @@
+//! People: what users and operators do (each action leaves the messages and
+//! the updates Telegram would), and what they see.
+
+use serde_json::{Map, Value, json};
+
+use super::{
+    ChatKey, GENERAL_THREAD_ID, World, message_id, message_index, now, private_chat_json,
+    reply_copy, thread_of, topic_state_content, user_json,
+};
+use crate::fake::{FakeMessage, FakeTopic};
+
+impl World {
+    pub(in crate::fake) fn user_sends(
+        &mut self,
+        bot: i64,
+        user: i64,
+        content: Map<String, Value>,
+    ) -> i64 {
+        let from = user_json(self.user(user));
+        self.bot(bot);
+        if self
+            .private_chats
+            .get(&(bot, user))
+            .is_some_and(|chat| chat.blocked)
+        {
+            // Writing to a blocked bot means pressing "Restart": unblock first.
+            self.set_blocked(bot, user, false);
+        }
+        self.private_chats.entry((bot, user)).or_default().started = true;
+        let message = self.post(
+            ChatKey::Private { bot, user },
+            Some(from),
+            None,
+            None,
+            content,
+        );
+        self.enqueue(bot, "message", message.clone());
+        message_id(&message)
+    }
+
+    /// The user started the bot some time ago: the bot may write to them.
+    pub(in crate::fake) fn start_bot(&mut self, bot: i64, user: i64) {
+        self.bot(bot);
+        self.user(user);
+        self.private_chats.entry((bot, user)).or_default().started = true;
+    }
+
+    pub(in crate::fake) fn set_blocked(&mut self, bot: i64, user: i64, blocked: bool) {
+        let person = self.user(user).clone();
+        let bot_user = self.bot_user_json(bot);
+        let chat = self.private_chats.entry((bot, user)).or_default();
+        if chat.blocked == blocked {
+            return;
+        }
+        chat.blocked = blocked;
+        chat.started |= !blocked;
+        let member = json!({ "status": "member", "user": bot_user });
+        let kicked = json!({ "status": "kicked", "user": bot_user, "until_date": 0 });
+        let (old, new) = if blocked {
+            (member, kicked)
+        } else {
+            (kicked, member)
+        };
+        let update = json!({
+            "chat": private_chat_json(&person),
+            "from": user_json(&person),
+            "date": now(),
+            "old_chat_member": old,
+            "new_chat_member": new,
+        });
+        self.enqueue(bot, "my_chat_member", update);
+    }
+
+    pub(in crate::fake) fn operator_sends(
+        &mut self,
+        group_id: i64,
+        thread: Option<i64>,
+        operator: i64,
+        reply_to: Option<i64>,
+        content: Map<String, Value>,
+    ) -> i64 {
+        let from = user_json(self.user(operator));
+        let group = self.group(group_id);
+        let thread = thread.filter(|&t| t != GENERAL_THREAD_ID);
+        if let Some(thread) = thread {
+            assert!(
+                group.topics.get(&thread).is_some_and(|t| !t.deleted),
+                "fake Telegram: group {group_id} has no live topic {thread}"
+            );
+        }
+        let reply = reply_to.map(|id| {
+            message_index(id)
+                .and_then(|i| group.messages.get(i))
+                .map(reply_copy)
+                .unwrap_or_else(|| panic!("fake Telegram: group {group_id} has no message {id}"))
+        });
+        let message = self.post(ChatKey::Group(group_id), Some(from), thread, reply, content);
+        self.fan_out_to_group(group_id, &message);
+        message_id(&message)
+    }
+
+    pub(in crate::fake) fn operator_sets_topic_closed(
+        &mut self,
+        group_id: i64,
+        thread: i64,
+        operator: i64,
+        closed: bool,
+    ) {
+        let from = user_json(self.user(operator));
+        let topic = self.live_topic_mut(group_id, thread);
+        if topic.closed == closed {
+            return;
+        }
+        topic.closed = closed;
+        let message = self.post(
+            ChatKey::Group(group_id),
+            Some(from),
+            Some(thread),
+            None,
+            topic_state_content(closed),
+        );
+        self.fan_out_to_group(group_id, &message);
+    }
+
+    pub(in crate::fake) fn delete_topic(&mut self, group_id: i64, thread: i64) {
+        self.live_topic_mut(group_id, thread).deleted = true;
+    }
+
+    // ---- what people see ------------------------------------------------------
+
+    pub(in crate::fake) fn private_chat(&self, bot: i64, user: i64) -> Vec<FakeMessage> {
+        self.private_chats
+            .get(&(bot, user))
+            .map(|chat| chat.messages.iter().map(fake_message).collect())
+            .unwrap_or_default()
+    }
+
+    pub(in crate::fake) fn topics(&self, group: i64) -> Vec<FakeTopic> {
+        self.groups
+            .get(&group)
+            .map(|g| {
+                g.topics
+                    .iter()
+                    .map(|(&thread_id, t)| FakeTopic {
+                        thread_id,
+                        name: t.name.clone(),
+                        icon_color: t.icon_color,
+                        closed: t.closed,
+                        deleted: t.deleted,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub(in crate::fake) fn group_messages(
+        &self,
+        group: i64,
+        keep: impl Fn(&Value) -> bool,
+    ) -> Vec<FakeMessage> {
+        self.groups
+            .get(&group)
+            .map(|g| {
+                g.messages
+                    .iter()
+                    .filter(|m| keep(m))
+                    .map(fake_message)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Message fields that make a message a service message.
+const SERVICE_FIELDS: &[&str] = &[
+    "forum_topic_created",
+    "forum_topic_edited",
+    "forum_topic_closed",
+    "forum_topic_reopened",
+    "general_forum_topic_hidden",
+    "general_forum_topic_unhidden",
+    "supergroup_chat_created",
+    "group_chat_created",
+    "new_chat_members",
+    "left_chat_member",
+    "new_chat_title",
+    "new_chat_photo",
+    "delete_chat_photo",
+    "pinned_message",
+    "migrate_to_chat_id",
+    "migrate_from_chat_id",
+    "message_auto_delete_timer_changed",
+    "write_access_allowed",
+];
+
+fn fake_message(message: &Value) -> FakeMessage {
+    let is_service = SERVICE_FIELDS.iter().any(|f| message.get(*f).is_some());
+    FakeMessage {
+        message_id: message_id(message),
+        from_id: message["from"]["id"].as_i64().unwrap_or(0),
+        from_is_bot: message["from"]["is_bot"].as_bool().unwrap_or(false),
+        thread_id: thread_of(message),
+        text: message["text"].as_str().map(str::to_owned),
+        caption: message["caption"].as_str().map(str::to_owned),
+        is_service,
+        json: message.clone(),
+    }
+}
