@@ -19,6 +19,10 @@
 //! Figures are printed, with the targets next to them (PASS/MISS); timing
 //! never fails the run. Only errors (a stuck pipeline, a crashed child) do.
 
+/// The allocator of the switchboard binary, for the app run in-process here.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::fs::File;

@@ -32,7 +32,7 @@ use crate::app::Running;
 use crate::clock::Clock;
 use crate::config::BotConfig;
 use crate::http::Health;
-use crate::outbox::{Action, Job, Lane, Purpose, Target, queue};
+use crate::outbox::{Action, Job, Lane, Purpose, SenderReport, Target, queue};
 use crate::store::dialogs::{self, Dialog};
 use crate::store::users::User;
 use crate::store::{self, Store, inbox};
@@ -72,13 +72,7 @@ impl Dispatcher {
         loop {
             let current = Arc::clone(&running.borrow_and_update());
             let now = self.clock.now();
-            let result = self
-                .store
-                .write(move |tx| {
-                    let names: Vec<String> = current.bots.keys().cloned().collect();
-                    dispatch_batch(tx, &current.bots, &names, now)
-                })
-                .await;
+            let result = self.dispatch(current, now).await;
             match result {
                 Ok(batch) => {
                     failures = 0;
@@ -117,6 +111,59 @@ impl Dispatcher {
     }
 }
 
+impl Dispatcher {
+    /// Reads and decodes the next batch on the read pool, then applies the
+    /// rules in the writer's transaction: the writer, which every write
+    /// waits for, spends its time on SQL only. Reading outside the
+    /// transaction is safe: only the dispatcher removes inbox rows, and new
+    /// ones come after.
+    async fn dispatch(&self, current: Arc<Running>, now: i64) -> anyhow::Result<Batch> {
+        let names: Vec<String> = current.bots.keys().cloned().collect();
+        let rows = self
+            .store
+            .run(move |conn| Ok(read_batch(conn, &names)?))
+            .await?;
+        self.store
+            .write(move |tx| {
+                let names: Vec<String> = current.bots.keys().cloned().collect();
+                dispatch_batch(tx, &current.bots, &names, rows, now)
+            })
+            .await
+    }
+}
+
+/// An inbox row, decoded (or what stopped it from being read).
+pub struct Decoded {
+    row: inbox::Row,
+    content: anyhow::Result<Content>,
+}
+
+enum Content {
+    Update(update::Update),
+    Report(SenderReport),
+}
+
+/// The next [`BATCH`] inbox rows of `bots`, decoded.
+pub fn read_batch(conn: &rusqlite::Connection, bots: &[String]) -> rusqlite::Result<Vec<Decoded>> {
+    let rows = inbox::next_batch(conn, bots, BATCH)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let content = match &row.kind {
+                // An update or report that cannot be read becomes a dead letter.
+                Ok(inbox::Kind::Update) => update::decode(&row.payload)
+                    .map(Content::Update)
+                    .map_err(|err| anyhow::anyhow!("cannot read the update: {err}")),
+                Ok(inbox::Kind::Report) => serde_json::from_str(&row.payload)
+                    .map(Content::Report)
+                    .map_err(|err| anyhow::anyhow!("cannot read the sender's report: {err}")),
+                Err(kind) => Err(crate::outbox::UnknownValue::new("inbox row kind", kind).into()),
+            };
+            Decoded { row, content }
+        })
+        .collect())
+}
+
 /// Wakes the senders of the bots that got new jobs.
 pub fn wake_senders(senders: &HashMap<String, Arc<Notify>>, touched: &BTreeSet<String>) {
     for bot in touched {
@@ -126,71 +173,93 @@ pub fn wake_senders(senders: &HashMap<String, Arc<Notify>>, touched: &BTreeSet<S
     }
 }
 
-/// Handles up to [`BATCH`] inbox rows, each in its own savepoint.
+/// Handles a batch of rows (from [`read_batch`]).
+///
+/// Optimistically first: the whole batch in one savepoint. Should a row
+/// fail (not the storage: its data, or a bug), that is rolled back and the
+/// batch done again with a savepoint per row, so that the failing row alone
+/// is set aside. Rows almost never fail, and a savepoint per row costs two
+/// statements each in the one writer every write waits for.
 pub fn dispatch_batch(
     tx: &Transaction<'_>,
     bots: &HashMap<String, BotConfig>,
     names: &[String],
+    rows: Vec<Decoded>,
     now: i64,
 ) -> anyhow::Result<Batch> {
-    let rows = inbox::next_batch(tx, names, BATCH)?;
     let mut batch = Batch {
         rows: rows.len(),
         ..Batch::default()
     };
-    for row in &rows {
-        if let Some(bot) = bots.get(&row.bot) {
-            match handle_row(tx, bot, row, now) {
-                Ok(true) => {
-                    batch.touched.insert(row.bot.clone());
-                }
-                Ok(false) => {}
-                // The storage failed, not the row: retry the whole batch later.
-                Err(err) if store::is_storage_error(&err) => return Err(err),
-                Err(err) => {
-                    if set_aside(tx, bot, row, &err, now)? {
+    let all_at_once = store::in_savepoint(tx, "dispatch_batch", || {
+        let mut touched = BTreeSet::new();
+        for Decoded { row, content } in &rows {
+            let Some(bot) = bots.get(&row.bot) else {
+                continue;
+            };
+            let content = content.as_ref().map_err(|err| anyhow::anyhow!("{err:#}"))?;
+            if handle_row(tx, bot, content, now)? {
+                touched.insert(row.bot.clone());
+            }
+        }
+        Ok(touched)
+    });
+    match all_at_once {
+        Ok(touched) => batch.touched = touched,
+        // The storage failed, not a row: retry the whole batch later.
+        Err(err) if store::is_storage_error(&err) => return Err(err),
+        Err(_) => {
+            for Decoded { row, content } in &rows {
+                let Some(bot) = bots.get(&row.bot) else {
+                    continue;
+                };
+                let handled = match content {
+                    Ok(content) => store::in_savepoint(tx, "dispatch_row", || {
+                        handle_row(tx, bot, content, now)
+                    }),
+                    Err(err) => Err(anyhow::anyhow!("{err:#}")),
+                };
+                match handled {
+                    Ok(true) => {
                         batch.touched.insert(row.bot.clone());
                     }
-                    batch.dead_letters += 1;
+                    Ok(false) => {}
+                    Err(err) if store::is_storage_error(&err) => return Err(err),
+                    Err(err) => {
+                        if set_aside(tx, bot, row, &err, now)? {
+                            batch.touched.insert(row.bot.clone());
+                        }
+                        batch.dead_letters += 1;
+                    }
                 }
             }
         }
-        inbox::remove(tx, row.id)?;
+    }
+    // The batch held every row of these bots up to its last: all handled.
+    if let Some(last) = rows.last() {
+        inbox::remove_through(tx, names, last.row.id)?;
     }
     Ok(batch)
 }
 
-/// Handles one inbox row inside a savepoint; on error everything it did is
-/// rolled back. Returns whether it queued jobs.
+/// Handles one inbox row; returns whether it queued jobs.
 fn handle_row(
     tx: &Transaction<'_>,
     bot: &BotConfig,
-    row: &inbox::Row,
+    content: &Content,
     now: i64,
 ) -> anyhow::Result<bool> {
-    // Plain SQL: rusqlite's savepoint API wants the transaction mutably.
-    tx.execute_batch("SAVEPOINT dispatch_row")?;
     let mut ctx = Ctx {
         tx,
         bot,
         now,
         enqueued: false,
     };
-    let handled = match &row.kind {
-        Ok(inbox::Kind::Update) => ctx.handle_update(&row.payload),
-        Ok(inbox::Kind::Report) => ctx.handle_report(&row.payload),
-        Err(kind) => Err(crate::outbox::UnknownValue::new("inbox row kind", kind).into()),
-    };
-    match handled {
-        Ok(()) => {
-            tx.execute_batch("RELEASE dispatch_row")?;
-            Ok(ctx.enqueued)
-        }
-        Err(err) => {
-            tx.execute_batch("ROLLBACK TO dispatch_row; RELEASE dispatch_row")?;
-            Err(err)
-        }
+    match content {
+        Content::Update(update) => ctx.handle_update(update)?,
+        Content::Report(report) => ctx.handle_report(report)?,
     }
+    Ok(ctx.enqueued)
 }
 
 /// Sets a row that could not be handled aside as a dead letter, logs it and
@@ -356,10 +425,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn handle_update(&mut self, payload: &str) -> anyhow::Result<()> {
-        // An update that cannot be used at all becomes a dead letter.
-        let update = update::decode(payload)
-            .map_err(|err| anyhow::anyhow!("cannot read the update: {err}"))?;
+    fn handle_update(&mut self, update: &update::Update) -> anyhow::Result<()> {
         debug!(bot = %self.bot.name, update = update.update_id, "dispatching");
         match &update.kind {
             UpdateKind::Message(message) if rules::is_private(message) => {

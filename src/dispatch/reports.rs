@@ -21,18 +21,15 @@ use crate::store::dialogs;
 use crate::store::users;
 
 impl Ctx<'_> {
-    pub(super) fn handle_report(&mut self, payload: &str) -> anyhow::Result<()> {
-        // A report this version cannot read becomes a dead letter.
-        let report: SenderReport = serde_json::from_str(payload)
-            .map_err(|err| anyhow::anyhow!("cannot read the sender's report: {err}"))?;
+    pub(super) fn handle_report(&mut self, report: &SenderReport) -> anyhow::Result<()> {
         match report {
             SenderReport::TopicReplaced { dialog_id } => {
-                match dialogs::by_id(self.tx, dialog_id)? {
+                match dialogs::by_id(self.tx, *dialog_id)? {
                     Some(dialog) => self.notify_topic(&dialog, texts::TOPIC_REPLACED),
                     None => Ok(()),
                 }
             }
-            SenderReport::Failed { job, error, kind } => self.on_failed(&job, &error, kind),
+            SenderReport::Failed { job, error, kind } => self.on_failed(job, error, *kind),
         }
     }
 

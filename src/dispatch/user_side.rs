@@ -31,9 +31,7 @@ impl Ctx<'_> {
             last_name: from.last_name.clone(),
             username: from.username.clone(),
         };
-        users::upsert(self.tx, &self.bot.name, &user, self.now)?;
-        // Writing to the bot means it is not blocked (any more).
-        users::set_blocked(self.tx, &self.bot.name, user.user_id, false)?;
+        users::wrote(self.tx, &self.bot.name, &user, self.now)?;
         let existing = dialogs::by_user(self.tx, &self.bot.name, user.user_id)?;
         let plan = rules::plan_user_message(
             existing.as_ref().map(|d| d.status),
@@ -63,7 +61,9 @@ impl Ctx<'_> {
                 dialog
             }
         };
-        dialogs::set_status(self.tx, dialog.id, Status::UserAnswered)?;
+        if dialog.status != Status::UserAnswered {
+            dialogs::set_status(self.tx, dialog.id, Status::UserAnswered)?;
+        }
         let what = match content {
             Content::Copyable | Content::Service => None,
             Content::Unknown(what) => Some(what),

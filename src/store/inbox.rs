@@ -92,10 +92,20 @@ pub fn next_batch(conn: &Connection, bots: &[String], limit: usize) -> rusqlite:
     rows.collect()
 }
 
-pub fn remove(conn: &Connection, id: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached("DELETE FROM inbox WHERE id = ?1")?
-        .execute([id])?;
-    Ok(())
+/// Removes every row of `bots` up to `last` (a batch just handled: it held
+/// all their rows up to there, in id order).
+pub fn remove_through(conn: &Connection, bots: &[String], last: i64) -> rusqlite::Result<usize> {
+    if bots.is_empty() {
+        return Ok(0);
+    }
+    let placeholders = vec!["?"; bots.len()].join(", ");
+    let sql = format!("DELETE FROM inbox WHERE id <= ? AND bot IN ({placeholders})");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let params = std::iter::once(rusqlite::types::Value::from(last)).chain(
+        bots.iter()
+            .map(|bot| rusqlite::types::Value::from(bot.clone())),
+    );
+    stmt.execute(params_from_iter(params))
 }
 
 #[cfg(test)]
@@ -142,14 +152,16 @@ mod tests {
                 (Ok(Kind::Report), "{}")
             ]
         );
-        remove(&conn, batch[0].id).unwrap();
+        let last = batch[1].id;
+        assert_eq!(remove_through(&conn, &["a".to_string()], last).unwrap(), 2);
         assert_eq!(
-            next_batch(&conn, &["a".to_string()], 1).unwrap()[0].id,
-            batch[1].id
+            next_batch(&conn, &["a".to_string()], 10).unwrap()[0].id,
+            batch[2].id
         );
         assert_eq!(
             next_batch(&conn, &["gone".to_string()], 10).unwrap().len(),
-            1
+            1,
+            "other bots' rows stay"
         );
     }
 }

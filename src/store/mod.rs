@@ -177,6 +177,34 @@ impl Store {
     }
 }
 
+/// Runs `f` inside the savepoint `name` of `conn`'s open transaction:
+/// released if `f` succeeds, rolled back (and released) if it fails, so a
+/// failed part leaves nothing behind while the rest of the transaction goes
+/// on. The statements are prepared once per connection.
+pub fn in_savepoint<T>(
+    conn: &Connection,
+    name: &str,
+    f: impl FnOnce() -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    // Plain SQL: rusqlite's savepoint API wants the transaction mutably.
+    conn.prepare_cached(&format!("SAVEPOINT {name}"))?
+        .execute([])?;
+    match f() {
+        Ok(value) => {
+            conn.prepare_cached(&format!("RELEASE {name}"))?
+                .execute([])?;
+            Ok(value)
+        }
+        Err(err) => {
+            conn.prepare_cached(&format!("ROLLBACK TO {name}"))?
+                .execute([])?;
+            conn.prepare_cached(&format!("RELEASE {name}"))?
+                .execute([])?;
+            Err(err)
+        }
+    }
+}
+
 /// Creates the database file owner-only if it does not exist yet (SQLite
 /// gives `-wal` and `-shm` the same permissions), and its directory too.
 fn create_owner_only(path: &Path) -> std::io::Result<()> {

@@ -21,14 +21,23 @@ impl User {
     }
 }
 
-/// Records the user as seen now, keeping their names current.
-pub fn upsert(conn: &Connection, bot: &str, user: &User, now: i64) -> rusqlite::Result<()> {
+/// How stale `last_seen` may get before a message updates it: the row is
+/// then rewritten at most once a minute in a lively conversation.
+const LAST_SEEN_GRANULARITY: i64 = 60;
+
+/// Records that the user wrote to the bot now: their names are kept
+/// current, and writing means they have not blocked the bot (any more). The
+/// row is only rewritten when something changed.
+pub fn wrote(conn: &Connection, bot: &str, user: &User, now: i64) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT INTO users (bot, user_id, first_name, last_name, username, first_seen, last_seen)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
          ON CONFLICT (bot, user_id) DO UPDATE SET
             first_name = excluded.first_name, last_name = excluded.last_name,
-            username = excluded.username, last_seen = excluded.last_seen",
+            username = excluded.username, last_seen = excluded.last_seen, blocked = 0
+         WHERE first_name IS NOT excluded.first_name OR last_name IS NOT excluded.last_name
+            OR username IS NOT excluded.username OR blocked != 0
+            OR last_seen <= excluded.last_seen - ?7",
     )?
     .execute(params![
         bot,
@@ -36,7 +45,8 @@ pub fn upsert(conn: &Connection, bot: &str, user: &User, now: i64) -> rusqlite::
         user.first_name,
         user.last_name,
         user.username,
-        now
+        now,
+        LAST_SEEN_GRANULARITY
     ])?;
     Ok(())
 }
@@ -84,7 +94,7 @@ mod tests {
     use crate::store::testing::temp_store;
 
     #[test]
-    fn upsert_keeps_names_current_per_bot() {
+    fn writing_keeps_names_current_per_bot() {
         let (store, _dir) = temp_store();
         let conn = store.conn().unwrap();
         let mut alice = User {
@@ -93,9 +103,9 @@ mod tests {
             last_name: None,
             username: Some("alice".into()),
         };
-        upsert(&conn, "a", &alice, 10).unwrap();
+        wrote(&conn, "a", &alice, 10).unwrap();
         alice.last_name = Some("Smith".into());
-        upsert(&conn, "a", &alice, 20).unwrap();
+        wrote(&conn, "a", &alice, 20).unwrap();
         let stored = get(&conn, "a", 1).unwrap().unwrap();
         assert_eq!(stored.full_name(), "Alice Smith");
         assert_eq!(get(&conn, "b", 1).unwrap(), None);
@@ -111,14 +121,17 @@ mod tests {
             last_name: None,
             username: None,
         };
-        upsert(&conn, "a", &alice, 10).unwrap();
+        wrote(&conn, "a", &alice, 10).unwrap();
         assert!(!is_blocked(&conn, "a", 1).unwrap());
         assert!(set_blocked(&conn, "a", 1, true).unwrap());
         assert!(!set_blocked(&conn, "a", 1, true).unwrap(), "no change");
         assert!(is_blocked(&conn, "a", 1).unwrap());
-        upsert(&conn, "a", &alice, 20).unwrap();
-        assert!(is_blocked(&conn, "a", 1).unwrap(), "a name update keeps it");
-        assert!(set_blocked(&conn, "a", 1, false).unwrap());
+        wrote(&conn, "a", &alice, 20).unwrap();
+        assert!(
+            !is_blocked(&conn, "a", 1).unwrap(),
+            "writing to the bot unblocks"
+        );
+        assert!(!set_blocked(&conn, "a", 1, false).unwrap(), "no change");
         assert!(
             !is_blocked(&conn, "a", 2).unwrap(),
             "unknown users are not blocked"

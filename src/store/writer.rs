@@ -94,7 +94,8 @@ where
     F: FnOnce(&Transaction<'_>) -> anyhow::Result<T> + Send + 'static,
 {
     fn run(self: Box<Self>, tx: &Transaction<'_>) -> Box<dyn Ran> {
-        let result = in_savepoint(tx, self.f);
+        let f = self.f;
+        let result = super::in_savepoint(tx, "request", || f(tx));
         Box::new(Done {
             result,
             reply: self.reply,
@@ -120,25 +121,6 @@ impl<T: Send> Ran for Done<T> {
             (Err(err), _) => Err(err),
         };
         let _ = self.reply.send(answer);
-    }
-}
-
-/// Runs `f` in a savepoint: released if it succeeds, rolled back if not.
-fn in_savepoint<T>(
-    tx: &Transaction<'_>,
-    f: impl FnOnce(&Transaction<'_>) -> anyhow::Result<T>,
-) -> anyhow::Result<T> {
-    // Plain SQL: rusqlite's savepoint API wants the transaction mutably.
-    tx.execute_batch("SAVEPOINT request")?;
-    match f(tx) {
-        Ok(value) => {
-            tx.execute_batch("RELEASE request")?;
-            Ok(value)
-        }
-        Err(err) => {
-            tx.execute_batch("ROLLBACK TO request; RELEASE request")?;
-            Err(err)
-        }
     }
 }
 

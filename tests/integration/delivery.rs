@@ -203,6 +203,29 @@ async fn a_reply_overtakes_ten_thousand_queued_broadcast_messages() {
         before < 5_000,
         "the reply waited behind {before} of 10,000 broadcast messages"
     );
+
+    // A reply written while the broadcast goes out overtakes it too.
+    desk.fake
+        .operator_sends(desk.group(), Some(topic), &desk.operator, "one more thing");
+    desk.wait_chat_texts(
+        desk.bot(),
+        &alice,
+        &["question", "your answer", "one more thing"],
+    )
+    .await;
+    let sends = desk.fake.stats().sends;
+    let after_first = sends
+        .iter()
+        .skip_while(|s| s.chat_id != alice.id)
+        .skip(1)
+        .take_while(|s| s.chat_id != alice.id)
+        .count();
+    let left = 10_000 - sends.iter().filter(|s| s.chat_id != alice.id).count();
+    println!("priority: {after_first} broadcast messages between the replies, {left} still queued");
+    assert!(
+        left > 0,
+        "the second reply waited until the whole broadcast was out"
+    );
 }
 
 /// App and fake both held to `budget` per backend group, other limits off.

@@ -277,18 +277,21 @@ impl Sender {
             .into_iter()
             .flatten()
             .min();
+            // Biased, and the wake before the calls that end: under a steady
+            // stream of ending calls a wake must still be seen at once, or a
+            // reply would wait for a broadcast to finish.
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
-                Some(joined) = in_flight.join_next_with_id() => {
-                    if let Some(ended) = this.lane_of(joined, &mut running, &mut state) {
-                        this.finish(&mut state, ended).await;
-                    }
-                }
                 () = this.wake.notified() => {
                     // New jobs were committed: every window may grow.
                     for window in &mut state.windows {
                         window.exhausted = false;
+                    }
+                }
+                Some(joined) = in_flight.join_next_with_id() => {
+                    if let Some(ended) = this.lane_of(joined, &mut running, &mut state) {
+                        this.finish(&mut state, ended).await;
                     }
                 }
                 () = this.token.accepted(), if paused => {
