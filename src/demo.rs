@@ -7,48 +7,27 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio_util::sync::CancellationToken;
 
-use crate::app::{self, Options};
+use crate::app::Options;
 use crate::clock::SystemClock;
-use crate::config::{BotConfig, BotSettings, Config, HttpConfig, Mode, Token};
+use crate::config::BotSettings;
 use crate::fake::{FakeMessage, FakeTelegram};
+use crate::testkit::Desk;
 
 /// How long one step of the script may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn run(out: &mut dyn Write) -> anyhow::Result<()> {
-    let fake = FakeTelegram::start().await?;
-    let bot = fake.add_bot("acme_support_bot");
-    let group = fake.add_forum_group("ACME Support", &[&bot]);
-    let alice = fake.add_user("Alice", Some("alice"));
-    let olga = fake.add_user("Olga", Some("olga_ops"));
-    let dir = tempfile::tempdir().context("creating a temporary directory")?;
-    let config = Config {
-        source: dir.path().join("bots.toml"),
-        database: dir.path().join("demo.db"),
-        api_url: fake.api_url(),
-        poll_timeout: Duration::from_secs(10),
-        // Any free port: a real instance may be using the default one.
-        http: HttpConfig {
-            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        },
-        bots: vec![BotConfig {
-            name: "acme".into(),
-            token: Token::new(bot.token.clone()),
-            backend_groups: vec![group],
-            mode: Mode::Standalone,
-            settings: BotSettings::default(),
-        }],
-    };
-    let shutdown = CancellationToken::new();
-    let options = Options {
+    let mut desk = Desk::prepare(&[("acme_support", BotSettings::default())]).await?;
+    desk.launch(Options {
         clock: Arc::new(SystemClock),
         scheduler_tick: Duration::from_secs(1),
         ..Options::default()
-    };
-    let listener = app::bind(config.http.listen).await?;
-    let app = tokio::spawn(app::run(config, listener, options, shutdown.clone()));
+    })?;
+    let (bot, group) = (desk.bot().clone(), desk.group());
+    let fake = desk.fake.clone();
+    let alice = fake.add_user("Alice", Some("alice"));
+    let olga = fake.add_user("Olga", Some("olga_ops"));
 
     writeln!(
         out,
@@ -110,7 +89,7 @@ pub async fn run(out: &mut dyn Write) -> anyhow::Result<()> {
     let topic = fake.topics(group).into_iter().next().context("the topic")?;
     writeln!(
         out,
-        "\nWhat operators see in the group \"ACME Support\", topic \"{}\":",
+        "\nWhat operators see in the backend group, topic \"{}\":",
         topic.name
     )?;
     for message in fake.topic_messages(group, thread) {
@@ -128,10 +107,7 @@ pub async fn run(out: &mut dyn Write) -> anyhow::Result<()> {
         "\n(\"/ ...\" is a note for operators only; /close closed the dialog; Alice's next message would reopen it.)"
     )?;
 
-    shutdown.cancel();
-    app.await.context("the app task")??;
-    fake.shutdown();
-    Ok(())
+    desk.stop().await
 }
 
 /// Waits for one step of the script.

@@ -138,7 +138,7 @@ enum StorageReport {
 }
 
 #[derive(Serialize)]
-struct Report {
+struct HealthReport {
     status: &'static str,
     bots: BTreeMap<String, BotHealth>,
     storage: StorageReport,
@@ -158,7 +158,7 @@ pub struct AppState {
     pub running: watch::Receiver<Arc<Running>>,
 }
 
-async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Report>) {
+async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<HealthReport>) {
     let bots = state.health.snapshot();
     let tasks = state.health.tasks();
     let storage = match state.store.problem() {
@@ -179,7 +179,7 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Report>) {
     } else {
         (StatusCode::OK, "ok")
     };
-    let report = Report {
+    let report = HealthReport {
         status,
         bots,
         storage,
