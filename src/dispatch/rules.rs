@@ -424,30 +424,9 @@ fn is_bidi_control(c: char) -> bool {
 mod tests {
     use super::*;
     use crate::dispatch::texts::describe_user;
-    use crate::telegram::update::{self, UpdateKind};
+    use crate::telegram::update::testing::{message, private_message};
     use proptest::prelude::*;
     use serde_json::json;
-
-    fn message(json: serde_json::Value) -> Message {
-        let update = json!({ "update_id": 1, "message": json });
-        match update::decode_value(&update).unwrap().kind {
-            UpdateKind::Message(message) => *message,
-            other => panic!("not a message: {other:?}"),
-        }
-    }
-
-    /// A private message with `content` merged in.
-    fn private_message(content: serde_json::Value) -> Message {
-        let mut json = json!({
-            "message_id": 5, "date": 0,
-            "chat": {"id": 42, "type": "private", "first_name": "Alice"},
-            "from": {"id": 42, "is_bot": false, "first_name": "Alice"},
-        });
-        for (key, value) in content.as_object().unwrap() {
-            json[key] = value.clone();
-        }
-        message(json)
-    }
 
     fn group_message(text: &str, command_len: Option<u16>) -> Message {
         let mut json = serde_json::json!({

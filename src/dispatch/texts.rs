@@ -224,23 +224,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    /// A private message with `content` merged in.
-    fn private_message(content: serde_json::Value) -> Message {
-        let mut json = json!({
-            "message_id": 5, "date": 0,
-            "chat": {"id": 42, "type": "private", "first_name": "Alice"},
-            "from": {"id": 42, "is_bot": false, "first_name": "Alice"},
-        });
-        for (key, value) in content.as_object().unwrap() {
-            json[key] = value.clone();
-        }
-        let update = json!({ "update_id": 1, "message": json });
-        match crate::telegram::update::decode_value(&update).unwrap().kind {
-            crate::telegram::update::UpdateKind::Message(message) => *message,
-            other => panic!("not a message: {other:?}"),
-        }
-    }
+    use crate::telegram::update::testing::private_message;
 
     #[test]
     fn notes_about_uncopyable_messages_keep_their_words() {

@@ -91,11 +91,7 @@ pub fn by_original(
     chat: i64,
     message_id: i64,
 ) -> rusqlite::Result<Option<Link>> {
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM message_links WHERE bot = ?1 AND original_chat = ?2 AND original_id = ?3"
-    ))?
-    .query_row(params![bot, chat, message_id], from_row)
-    .optional()
+    find(conn, bot, "original", chat, message_id)
 }
 
 /// The link of a copy.
@@ -105,8 +101,19 @@ pub fn by_copy(
     chat: i64,
     message_id: i64,
 ) -> rusqlite::Result<Option<Link>> {
+    find(conn, bot, "copy", chat, message_id)
+}
+
+/// The link whose `side` (`original` or `copy`) is the message `chat`, `message_id`.
+fn find(
+    conn: &Connection,
+    bot: &str,
+    side: &str,
+    chat: i64,
+    message_id: i64,
+) -> rusqlite::Result<Option<Link>> {
     conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM message_links WHERE bot = ?1 AND copy_chat = ?2 AND copy_id = ?3"
+        "SELECT {COLUMNS} FROM message_links WHERE bot = ?1 AND {side}_chat = ?2 AND {side}_id = ?3"
     ))?
     .query_row(params![bot, chat, message_id], from_row)
     .optional()

@@ -371,6 +371,36 @@ fn shorten(text: &str) -> String {
     }
 }
 
+/// Messages for unit tests of the rules that read them.
+#[cfg(test)]
+pub(crate) mod testing {
+    use serde_json::json;
+
+    use super::{Message, UpdateKind, decode_value};
+
+    /// The message in `json`, as an update would carry it.
+    pub(crate) fn message(json: serde_json::Value) -> Message {
+        let update = json!({ "update_id": 1, "message": json });
+        match decode_value(&update).expect("a valid update").kind {
+            UpdateKind::Message(message) => *message,
+            other => panic!("not a message: {other:?}"),
+        }
+    }
+
+    /// A private message from Alice with `content` merged in.
+    pub(crate) fn private_message(content: serde_json::Value) -> Message {
+        let mut json = json!({
+            "message_id": 5, "date": 0,
+            "chat": {"id": 42, "type": "private", "first_name": "Alice"},
+            "from": {"id": 42, "is_bot": false, "first_name": "Alice"},
+        });
+        for (key, value) in content.as_object().expect("an object") {
+            json[key] = value.clone();
+        }
+        message(json)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
