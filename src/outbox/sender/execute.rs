@@ -8,7 +8,6 @@
 //! and updates the cache as it does), so the cache is only ever stale after
 //! a group moved, which the next call's `migrate_to_chat_id` reveals.
 
-use std::num::NonZeroUsize;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -91,9 +90,10 @@ pub(super) struct Place {
 pub(super) struct Places(Mutex<LruCache<i64, Place>>);
 
 impl Default for Places {
+    /// Empty, and growing only as dialogs are used: a fixed capacity would
+    /// be allocated up front, per bot, for a thousand bots.
     fn default() -> Places {
-        let size = NonZeroUsize::new(PLACES_KEPT).unwrap_or(NonZeroUsize::MIN);
-        Places(Mutex::new(LruCache::new(size)))
+        Places(Mutex::new(LruCache::unbounded()))
     }
 }
 
@@ -103,7 +103,11 @@ impl Places {
     }
 
     pub(super) fn set(&self, dialog: i64, place: Place) {
-        self.lock().put(dialog, place);
+        let mut places = self.lock();
+        places.put(dialog, place);
+        if places.len() > PLACES_KEPT {
+            places.pop_lru();
+        }
     }
 
     /// Forgets a dialog's place (read again next time).
@@ -371,5 +375,29 @@ impl Sender {
                 None => Err(Failure::NoTopic),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn places_are_bounded_and_forget_the_least_recently_used() {
+        let places = Places::default();
+        let place = |group| Place { group, topic: None };
+        let kept = i64::try_from(PLACES_KEPT).unwrap();
+        for dialog in 0..kept {
+            places.set(dialog, place(-1));
+        }
+        assert_eq!(places.get(0), Some(place(-1)), "used: now the most recent");
+        places.set(kept, place(-2));
+        assert_eq!(places.lock().len(), PLACES_KEPT);
+        assert_eq!(places.get(1), None, "the least recently used went");
+        assert_eq!(places.get(0), Some(place(-1)));
+        places.forget_group(-2);
+        assert_eq!(places.get(kept), None);
+        places.forget(0);
+        assert_eq!(places.get(0), None);
     }
 }
