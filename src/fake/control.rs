@@ -17,7 +17,8 @@
 //! | `GET /fake/methods` | | the Bot API methods the fake implements |
 //! | `POST /fake/bots` | `{"username":"shop_bot"}` | the new bot: `{"id":..,"token":..,"username":..}` |
 //! | `GET /fake/bots` | | every bot, as above |
-//! | `POST /fake/users` | `{"first_name":"Alice","username":"alice"}` (`username` optional) | the new user: `{"id":..,"first_name":..,"username":..}` |
+//! | `POST /fake/users` | `{"first_name":"Alice","username":"alice","started":[BOT_ID]}` (`username`, `started` optional) | the new user: `{"id":..,"first_name":..,"username":..}`; it started the bots in `started` some time ago (they may write to it; no update) |
+//! | `POST /fake/users/batch` | `{"count":1000,"first_name":"Reader","started":[BOT_ID]}` (`first_name` "User" and `started` empty if left out; `count` 1 to 1,000,000) | `count` new users `Reader1`, `Reader2`, .. without usernames, as a list like above; each started the bots in `started` (a broadcast's audience, in one call) |
 //! | `POST /fake/groups` | `{"title":"Support","bots":[BOT_ID],"forum":true}` (`forum` true if left out) | `{"id":..}`; the bots are its admins, with `can_manage_topics` |
 //! | `POST /fake/bots/{bot}/chats/{user}` | `{"text":"hi"}`, or `{"content":{..}}` with any message fields | `{"message_id":..}`: the user wrote to the bot |
 //! | `GET /fake/bots/{bot}/chats/{user}` | | the private chat, both directions, as the Bot API's `Message` objects |
@@ -66,6 +67,8 @@ Control API (JSON in and out, answers shaped like the Bot API's):
   POST   /fake/bots                          {\"username\":\"shop_bot\"} -> {\"id\",\"token\",\"username\"}
   GET    /fake/bots                          every bot, with its token
   POST   /fake/users                         {\"first_name\":\"Alice\",\"username\":\"alice\"} -> {\"id\",..}
+                                             (\"started\":[BOT_ID]: the user started these bots, no update)
+  POST   /fake/users/batch                   {\"count\":1000,\"started\":[BOT_ID]} -> [{\"id\",..},..] (User1, User2, ..)
   POST   /fake/groups                        {\"title\":\"Support\",\"bots\":[BOT_ID]} -> {\"id\"} (a forum; the bots are admins)
   POST   /fake/bots/BOT/chats/USER           {\"text\":\"hi\"}: the user writes to the bot
   GET    /fake/bots/BOT/chats/USER           the private chat's messages, both directions
@@ -83,6 +86,7 @@ pub(super) fn routes() -> Router<Arc<Core>> {
         .route("/fake/methods", get(methods))
         .route("/fake/bots", get(bots).post(add_bot))
         .route("/fake/users", post(add_user))
+        .route("/fake/users/batch", post(add_users))
         .route("/fake/groups", post(add_group))
         .route(
             "/fake/bots/{bot}/chats/{user}",
@@ -131,14 +135,72 @@ async fn add_bot(State(core): State<Arc<Core>>, body: Bytes) -> Answered {
 struct NewUser {
     first_name: String,
     username: Option<String>,
+    /// Bots the user started some time ago, by id.
+    #[serde(default)]
+    started: Vec<i64>,
 }
 
 async fn add_user(State(core): State<Arc<Core>>, body: Bytes) -> Answered {
     let NewUser {
         first_name,
         username,
+        started,
     } = parse_body(&body)?;
-    to_answer(&core.mutate(|w| w.add_user(&first_name, username.as_deref())))
+    core.mutate(|w| {
+        for &bot in &started {
+            w.require_bot(bot)?;
+        }
+        let user = w.add_user(&first_name, username.as_deref());
+        for &bot in &started {
+            w.start_bot(bot, user.id);
+        }
+        to_answer(&user)
+    })
+}
+
+/// The most users one batch creates.
+const MAX_BATCH_USERS: usize = 1_000_000;
+
+/// Many users at once, numbered: creating a broadcast's audience one call
+/// at a time would take longer than what a benchmark measures.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUsers {
+    count: usize,
+    /// The first name's stem: `User` gives `User1`, `User2`, ..
+    first_name: Option<String>,
+    /// Bots every one of them started some time ago, by id.
+    #[serde(default)]
+    started: Vec<i64>,
+}
+
+async fn add_users(State(core): State<Arc<Core>>, body: Bytes) -> Answered {
+    let NewUsers {
+        count,
+        first_name,
+        started,
+    } = parse_body(&body)?;
+    if !(1..=MAX_BATCH_USERS).contains(&count) {
+        return Err(ApiError::bad_request(&format!(
+            "count is 1 to {MAX_BATCH_USERS}"
+        )));
+    }
+    let stem = first_name.as_deref().unwrap_or("User");
+    core.mutate(|w| {
+        for &bot in &started {
+            w.require_bot(bot)?;
+        }
+        let users: Vec<_> = (1..=count)
+            .map(|n| {
+                let user = w.add_user(&format!("{stem}{n}"), None);
+                for &bot in &started {
+                    w.start_bot(bot, user.id);
+                }
+                user
+            })
+            .collect();
+        to_answer(&users)
+    })
 }
 
 #[derive(Deserialize)]
@@ -675,6 +737,66 @@ mod tests {
             "nothing was written"
         );
         assert!(fake.requests().is_empty(), "nothing reached the Bot API");
+    }
+
+    #[tokio::test]
+    async fn a_broadcast_audience_is_made_in_one_call() {
+        let fake = FakeTelegram::start().await.unwrap();
+        let control = FakeControl::new(&fake.api_url());
+        let bot = fake.add_bot("news_bot");
+        let other = fake.add_bot("other_bot");
+        let batch = json!({ "count": 3, "first_name": "Reader", "started": [bot.id] });
+        let readers = control.post("users/batch", &batch).await.unwrap();
+        let readers: Vec<FakeUser> = serde_json::from_value(readers).unwrap();
+        let names: Vec<&str> = readers.iter().map(|u| u.first_name.as_str()).collect();
+        assert_eq!(names, ["Reader1", "Reader2", "Reader3"]);
+        assert!(readers.iter().all(|u| u.username.is_none()));
+        let single = json!({ "first_name": "Alice", "started": [bot.id] });
+        let alice = control.post("users", &single).await.unwrap();
+        let alice: FakeUser = serde_json::from_value(alice).unwrap();
+
+        let send = |bot: &FakeBot, user: &FakeUser| {
+            let url = format!("{}/bot{}/sendMessage", fake.api_url(), bot.token);
+            let request = reqwest::Client::new()
+                .post(url)
+                .json(&json!({ "chat_id": user.id, "text": "news" }));
+            async move { request.send().await.unwrap().status().as_u16() }
+        };
+        for user in readers.iter().chain([&alice]) {
+            assert_eq!(send(&bot, user).await, 200, "{} started the bot", user.id);
+            assert_eq!(send(&other, user).await, 403, "but not the other bot");
+        }
+        assert_eq!(
+            fake.pending_update_count(&bot),
+            0,
+            "starting made no update"
+        );
+
+        let unknown_bot = json!({ "count": 2, "started": [bot.id, 5] });
+        for (body, code) in [
+            (json!({ "count": 0 }), 400),
+            (json!({ "count": 1_000_001 }), 400),
+            (json!({ "count": 1, "username": "x" }), 400),
+            (unknown_bot, 404),
+            (json!({ "first_name": "Bob", "started": [5] }), 404),
+        ] {
+            let path = if body.get("count").is_some() {
+                "users/batch"
+            } else {
+                "users"
+            };
+            let (status, answer) = control.call(Method::POST, path, Some(&body)).await.unwrap();
+            assert_eq!(status, code, "{body}: {answer}");
+        }
+        let next = control
+            .post("users", &json!({ "first_name": "Carol" }))
+            .await
+            .unwrap();
+        assert_eq!(
+            next["id"].as_i64(),
+            Some(alice.id + 1),
+            "refused batches created nobody"
+        );
     }
 
     #[tokio::test]
