@@ -44,7 +44,7 @@ use crate::config::{BotConfig, Config, Loaded, MAX_RATE_WINDOW};
 use crate::dispatch::{self, Dispatcher};
 use crate::http::{self, AppState, BotHealth, Health};
 use crate::outbox::limiter::Limiter;
-use crate::outbox::sender::Sender;
+use crate::outbox::sender::{Sender, Wake};
 use crate::poller::Poller;
 use crate::store::{self, FaultSwitch, Store};
 use crate::telegram::gate::TokenGate;
@@ -116,11 +116,11 @@ pub struct Running {
     /// Each running bot's sender wake, to notify after committing jobs for
     /// it. Read it after the commit: a bot restarted in between has a new
     /// sender, which is published here before it starts.
-    pub senders: HashMap<String, Arc<Notify>>,
+    pub senders: HashMap<String, Arc<Wake>>,
 }
 
 impl Running {
-    fn new(config: Config, senders: HashMap<String, Arc<Notify>>) -> Running {
+    fn new(config: Config, senders: HashMap<String, Arc<Wake>>) -> Running {
         let bots = config
             .bots
             .iter()
@@ -274,7 +274,7 @@ impl BotContext {
     /// they share and the sender's wake. The one place that knows how a
     /// bot's tasks fit together.
     fn build(&self, bot: &BotConfig) -> BotTasks {
-        let wake = Arc::new(Notify::new());
+        let wake = Arc::new(Wake::default());
         let token = TokenGate::default();
         let poller = Poller {
             bot: bot.name.clone(),
@@ -314,7 +314,7 @@ struct BotTasks {
     /// The sender's wake: published in [`Running`] before the sender starts,
     /// so that no job committed after the sender loaded the outbox goes
     /// without a wake.
-    wake: Arc<Notify>,
+    wake: Arc<Wake>,
 }
 
 impl BotTasks {
@@ -636,14 +636,18 @@ impl Scheduler {
             .write(move |tx| {
                 let now = crate::clock::unix_now();
                 store::updates::prune(tx, now - store::updates::REMEMBER_SECS)?;
+                // One delete for all bots, beyond the longest window any
+                // running bot restores (a bot's own windows may be shorter:
+                // keeping a little more is harmless).
+                let longest = running
+                    .bots
+                    .values()
+                    .filter_map(|bot| Limiter::longest_window(&bot.settings.limits))
+                    .max()
+                    .unwrap_or(MAX_RATE_WINDOW);
+                let longest = i64::try_from(longest.as_millis()).unwrap_or(i64::MAX);
                 let now_ms = crate::clock::unix_now_ms();
-                let longest = i64::try_from(MAX_RATE_WINDOW.as_millis()).unwrap_or(i64::MAX);
-                store::sends::prune_all(tx, now_ms.saturating_sub(longest))?;
-                for bot in running.bots.values() {
-                    let window = Limiter::longest_window(&bot.settings.limits).unwrap_or_default();
-                    let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
-                    store::sends::prune(tx, &bot.name, now_ms.saturating_sub(window_ms))?;
-                }
+                store::sends::prune(tx, now_ms.saturating_sub(longest))?;
                 Ok(())
             })
             .await;

@@ -19,7 +19,7 @@ pub mod rules;
 pub mod texts;
 mod user_side;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +32,7 @@ use crate::app::Running;
 use crate::clock::Clock;
 use crate::config::BotConfig;
 use crate::http::Health;
+use crate::outbox::sender::{PrioritySet, Wake};
 use crate::outbox::{Action, Job, Lane, Purpose, SenderReport, Target, queue};
 use crate::store::dialogs::{self, Dialog};
 use crate::store::users::User;
@@ -57,10 +58,13 @@ pub struct Dispatcher {
 /// What one batch did.
 #[derive(Debug, Default)]
 pub struct Batch {
-    /// Inbox rows taken (handled or set aside).
+    /// Inbox rows looked at (handled, set aside, or skipped: a bot that is
+    /// not running).
     pub rows: usize,
-    /// Bots that got jobs: their senders must be woken.
-    pub touched: BTreeSet<String>,
+    /// The highest inbox id looked at: the next batch starts after it.
+    pub last: Option<i64>,
+    /// Bots that got jobs, and of which priorities: their senders must be woken.
+    pub touched: Touched,
     /// Rows set aside as dead letters.
     pub dead_letters: u64,
 }
@@ -69,13 +73,26 @@ impl Dispatcher {
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let mut running = self.running.clone();
         let mut failures = 0;
+        // The inbox is read from here on. Rows of bots that are not running
+        // stay behind it; a new running set (a reload) starts over, so a bot
+        // that comes back finds its rows.
+        let mut cursor = 0;
+        let mut last_set: Option<Arc<Running>> = None;
         loop {
             let current = Arc::clone(&running.borrow_and_update());
+            if !last_set
+                .as_ref()
+                .is_some_and(|last| Arc::ptr_eq(last, &current))
+            {
+                cursor = 0;
+                last_set = Some(Arc::clone(&current));
+            }
             let now = self.clock.now();
-            let result = self.dispatch(current, now).await;
+            let result = self.dispatch(current, cursor, now).await;
             match result {
                 Ok(batch) => {
                     failures = 0;
+                    cursor = batch.last.unwrap_or(cursor);
                     self.health.add_dead_letters(batch.dead_letters);
                     // The senders as published after the commit (see
                     // `Running::senders`), not as the batch began.
@@ -112,23 +129,38 @@ impl Dispatcher {
 }
 
 impl Dispatcher {
-    /// Reads and decodes the next batch on the read pool, then applies the
-    /// rules in the writer's transaction: the writer, which every write
-    /// waits for, spends its time on SQL only. Reading outside the
-    /// transaction is safe: only the dispatcher removes inbox rows, and new
-    /// ones come after.
-    async fn dispatch(&self, current: Arc<Running>, now: i64) -> anyhow::Result<Batch> {
-        let names: Vec<String> = current.bots.keys().cloned().collect();
-        let rows = self
+    /// Reads and decodes the next batch after `cursor` on the read pool,
+    /// then applies the rules in the writer's transaction: the writer, which
+    /// every write waits for, spends its time on SQL only. Reading outside
+    /// the transaction is safe: only the dispatcher removes inbox rows, and
+    /// new ones come after.
+    async fn dispatch(
+        &self,
+        current: Arc<Running>,
+        cursor: i64,
+        now: i64,
+    ) -> anyhow::Result<Batch> {
+        let running = Arc::clone(&current);
+        let (rows, looked_at, last) = self
             .store
-            .run(move |conn| Ok(read_batch(conn, &names)?))
-            .await?;
-        self.store
-            .write(move |tx| {
-                let names: Vec<String> = current.bots.keys().cloned().collect();
-                dispatch_batch(tx, &current.bots, &names, rows, now)
+            .run(move |conn| {
+                Ok(read_batch(conn, cursor, &|bot| {
+                    running.bots.contains_key(bot)
+                })?)
             })
-            .await
+            .await?;
+        // Every row looked at is handled (no stopped bot's among them): they
+        // leave the inbox in one range.
+        let range = last
+            .filter(|_| rows.len() == looked_at)
+            .map(|last| (cursor, last));
+        let mut batch = self
+            .store
+            .write(move |tx| dispatch_batch(tx, &current.bots, rows, range, now))
+            .await?;
+        batch.rows = looked_at;
+        batch.last = last;
+        Ok(batch)
     }
 }
 
@@ -143,11 +175,18 @@ enum Content {
     Report(SenderReport),
 }
 
-/// The next [`BATCH`] inbox rows of `bots`, decoded.
-pub fn read_batch(conn: &rusqlite::Connection, bots: &[String]) -> rusqlite::Result<Vec<Decoded>> {
-    let rows = inbox::next_batch(conn, bots, BATCH)?;
-    Ok(rows
+/// The next [`BATCH`] inbox rows after `cursor`; those of running bots
+/// decoded, with how many rows were looked at and the last one's id.
+pub fn read_batch(
+    conn: &rusqlite::Connection,
+    cursor: i64,
+    running: &dyn Fn(&str) -> bool,
+) -> rusqlite::Result<(Vec<Decoded>, usize, Option<i64>)> {
+    let rows = inbox::next_after(conn, cursor, BATCH)?;
+    let (looked_at, last) = (rows.len(), rows.last().map(|row| row.id));
+    let decoded = rows
         .into_iter()
+        .filter(|row| running(&row.bot))
         .map(|row| {
             let content = match &row.kind {
                 // An update or report that cannot be read becomes a dead letter.
@@ -161,19 +200,25 @@ pub fn read_batch(conn: &rusqlite::Connection, bots: &[String]) -> rusqlite::Res
             };
             Decoded { row, content }
         })
-        .collect())
+        .collect();
+    Ok((decoded, looked_at, last))
 }
 
+/// Bots that got jobs, with the priorities they got.
+pub type Touched = BTreeMap<String, PrioritySet>;
+
 /// Wakes the senders of the bots that got new jobs.
-pub fn wake_senders(senders: &HashMap<String, Arc<Notify>>, touched: &BTreeSet<String>) {
-    for bot in touched {
+pub fn wake_senders(senders: &HashMap<String, Arc<Wake>>, touched: &Touched) {
+    for (bot, priorities) in touched {
         if let Some(wake) = senders.get(bot) {
-            wake.notify_one();
+            wake.jobs_queued(*priorities);
         }
     }
 }
 
-/// Handles a batch of rows (from [`read_batch`]).
+/// Handles a batch of rows (from [`read_batch`]), and removes them from the
+/// inbox: all of `range` when it is given (every row in it was handled),
+/// else one by one.
 ///
 /// Optimistically first: the whole batch in one savepoint. Should a row
 /// fail (not the storage: its data, or a bug), that is rolled back and the
@@ -183,8 +228,8 @@ pub fn wake_senders(senders: &HashMap<String, Arc<Notify>>, touched: &BTreeSet<S
 pub fn dispatch_batch(
     tx: &Transaction<'_>,
     bots: &HashMap<String, BotConfig>,
-    names: &[String],
     rows: Vec<Decoded>,
+    range: Option<(i64, i64)>,
     now: i64,
 ) -> anyhow::Result<Batch> {
     let mut batch = Batch {
@@ -192,15 +237,13 @@ pub fn dispatch_batch(
         ..Batch::default()
     };
     let all_at_once = store::in_savepoint(tx, "dispatch_batch", || {
-        let mut touched = BTreeSet::new();
+        let mut touched = Touched::new();
         for Decoded { row, content } in &rows {
             let Some(bot) = bots.get(&row.bot) else {
                 continue;
             };
             let content = content.as_ref().map_err(|err| anyhow::anyhow!("{err:#}"))?;
-            if handle_row(tx, bot, content, now)? {
-                touched.insert(row.bot.clone());
-            }
+            note_touched(&mut touched, &row.bot, handle_row(tx, bot, content, now)?);
         }
         Ok(touched)
     });
@@ -220,58 +263,68 @@ pub fn dispatch_batch(
                     Err(err) => Err(anyhow::anyhow!("{err:#}")),
                 };
                 match handled {
-                    Ok(true) => {
-                        batch.touched.insert(row.bot.clone());
-                    }
-                    Ok(false) => {}
+                    Ok(queued) => note_touched(&mut batch.touched, &row.bot, queued),
                     Err(err) if store::is_storage_error(&err) => return Err(err),
                     Err(err) => {
-                        if set_aside(tx, bot, row, &err, now)? {
-                            batch.touched.insert(row.bot.clone());
-                        }
+                        let queued = set_aside(tx, bot, row, &err, now)?;
+                        note_touched(&mut batch.touched, &row.bot, queued);
                         batch.dead_letters += 1;
                     }
                 }
             }
         }
     }
-    // The batch held every row of these bots up to its last: all handled.
-    if let Some(last) = rows.last() {
-        inbox::remove_through(tx, names, last.row.id)?;
+    match range {
+        Some((after, through)) => {
+            inbox::remove_range(tx, after, through)?;
+        }
+        None => {
+            for Decoded { row, .. } in &rows {
+                inbox::remove(tx, row.id)?;
+            }
+        }
     }
     Ok(batch)
 }
 
-/// Handles one inbox row; returns whether it queued jobs.
+/// Adds the priorities `bot` got to `touched`.
+fn note_touched(touched: &mut Touched, bot: &str, queued: PrioritySet) {
+    if !queued.is_empty() {
+        let entry = touched.entry(bot.to_owned()).or_default();
+        *entry = entry.union(queued);
+    }
+}
+
+/// Handles one inbox row; returns the priorities of the jobs it queued.
 fn handle_row(
     tx: &Transaction<'_>,
     bot: &BotConfig,
     content: &Content,
     now: i64,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<PrioritySet> {
     let mut ctx = Ctx {
         tx,
         bot,
         now,
-        enqueued: false,
+        queued: PrioritySet::default(),
     };
     match content {
         Content::Update(update) => ctx.handle_update(update)?,
         Content::Report(report) => ctx.handle_report(report)?,
     }
-    Ok(ctx.enqueued)
+    Ok(ctx.queued)
 }
 
 /// Sets a row that could not be handled aside as a dead letter, logs it and
 /// tells operators in the General topic of the bot's first backend group.
-/// Returns whether that notice was queued.
+/// Returns the priority of that notice, if it was queued.
 fn set_aside(
     tx: &Transaction<'_>,
     bot: &BotConfig,
     row: &inbox::Row,
     err: &anyhow::Error,
     now: i64,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<PrioritySet> {
     let error = format!("{err:#}");
     let kind = row
         .kind
@@ -284,13 +337,13 @@ fn set_aside(
         tx,
         bot,
         now,
-        enqueued: false,
+        queued: PrioritySet::default(),
     };
     let Some(group) = ctx.groups()?.first().copied() else {
-        return Ok(false);
+        return Ok(PrioritySet::default());
     };
     ctx.notify_general(group, &texts::dead_letter(&error))?;
-    Ok(ctx.enqueued)
+    Ok(ctx.queued)
 }
 
 /// Closes the dialogs whose last operator reply is older than their bot's
@@ -300,26 +353,34 @@ pub fn autoclose_due(
     tx: &Transaction<'_>,
     bots: &HashMap<String, BotConfig>,
     now: i64,
-) -> anyhow::Result<BTreeSet<String>> {
-    let mut touched = BTreeSet::new();
-    for bot in bots.values() {
+) -> anyhow::Result<Touched> {
+    let secs = |after: Duration| i64::try_from(after.as_secs()).unwrap_or(i64::MAX);
+    let mut touched = Touched::new();
+    // The shortest autoclose of all bots: every dialog due for any bot.
+    let Some(shortest) = bots.values().filter_map(|bot| bot.settings.autoclose).min() else {
+        return Ok(touched);
+    };
+    for (dialog, last_reply) in dialogs::waiting_since(tx, now.saturating_sub(secs(shortest)))? {
+        let Some(bot) = bots.get(&dialog.bot) else {
+            continue;
+        };
         let Some(after) = bot.settings.autoclose else {
             continue;
         };
-        let cutoff = now.saturating_sub(i64::try_from(after.as_secs()).unwrap_or(i64::MAX));
-        for dialog in dialogs::waiting_since(tx, &bot.name, cutoff)? {
-            let mut ctx = Ctx {
-                tx,
-                bot,
-                now,
-                enqueued: false,
-            };
-            let after = crate::config::format_duration(after);
-            ctx.notify_topic(&dialog, &texts::closed_automatically(&after))?;
-            commands::close::close(&mut ctx, &dialog)?;
-            info!(bot = %bot.name, dialog = dialog.id, "dialog closed automatically");
-            touched.insert(bot.name.clone());
+        if last_reply > now.saturating_sub(secs(after)) {
+            continue;
         }
+        let mut ctx = Ctx {
+            tx,
+            bot,
+            now,
+            queued: PrioritySet::default(),
+        };
+        let after = crate::config::format_duration(after);
+        ctx.notify_topic(&dialog, &texts::closed_automatically(&after))?;
+        commands::close::close(&mut ctx, &dialog)?;
+        info!(bot = %bot.name, dialog = dialog.id, "dialog closed automatically");
+        note_touched(&mut touched, &bot.name, ctx.queued);
     }
     Ok(touched)
 }
@@ -330,8 +391,8 @@ pub struct Ctx<'a> {
     pub tx: &'a Transaction<'a>,
     pub bot: &'a BotConfig,
     pub now: i64,
-    /// Whether any job was queued (the bot's sender must be woken).
-    enqueued: bool,
+    /// The priorities of the jobs queued (the bot's sender must be woken).
+    queued: PrioritySet,
 }
 
 impl Ctx<'_> {
@@ -356,7 +417,7 @@ impl Ctx<'_> {
     fn queue_in(&mut self, lane: &Lane, chat: i64, job: &Job) -> anyhow::Result<()> {
         let id = queue::enqueue(self.tx, &self.bot.name, lane, chat, job, self.now)?;
         debug!(bot = %self.bot.name, job = id, lane = %lane, "queued");
-        self.enqueued = true;
+        self.queued = self.queued.with(lane.priority());
         Ok(())
     }
 

@@ -88,6 +88,7 @@ mod world;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -394,6 +395,10 @@ struct Core {
     world: Mutex<World>,
     /// Bumped after every change to `world`; waiters re-check on each bump.
     version: watch::Sender<u64>,
+    /// Per bot, bumped after a change its waiting `getUpdates` must see: a
+    /// thousand long polls then wake for their own bot's updates only, not
+    /// for every change anywhere.
+    polls: Mutex<HashMap<i64, watch::Sender<u64>>>,
     /// Stops the server and wakes every long poll and hang.
     shutdown: CancellationToken,
 }
@@ -407,12 +412,30 @@ impl Core {
 
     /// Changes the world, then wakes everyone waiting for a change.
     fn mutate<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
-        let result = {
+        let (result, polls_changed) = {
             let mut world = self.world.lock().unwrap_or_else(PoisonError::into_inner);
-            f(&mut world)
+            let result = f(&mut world);
+            (result, world.take_polls_changed())
         };
+        if !polls_changed.is_empty() {
+            let polls = self.polls.lock().unwrap_or_else(PoisonError::into_inner);
+            for bot in polls_changed {
+                if let Some(signal) = polls.get(&bot) {
+                    signal.send_modify(|version| *version += 1);
+                }
+            }
+        }
         self.version.send_modify(|version| *version += 1);
         result
+    }
+
+    /// Changes that a waiting `getUpdates` of `bot` must see.
+    fn poll_changes(&self, bot: i64) -> watch::Receiver<u64> {
+        let mut polls = self.polls.lock().unwrap_or_else(PoisonError::into_inner);
+        polls
+            .entry(bot)
+            .or_insert_with(|| watch::Sender::new(0))
+            .subscribe()
     }
 }
 
@@ -455,6 +478,7 @@ impl FakeTelegram {
         let core = Arc::new(Core {
             world: Mutex::new(World::new()),
             version: watch::Sender::new(0),
+            polls: Mutex::default(),
             shutdown: CancellationToken::new(),
         });
         let stop_on_drop = core.shutdown.clone().drop_guard();

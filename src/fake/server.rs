@@ -170,7 +170,7 @@ async fn long_poll(core: &Core, bot: i64, params: &Params) -> Result<Value, ApiE
     let deadline = super::deadline_after(request.timeout);
     // Subscribed before the first look: an update that arrives in between
     // still wakes us.
-    let mut changes = core.version.subscribe();
+    let mut changes = core.poll_changes(bot);
     loop {
         let updates = core.read(|world| world.poll(bot, generation, request.limit))?;
         if !updates.is_empty() || request.timeout == Duration::ZERO {

@@ -4,40 +4,36 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 /// The `offset` to pass to the next `getUpdates` (0 for a bot never polled).
 pub fn offset(conn: &Connection, bot: &str) -> rusqlite::Result<i64> {
-    conn.query_row(
-        "SELECT update_offset FROM bots WHERE name = ?1",
-        [bot],
-        |row| row.get(0),
-    )
-    .optional()
-    .map(|offset| offset.unwrap_or(0))
+    conn.prepare_cached("SELECT update_offset FROM bots WHERE name = ?1")?
+        .query_row([bot], |row| row.get(0))
+        .optional()
+        .map(|offset| offset.unwrap_or(0))
 }
 
 pub fn save_offset(conn: &Connection, bot: &str, offset: i64) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO bots (name, update_offset) VALUES (?1, ?2)
          ON CONFLICT (name) DO UPDATE SET update_offset = excluded.update_offset",
-        params![bot, offset],
-    )?;
+    )?
+    .execute(params![bot, offset])?;
     Ok(())
 }
 
 /// Remembers the bot's @username (from `getMe`).
 pub fn save_username(conn: &Connection, bot: &str, username: &str) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO bots (name, username) VALUES (?1, ?2)
          ON CONFLICT (name) DO UPDATE SET username = excluded.username",
-        params![bot, username],
-    )?;
+    )?
+    .execute(params![bot, username])?;
     Ok(())
 }
 
 pub fn username(conn: &Connection, bot: &str) -> rusqlite::Result<Option<String>> {
-    conn.query_row("SELECT username FROM bots WHERE name = ?1", [bot], |row| {
-        row.get(0)
-    })
-    .optional()
-    .map(Option::flatten)
+    conn.prepare_cached("SELECT username FROM bots WHERE name = ?1")?
+        .query_row([bot], |row| row.get(0))
+        .optional()
+        .map(Option::flatten)
 }
 
 #[cfg(test)]

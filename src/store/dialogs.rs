@@ -182,13 +182,15 @@ pub fn forget_topic(conn: &Connection, id: i64, deleted: i64) -> rusqlite::Resul
     Ok(changed > 0)
 }
 
-/// Dialogs of `bot` waiting for the user since `cutoff` or earlier.
-pub fn waiting_since(conn: &Connection, bot: &str, cutoff: i64) -> rusqlite::Result<Vec<Dialog>> {
+/// Dialogs of every bot waiting for the user since `cutoff` or earlier,
+/// with the time of the operator's last reply: one query for all bots, which
+/// the caller narrows to each bot's own cutoff.
+pub fn waiting_since(conn: &Connection, cutoff: i64) -> rusqlite::Result<Vec<(Dialog, i64)>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM dialogs
-         WHERE status = 'support_answered' AND last_operator_reply_at <= ?2 AND bot = ?1"
+        "SELECT {COLUMNS}, last_operator_reply_at FROM dialogs
+         WHERE status = 'support_answered' AND last_operator_reply_at <= ?1"
     ))?;
-    let rows = stmt.query_map(params![bot, cutoff], from_row)?;
+    let rows = stmt.query_map([cutoff], |row| Ok((from_row(row)?, row.get(7)?)))?;
     rows.collect()
 }
 
@@ -257,12 +259,13 @@ mod tests {
         set_topic(&conn, d.id, 5, "Alice 7").unwrap();
         assert_eq!(by_topic(&conn, "b", -100, 5).unwrap(), None);
 
-        assert!(waiting_since(&conn, "a", 100).unwrap().is_empty());
+        assert!(waiting_since(&conn, 100).unwrap().is_empty());
         record_operator_reply(&conn, d.id, 50).unwrap();
-        assert!(waiting_since(&conn, "a", 49).unwrap().is_empty());
-        assert_eq!(waiting_since(&conn, "a", 50).unwrap()[0].id, d.id);
+        assert!(waiting_since(&conn, 49).unwrap().is_empty());
+        let waiting = waiting_since(&conn, 50).unwrap();
+        assert_eq!((waiting[0].0.id, waiting[0].1), (d.id, 50));
         set_status(&conn, d.id, Status::Closed).unwrap();
-        assert!(waiting_since(&conn, "a", 100).unwrap().is_empty());
+        assert!(waiting_since(&conn, 100).unwrap().is_empty());
         assert_eq!(by_id(&conn, d.id).unwrap().unwrap().status, Status::Closed);
         conn.execute(
             "UPDATE dialogs SET status = 'snoozed' WHERE id = ?1",

@@ -1,6 +1,6 @@
 //! The `inbox` table: what the dispatcher has still to handle.
 
-use rusqlite::{Connection, params, params_from_iter};
+use rusqlite::{Connection, params};
 
 /// What an inbox row holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,18 +69,15 @@ pub fn append(conn: &Connection, bot: &str, kind: Kind, payload: &str) -> rusqli
     Ok(())
 }
 
-/// The oldest rows of the given bots. Rows of bots that are not configured any
-/// more stay stored until such a bot comes back.
-pub fn next_batch(conn: &Connection, bots: &[String], limit: usize) -> rusqlite::Result<Vec<Row>> {
-    if bots.is_empty() {
-        return Ok(Vec::new());
-    }
-    let placeholders = vec!["?"; bots.len()].join(", ");
-    let sql = format!(
-        "SELECT id, bot, kind, payload FROM inbox WHERE bot IN ({placeholders}) ORDER BY id LIMIT {limit}"
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params_from_iter(bots), |row| {
+/// Up to `limit` rows with an id above `after`, oldest first, of every bot:
+/// the dispatcher skips the rows of bots that are not running (they stay
+/// until such a bot comes back) and moves its cursor past them.
+pub fn next_after(conn: &Connection, after: i64, limit: usize) -> rusqlite::Result<Vec<Row>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, bot, kind, payload FROM inbox WHERE id > ?1 ORDER BY id LIMIT ?2",
+    )?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = stmt.query_map(params![after, limit], |row| {
         let kind: String = row.get(2)?;
         Ok(Row {
             id: row.get(0)?,
@@ -92,20 +89,17 @@ pub fn next_batch(conn: &Connection, bots: &[String], limit: usize) -> rusqlite:
     rows.collect()
 }
 
-/// Removes every row of `bots` up to `last` (a batch just handled: it held
-/// all their rows up to there, in id order).
-pub fn remove_through(conn: &Connection, bots: &[String], last: i64) -> rusqlite::Result<usize> {
-    if bots.is_empty() {
-        return Ok(0);
-    }
-    let placeholders = vec!["?"; bots.len()].join(", ");
-    let sql = format!("DELETE FROM inbox WHERE id <= ? AND bot IN ({placeholders})");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let params = std::iter::once(rusqlite::types::Value::from(last)).chain(
-        bots.iter()
-            .map(|bot| rusqlite::types::Value::from(bot.clone())),
-    );
-    stmt.execute(params_from_iter(params))
+/// Every row with an id in `(after, through]` was handled: they leave.
+pub fn remove_range(conn: &Connection, after: i64, through: i64) -> rusqlite::Result<usize> {
+    conn.prepare_cached("DELETE FROM inbox WHERE id > ?1 AND id <= ?2")?
+        .execute([after, through])
+}
+
+/// The row was handled (or set aside): it leaves the inbox.
+pub fn remove(conn: &Connection, id: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM inbox WHERE id = ?1")?
+        .execute([id])?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -114,7 +108,7 @@ mod tests {
     use crate::store::{bots, testing::temp_store};
 
     #[test]
-    fn batch_is_in_arrival_order_and_only_for_given_bots() {
+    fn rows_come_in_arrival_order_after_a_cursor() {
         let (store, _dir) = temp_store();
         let conn = store.conn().unwrap();
         let stored = append_updates(
@@ -139,29 +133,27 @@ mod tests {
         append(&conn, "a", Kind::Report, "{}").unwrap();
         assert_eq!(bots::offset(&conn, "a").unwrap(), 3);
 
-        let batch = next_batch(&conn, &["a".to_string()], 10).unwrap();
-        let kinds: Vec<_> = batch
+        let batch = next_after(&conn, 0, 10).unwrap();
+        let rows: Vec<_> = batch
             .iter()
-            .map(|r| (r.kind.clone(), r.payload.as_str()))
+            .map(|r| (r.bot.as_str(), r.kind.clone(), r.payload.as_str()))
             .collect();
         assert_eq!(
-            kinds,
+            rows,
             [
-                (Ok(Kind::Update), "{\"update_id\":1}"),
-                (Ok(Kind::Update), "{\"update_id\":2}"),
-                (Ok(Kind::Report), "{}")
+                ("a", Ok(Kind::Update), "{\"update_id\":1}"),
+                ("a", Ok(Kind::Update), "{\"update_id\":2}"),
+                ("gone", Ok(Kind::Update), "{\"update_id\":5}"),
+                ("a", Ok(Kind::Report), "{}"),
             ]
         );
-        let last = batch[1].id;
-        assert_eq!(remove_through(&conn, &["a".to_string()], last).unwrap(), 2);
         assert_eq!(
-            next_batch(&conn, &["a".to_string()], 10).unwrap()[0].id,
+            next_after(&conn, batch[1].id, 1).unwrap()[0].id,
             batch[2].id
         );
-        assert_eq!(
-            next_batch(&conn, &["gone".to_string()], 10).unwrap().len(),
-            1,
-            "other bots' rows stay"
-        );
+        remove(&conn, batch[0].id).unwrap();
+        assert_eq!(next_after(&conn, 0, 10).unwrap()[0].id, batch[1].id);
+        assert_eq!(remove_range(&conn, batch[1].id, batch[3].id).unwrap(), 2);
+        assert_eq!(next_after(&conn, 0, 10).unwrap().len(), 1);
     }
 }

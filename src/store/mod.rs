@@ -46,10 +46,20 @@ use rusqlite::{Connection, Transaction};
 use health::StorageHealth;
 pub use health::{FaultSwitch, RETRY_MAX, StorageProblem, is_storage_error};
 
+/// Prepared statements kept per connection.
+const STATEMENTS_CACHED: usize = 128;
+
+/// Connections in the read pool.
+const READERS: u32 = 8;
+
 /// One SQLite database: a pool of connections for reads, one writer.
 #[derive(Clone)]
 pub struct Store {
     pool: r2d2::Pool<SqliteConnectionManager>,
+    /// One permit per pooled connection: a read waits here, as a task,
+    /// rather than as a blocked thread. With a thousand bots reading at
+    /// once, blocking threads waiting for a connection grew to hundreds.
+    readers: Arc<tokio::sync::Semaphore>,
     writer: writer::Writer,
     /// The current storage episode, if writes are failing.
     health: Arc<StorageHealth>,
@@ -59,6 +69,9 @@ pub struct Store {
 /// only checkpoints sync; the automatic checkpoint is a far-away safety net.
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(10))?;
+    // Room for every statement the code prepares: the default (16) is
+    // fewer, and a statement parsed again costs more than running it.
+    conn.set_prepared_statement_cache_capacity(STATEMENTS_CACHED);
     conn.execute_batch(
         "PRAGMA synchronous = NORMAL;
          PRAGMA foreign_keys = ON;
@@ -92,7 +105,7 @@ impl Store {
         drop(first);
         let manager = SqliteConnectionManager::file(path).with_init(|conn| configure(conn));
         let pool = r2d2::Pool::builder()
-            .max_size(8)
+            .max_size(READERS)
             .min_idle(Some(2))
             .build(manager)
             .with_context(|| format!("cannot open database {shown}"))?;
@@ -109,6 +122,7 @@ impl Store {
             .context("cannot start the database writer")?;
         Ok(Store {
             pool,
+            readers: Arc::new(tokio::sync::Semaphore::new(READERS as usize)),
             writer,
             health,
         })
@@ -146,7 +160,12 @@ impl Store {
         F: FnOnce(&mut Connection) -> anyhow::Result<T> + Send + 'static,
     {
         let store = self.clone();
+        let permit = Arc::clone(&self.readers)
+            .acquire_owned()
+            .await
+            .context("the database is closing")?;
         let result = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let mut conn = store.conn()?;
             f(&mut conn)
         })

@@ -16,3 +16,7 @@ CREATE INDEX message_links_by_dialog ON message_links (bot, dialog, at);
 -- The sender loads pending jobs a window per priority.
 DROP INDEX outbox_pending;
 CREATE INDEX outbox_pending ON outbox (bot, priority, id) WHERE state = 'pending';
+
+-- The recorded calls are pruned by age, for all bots at once.
+DROP INDEX sends_by_bot;
+CREATE INDEX sends_by_time ON sends (at_ms);

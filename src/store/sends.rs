@@ -20,15 +20,9 @@ pub fn since(conn: &Connection, bot: &str, since_ms: i64) -> rusqlite::Result<Ve
     rows.collect()
 }
 
-/// Forgets the bot's calls answered before `before_ms`.
-pub fn prune(conn: &Connection, bot: &str, before_ms: i64) -> rusqlite::Result<usize> {
-    conn.prepare_cached("DELETE FROM sends WHERE bot = ?1 AND at_ms < ?2")?
-        .execute(params![bot, before_ms])
-}
-
 /// Forgets every bot's calls answered before `before_ms` (bots no longer
 /// configured included).
-pub fn prune_all(conn: &Connection, before_ms: i64) -> rusqlite::Result<usize> {
+pub fn prune(conn: &Connection, before_ms: i64) -> rusqlite::Result<usize> {
     conn.prepare_cached("DELETE FROM sends WHERE at_ms < ?1")?
         .execute([before_ms])
 }
@@ -47,9 +41,9 @@ mod tests {
         record(&conn, "b", 7, 1_500).unwrap();
         assert_eq!(since(&conn, "a", 0).unwrap(), [(7, 1_000), (-100, 2_000)]);
         assert_eq!(since(&conn, "a", 1_001).unwrap(), [(-100, 2_000)]);
-        assert_eq!(prune(&conn, "a", 1_500).unwrap(), 1);
+        assert_eq!(prune(&conn, 1_500).unwrap(), 1);
         assert_eq!(since(&conn, "a", 0).unwrap(), [(-100, 2_000)]);
         assert_eq!(since(&conn, "b", 0).unwrap().len(), 1);
-        assert_eq!(prune_all(&conn, 3_000).unwrap(), 2);
+        assert_eq!(prune(&conn, 3_000).unwrap(), 2);
     }
 }

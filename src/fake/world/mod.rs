@@ -22,7 +22,7 @@ mod people;
 mod requests;
 mod updates;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
@@ -59,6 +59,9 @@ pub(super) struct World {
     fault_rng: fastrand::Rng,
     /// Rate limits and what they let through.
     limiter: Limiter,
+    /// Bots whose waiting `getUpdates` must look again (their updates, their
+    /// webhook or their newest poll changed), taken after each change.
+    polls_changed: BTreeSet<i64>,
 }
 
 struct BotAccount {
@@ -128,6 +131,7 @@ impl World {
             faults: Vec::new(),
             fault_rng: fastrand::Rng::new(),
             limiter: Limiter::default(),
+            polls_changed: BTreeSet::new(),
         }
     }
 

@@ -1,5 +1,6 @@
 //! Updates: one queue per bot with `getUpdates` semantics, and webhooks.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
@@ -79,7 +80,9 @@ impl World {
             }
         }
         account.poll_generation += 1;
-        Ok(account.poll_generation)
+        let generation = account.poll_generation;
+        self.polls_changed.insert(bot);
+        Ok(generation)
     }
 
     /// The updates a waiting `getUpdates` call would answer now (maybe none),
@@ -112,6 +115,7 @@ impl World {
         let account = self.bot_mut(bot);
         let skip = account.confirmed.len().saturating_sub(n);
         account.repeats = account.confirmed.iter().skip(skip).cloned().collect();
+        self.polls_changed.insert(bot);
     }
 
     pub(in crate::fake) fn push_raw_update(&mut self, bot: i64, update: Value) -> i64 {
@@ -121,7 +125,13 @@ impl World {
         account.next_update_id += 1;
         update.insert("update_id".into(), id.into());
         account.updates.push_back(Value::Object(update));
+        self.polls_changed.insert(bot);
         id
+    }
+
+    /// The bots whose waiting `getUpdates` must look again since the last call.
+    pub(in crate::fake) fn take_polls_changed(&mut self) -> BTreeSet<i64> {
+        std::mem::take(&mut self.polls_changed)
     }
 
     pub(in crate::fake) fn pending_update_count(&self, bot: i64) -> usize {
@@ -147,6 +157,7 @@ impl World {
         update.insert(kind.into(), payload);
         account.next_update_id += 1;
         account.updates.push_back(Value::Object(update));
+        self.polls_changed.insert(bot);
     }
 
     /// A human's message in a group goes to every bot there.
@@ -170,6 +181,7 @@ impl World {
         }
         account.webhook_url = (!url.is_empty()).then_some(url);
         account.poll_generation += 1;
+        self.polls_changed.insert(bot);
         Ok(true.into())
     }
 
@@ -180,6 +192,7 @@ impl World {
             account.updates.clear();
         }
         account.webhook_url = None;
+        self.polls_changed.insert(bot);
         Ok(true.into())
     }
 

@@ -9,7 +9,8 @@
 //!    budget.
 //! 2. Jobs are loaded a *window* per priority: at most [`WINDOW`] jobs of
 //!    each priority are held, the oldest first, and more are loaded when the
-//!    dispatcher says it queued some or when a window runs low. Every job of
+//!    dispatcher says it queued some of that priority ([`Wake`]) or when a
+//!    window runs low. Every job of
 //!    a lane has the lane's priority, so a lane's jobs load in order; a
 //!    backlog of a million broadcast messages holds [`WINDOW`] of them in
 //!    memory, and a reply queued behind them loads at once, in its own
@@ -54,6 +55,7 @@ mod lanes;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -89,14 +91,69 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
 /// retried; the others are counted into the next one.
 const RETRY_WARNING_EVERY: Duration = Duration::from_secs(10);
 
+/// How whoever queued jobs for a bot wakes its sender, saying which
+/// priorities got them: the sender then reads only those windows again.
+#[derive(Debug, Default)]
+pub struct Wake {
+    notify: Notify,
+    /// Bit `p` set: jobs of priority `p` were queued since the last look.
+    priorities: AtomicU8,
+}
+
+impl Wake {
+    /// Jobs of `priorities` were committed for this bot.
+    pub fn jobs_queued(&self, priorities: PrioritySet) {
+        self.priorities.fetch_or(priorities.0, Ordering::SeqCst);
+        self.notify.notify_one();
+    }
+
+    async fn notified(&self) {
+        self.notify.notified().await;
+    }
+
+    /// The priorities that got jobs since the last call.
+    fn take(&self) -> PrioritySet {
+        PrioritySet(self.priorities.swap(0, Ordering::SeqCst))
+    }
+}
+
+/// A set of priorities, as bits.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PrioritySet(u8);
+
+impl PrioritySet {
+    pub const ALL: PrioritySet = PrioritySet(u8::MAX);
+
+    #[must_use]
+    pub fn with(self, priority: Priority) -> PrioritySet {
+        PrioritySet(self.0 | (1 << priority as u8))
+    }
+
+    #[must_use]
+    pub fn contains(self, priority: Priority) -> bool {
+        self.0 & (1 << priority as u8) != 0
+    }
+
+    #[must_use]
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    #[must_use]
+    pub fn union(self, other: PrioritySet) -> PrioritySet {
+        PrioritySet(self.0 | other.0)
+    }
+}
+
 /// Everything one bot's sender needs.
 #[derive(Clone)]
 pub struct Sender {
     pub bot: String,
     pub store: Store,
     pub client: Client,
-    /// Notified by the dispatcher after it committed new jobs for this bot.
-    pub wake: Arc<Notify>,
+    /// Woken by the dispatcher (or the scheduler) after it committed new
+    /// jobs for this bot.
+    pub wake: Arc<Wake>,
     /// Notified after a [`SenderReport`] was added to the inbox.
     pub dispatcher_wake: Arc<Notify>,
     /// This bot's rate limits.
@@ -117,7 +174,7 @@ impl Sender {
         bot: String,
         store: Store,
         client: Client,
-        wake: Arc<Notify>,
+        wake: Arc<Wake>,
         dispatcher_wake: Arc<Notify>,
         limits: Limits,
         retry_base: Duration,
@@ -284,15 +341,26 @@ impl Sender {
                 biased;
                 () = shutdown.cancelled() => break,
                 () = this.wake.notified() => {
-                    // New jobs were committed: every window may grow.
-                    for window in &mut state.windows {
-                        window.exhausted = false;
+                    // New jobs were committed: their windows may grow.
+                    let queued = this.wake.take();
+                    for priority in Priority::ALL {
+                        if queued.contains(priority) {
+                            state.windows[priority as usize].exhausted = false;
+                        }
                     }
                 }
                 Some(joined) = in_flight.join_next_with_id() => {
-                    if let Some(ended) = this.lane_of(joined, &mut running, &mut state) {
-                        this.finish(&mut state, ended).await;
+                    // Every call that has ended by now, recorded together:
+                    // one commit for all of them.
+                    let mut ended = Vec::new();
+                    let mut next = Some(joined);
+                    while let Some(joined) = next {
+                        if let Some(call) = this.lane_of(joined, &mut running, &mut state) {
+                            ended.extend(this.finish(&mut state, call));
+                        }
+                        next = in_flight.try_join_next_with_id();
                     }
+                    this.settle(&mut state, ended).await;
                 }
                 () = this.token.accepted(), if paused => {
                     info!(bot = %this.bot, "the token is accepted again; sending resumes");
@@ -305,8 +373,9 @@ impl Sender {
         // again after a restart.
         let drain = async {
             while let Some(joined) = in_flight.join_next_with_id().await {
-                if let Some(ended) = this.lane_of(joined, &mut running, &mut state) {
-                    this.finish(&mut state, ended).await;
+                if let Some(call) = this.lane_of(joined, &mut running, &mut state) {
+                    let ended = this.finish(&mut state, call);
+                    this.settle(&mut state, ended.into_iter().collect()).await;
                 }
             }
         };
@@ -363,39 +432,67 @@ impl Sender {
     /// Tops up the windows that are low and may have more; rows this version
     /// cannot read are failed on the spot.
     async fn load(&self, state: &mut State) -> anyhow::Result<()> {
-        for priority in Priority::ALL {
-            let window = state.windows[priority as usize];
-            let held = state.lanes.held(priority);
-            if window.exhausted || held > WINDOW / 2 {
-                continue;
-            }
-            let (bot, after, room) = (self.bot.clone(), window.last, WINDOW - held);
-            let rows = self
-                .store
-                .run(move |conn| Ok(queue::pending_window(conn, &bot, priority, after, room)?))
-                .await?;
-            state.windows[priority as usize].exhausted = rows.len() < room;
+        // The windows to top up, read in one trip to the database.
+        let wanted: Vec<(Priority, i64, usize)> = Priority::ALL
+            .into_iter()
+            .filter_map(|priority| {
+                let window = state.windows[priority as usize];
+                let held = state.lanes.held(priority);
+                (!window.exhausted && held <= WINDOW / 2).then_some((
+                    priority,
+                    window.last,
+                    WINDOW - held,
+                ))
+            })
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let bot = self.bot.clone();
+        // Read through the writer: the rows were just written there, and its
+        // connection's page cache is warm, while a pooled reader's cache is
+        // dropped by every commit; a thousand senders loading at once are
+        // far cheaper this way.
+        let loaded = self
+            .store
+            .write(move |tx| {
+                let mut loaded = Vec::with_capacity(wanted.len());
+                for (priority, after, room) in wanted {
+                    let rows = queue::pending_window(tx, &bot, priority, after, room)?;
+                    loaded.push((priority, room, rows));
+                }
+                Ok(loaded)
+            })
+            .await?;
+        let mut unreadable = Vec::new();
+        for (priority, room, rows) in loaded {
+            let window = &mut state.windows[priority as usize];
+            window.exhausted = rows.len() < room;
             for row in rows {
-                let id = row.as_ref().map_or_else(|bad| bad.id, |row| row.id);
-                state.windows[priority as usize].last = id;
                 match row {
-                    Ok(row) => state.lanes.push(row),
+                    Ok(row) => {
+                        window.last = row.id;
+                        state.lanes.push(row);
+                    }
                     Err(Unreadable { id, error }) => {
+                        window.last = id;
                         warn!(bot = %self.bot, job = id, cause = %error, "job failed for good");
+                        let change = Change::Failed {
+                            job: None,
+                            error,
+                            kind: FailureKind::Other,
+                        };
                         let outcome = Outcome {
                             id,
                             sent: None,
-                            change: Change::Failed {
-                                job: None,
-                                error,
-                                kind: FailureKind::Other,
-                            },
+                            change,
                         };
-                        self.settle(state, None, outcome).await;
+                        unreadable.push((None, outcome));
                     }
                 }
             }
         }
+        self.settle(state, unreadable).await;
         Ok(())
     }
 
@@ -430,11 +527,14 @@ impl Sender {
         }
     }
 
-    /// Takes a call's end: tells the limiter, records the outcome, moves the lane.
-    async fn finish(&self, state: &mut State, (lane, attempt, called): (Lane, Attempt, bool)) {
-        let Some(row) = state.lanes.head(&lane) else {
-            return;
-        };
+    /// Takes a call's end: tells the limiter and says what to record
+    /// (nothing, for a rejected token: the job stays as it was).
+    fn finish(
+        &self,
+        state: &mut State,
+        (lane, attempt, called): (Lane, Attempt, bool),
+    ) -> Option<(Option<Lane>, Outcome)> {
+        let row = state.lanes.head(&lane)?;
         let (id, attempts, chat) = (row.id, row.attempts, row.chat);
         let job = row.job.clone();
         let now = Instant::now();
@@ -500,7 +600,7 @@ impl Sender {
                 }
                 // Nothing to record: the job stays as it was, at the head.
                 state.lanes.park(&lane, now);
-                return;
+                return None;
             }
         };
         let outcome = Outcome {
@@ -508,148 +608,83 @@ impl Sender {
             sent: called.then(|| (chat, unix_now_ms())),
             change,
         };
-        self.settle(state, Some(lane), outcome).await;
+        Some((Some(lane), outcome))
     }
 
-    /// Records an outcome and moves its lane on; if the database refuses,
-    /// keeps it for [`Sender::record_again`] (the lane waits).
-    async fn settle(&self, state: &mut State, lane: Option<Lane>, outcome: Outcome) {
-        match self.record(&outcome).await {
-            Ok(queued) => self.apply(state, lane.as_ref(), &outcome.change, queued),
+    /// Records outcomes (in one transaction) and moves their lanes on; if
+    /// the database refuses, keeps them for [`Sender::record_again`] (their
+    /// lanes wait).
+    async fn settle(&self, state: &mut State, ended: Vec<(Option<Lane>, Outcome)>) {
+        if ended.is_empty() {
+            return;
+        }
+        let outcomes: Vec<Outcome> = ended.iter().map(|(_, o)| o.clone()).collect();
+        match self.record(outcomes).await {
+            Ok(queued) => {
+                for ((lane, outcome), queued) in ended.into_iter().zip(queued) {
+                    self.apply(state, lane.as_ref(), &outcome.change, queued);
+                }
+            }
             Err(err) => {
                 if !store::is_storage_error(&err) {
-                    error!(bot = %self.bot, job = outcome.id, cause = %format!("{err:#}"),
-                        "cannot record a call's result; keeping it and trying again");
+                    error!(bot = %self.bot, calls = ended.len(), cause = %format!("{err:#}"),
+                        "cannot record calls' results; keeping them and trying again");
                 }
-                state.unrecorded.push_back(Unrecorded {
-                    lane,
-                    outcome,
-                    due: Instant::now() + self.database_retry_delay(0),
-                    tries: 1,
-                });
+                let due = Instant::now() + self.database_retry_delay(0);
+                for (lane, outcome) in ended {
+                    state.unrecorded.push_back(Unrecorded {
+                        lane,
+                        outcome,
+                        due,
+                        tries: 1,
+                    });
+                }
             }
         }
     }
 
-    /// Retries the records that are due, oldest first, until one fails.
+    /// Retries the records that are due, together.
     async fn record_again(&self, state: &mut State) {
-        while let Some(next) = state.unrecorded.front() {
-            let now = Instant::now();
-            if next.due > now {
-                return;
-            }
-            match self.record(&next.outcome).await {
-                Ok(queued) => {
-                    if let Some(done) = state.unrecorded.pop_front() {
-                        self.apply(state, done.lane.as_ref(), &done.outcome.change, queued);
-                    }
+        let now = Instant::now();
+        if state.unrecorded.front().is_none_or(|next| next.due > now) {
+            return;
+        }
+        let due = state.unrecorded.iter().take_while(|u| u.due <= now).count();
+        let outcomes: Vec<Outcome> = state
+            .unrecorded
+            .iter()
+            .take(due)
+            .map(|u| u.outcome.clone())
+            .collect();
+        match self.record(outcomes).await {
+            Ok(queued) => {
+                let done: Vec<Unrecorded> = state.unrecorded.drain(..due).collect();
+                for (done, queued) in done.into_iter().zip(queued) {
+                    self.apply(state, done.lane.as_ref(), &done.outcome.change, queued);
                 }
-                Err(_) => {
-                    // The store logs the episode; wait and try again.
-                    let delay = self.database_retry_delay(next.tries);
-                    if let Some(next) = state.unrecorded.front_mut() {
-                        next.tries += 1;
-                        next.due = now + delay;
-                    }
-                    return;
+            }
+            Err(_) => {
+                // The store logs the episode; wait and try again.
+                let tries = state.unrecorded.front().map_or(1, |u| u.tries);
+                let next = now + self.database_retry_delay(tries);
+                for waiting in state.unrecorded.iter_mut().take(due) {
+                    waiting.tries += 1;
+                    waiting.due = next;
                 }
             }
         }
     }
 
-    /// Writes an outcome in one transaction; returns the replacement topic's
-    /// creation job when one was queued.
-    async fn record(&self, outcome: &Outcome) -> anyhow::Result<Option<Row>> {
+    /// Writes outcomes in one transaction; for each, the replacement
+    /// topic's creation job when one was queued.
+    async fn record(&self, outcomes: Vec<Outcome>) -> anyhow::Result<Vec<Option<Row>>> {
         let bot = self.bot.clone();
-        let outcome = outcome.clone();
         self.store
             .write(move |tx| {
-                if let Some((chat, at_ms)) = outcome.sent {
-                    store::sends::record(tx, &bot, chat, at_ms)?;
-                }
-                let id = outcome.id;
-                let now = crate::clock::unix_now();
-                match outcome.change {
-                    Change::Done { created, links } => {
-                        if let Some(created) = created {
-                            dialogs::set_topic(tx, created.dialog, created.topic, &created.name)?;
-                            if created.replaces.is_some() {
-                                let report = SenderReport::TopicReplaced {
-                                    dialog_id: created.dialog,
-                                };
-                                report_to_dispatcher(tx, &bot, &report)?;
-                            }
-                        }
-                        for link in &links {
-                            links::record(tx, &bot, link, now)?;
-                        }
-                        queue::complete(tx, id)?;
-                        Ok(None)
-                    }
-                    Change::Retry {
-                        error, throttled, ..
-                    } => {
-                        queue::record_retry(tx, id, &error, !throttled)?;
-                        Ok(None)
-                    }
-                    Change::Failed { job, error, kind } => {
-                        queue::fail(tx, id, &error)?;
-                        if let Some(job) = job {
-                            if let super::Action::CreateTopic { dialog, .. } = &job.action {
-                                dialogs::topic_request_failed(tx, *dialog)?;
-                            }
-                            let report = SenderReport::Failed { job, error, kind };
-                            report_to_dispatcher(tx, &bot, &report)?;
-                        }
-                        Ok(None)
-                    }
-                    Change::TopicDeleted {
-                        dialog,
-                        deleted,
-                        close,
-                        lane,
-                    } => {
-                        let forgotten = dialogs::forget_topic(tx, dialog, deleted)?;
-                        if close {
-                            // Nothing left to close; the dialog gets a new
-                            // topic when it reopens.
-                            queue::complete(tx, id)?;
-                            return Ok(None);
-                        }
-                        // Another job may have replaced it already: then the
-                        // job simply goes again, into the dialog's topic now.
-                        if !forgotten || !dialogs::request_topic(tx, dialog)? {
-                            return Ok(None);
-                        }
-                        let Some(found) = dialogs::by_id(tx, dialog)? else {
-                            return Ok(None);
-                        };
-                        let job = Job {
-                            purpose: Purpose::TopicChange { dialog },
-                            action: super::Action::CreateTopic {
-                                dialog,
-                                name: found
-                                    .topic_name
-                                    .unwrap_or_else(|| format!("Dialog {dialog}")),
-                                replaces: Some(deleted),
-                            },
-                        };
-                        let chat = found.backend_group;
-                        let id = queue::enqueue(tx, &bot, &lane, chat, &job, now)?;
-                        Ok(Some(Row {
-                            id,
-                            priority: lane.priority(),
-                            lane,
-                            chat,
-                            job,
-                            attempts: 0,
-                        }))
-                    }
-                    Change::Migrated { from, to } => {
-                        store::groups::record_migration(tx, &bot, from, to)?;
-                        Ok(None)
-                    }
-                }
+                outcomes
+                    .into_iter()
+                    .map(|outcome| record_one(tx, &bot, outcome))
+                    .collect()
             })
             .await
     }
@@ -718,6 +753,102 @@ impl Sender {
     /// The pause before touching the database again after `tries` failures.
     fn database_retry_delay(&self, tries: u32) -> Duration {
         crate::backoff::delay_from(self.retry_base, tries, store::RETRY_MAX)
+    }
+}
+
+/// Writes one outcome in `tx`; returns the replacement topic's creation
+/// job when one was queued.
+fn record_one(
+    tx: &rusqlite::Transaction<'_>,
+    bot: &str,
+    outcome: Outcome,
+) -> anyhow::Result<Option<Row>> {
+    let bot = bot.to_owned();
+    if let Some((chat, at_ms)) = outcome.sent {
+        store::sends::record(tx, &bot, chat, at_ms)?;
+    }
+    let id = outcome.id;
+    let now = crate::clock::unix_now();
+    match outcome.change {
+        Change::Done { created, links } => {
+            if let Some(created) = created {
+                dialogs::set_topic(tx, created.dialog, created.topic, &created.name)?;
+                if created.replaces.is_some() {
+                    let report = SenderReport::TopicReplaced {
+                        dialog_id: created.dialog,
+                    };
+                    report_to_dispatcher(tx, &bot, &report)?;
+                }
+            }
+            for link in &links {
+                links::record(tx, &bot, link, now)?;
+            }
+            queue::complete(tx, id)?;
+            Ok(None)
+        }
+        Change::Retry {
+            error, throttled, ..
+        } => {
+            queue::record_retry(tx, id, &error, !throttled)?;
+            Ok(None)
+        }
+        Change::Failed { job, error, kind } => {
+            queue::fail(tx, id, &error)?;
+            if let Some(job) = job {
+                if let super::Action::CreateTopic { dialog, .. } = &job.action {
+                    dialogs::topic_request_failed(tx, *dialog)?;
+                }
+                let report = SenderReport::Failed { job, error, kind };
+                report_to_dispatcher(tx, &bot, &report)?;
+            }
+            Ok(None)
+        }
+        Change::TopicDeleted {
+            dialog,
+            deleted,
+            close,
+            lane,
+        } => {
+            let forgotten = dialogs::forget_topic(tx, dialog, deleted)?;
+            if close {
+                // Nothing left to close; the dialog gets a new
+                // topic when it reopens.
+                queue::complete(tx, id)?;
+                return Ok(None);
+            }
+            // Another job may have replaced it already: then the
+            // job simply goes again, into the dialog's topic now.
+            if !forgotten || !dialogs::request_topic(tx, dialog)? {
+                return Ok(None);
+            }
+            let Some(found) = dialogs::by_id(tx, dialog)? else {
+                return Ok(None);
+            };
+            let job = Job {
+                purpose: Purpose::TopicChange { dialog },
+                action: super::Action::CreateTopic {
+                    dialog,
+                    name: found
+                        .topic_name
+                        .unwrap_or_else(|| format!("Dialog {dialog}")),
+                    replaces: Some(deleted),
+                },
+            };
+            let chat = found.backend_group;
+            let id = queue::enqueue(tx, &bot, &lane, chat, &job, now)?;
+            Ok(Some(Row {
+                id,
+                priority: lane.priority(),
+                lane,
+                chat,
+                job,
+                attempts: 0,
+            }))
+        }
+        Change::Migrated { from, to } => {
+            store::groups::record_migration(tx, &bot, from, to)?;
+            Ok(None)
+        }
     }
 }
 
