@@ -13,6 +13,8 @@ use switchboard::fake::{FakeBot, FakeTelegram, FakeUser, Fault, FaultRule};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use switchboard::store::{Store, inbox};
+
 use crate::util::{PATIENCE, Switchboard, free_port, switchboard_command, texts, wait_for_health};
 
 /// How often the user of the untouched bot writes.
@@ -210,6 +212,73 @@ async fn sighup_starts_stops_and_restarts_bots_while_the_others_relay() {
         Some(carol_topic),
         "a second topic"
     );
+    process.stop();
+}
+
+/// Rows a bot left in the inbox while it was not running (fetched by an
+/// earlier run that stopped before handling them) wait for it, though the
+/// other bots' rows go past them, and are handled once a reload brings it
+/// back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_that_comes_back_finds_the_rows_it_left() {
+    let fake = FakeTelegram::start().await.expect("fake Telegram");
+    let [a, b] = ["a", "b"].map(|name| Bot::new(&fake, name));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("bots.toml");
+    let http = free_port();
+    let file = |tables: &[(&Bot, &str)]| write_config(&path, &fake.api_url(), http, "5s", tables);
+
+    // The earlier run fetched Zoe's message to a and stored it, with a's
+    // offset past it, as its poller does.
+    let zoe = fake.add_user("Zoe", None);
+    fake.user_sends(&a.fake, &zoe, "left behind");
+    let url = format!("{}/bot{}/getUpdates", fake.api_url(), a.fake.token);
+    let answer: serde_json::Value = reqwest::get(url)
+        .await
+        .expect("getUpdates")
+        .json()
+        .await
+        .expect("getUpdates' answer");
+    let update = answer["result"][0].clone();
+    let update_id = update["update_id"].as_i64().expect("an update");
+    let store = Store::open(&dir.path().join("switchboard.db")).expect("the database");
+    store
+        .write(move |tx| {
+            let raw = update.to_string();
+            inbox::append_updates(tx, "a", [(update_id, raw.as_str())], update_id + 1, 0)?;
+            Ok(())
+        })
+        .await
+        .expect("the earlier run's row");
+    drop(store);
+
+    // This run starts without a: b's rows are handled, a's wait.
+    file(&[(&b, "")]);
+    let mut command = switchboard_command(&path);
+    for bot in [&a, &b] {
+        command.env(&bot.variable, &bot.fake.token);
+    }
+    command.env("RUST_LOG", "info");
+    let process = Switchboard::spawn(command, None);
+    wait_for_health(http, |health| health["bots"]["b"]["state"] == "polling").await;
+    let bella = fake.add_user("Bella", None);
+    for text in ["one", "two"] {
+        fake.user_sends(&b.fake, &bella, text);
+    }
+    b.wait_topic(&fake, &bella, |shown| shown == ["one", "two"])
+        .await;
+    assert_eq!(
+        a.topic_of(&fake, &zoe),
+        None,
+        "a's row was handled without a"
+    );
+
+    // a comes back, and Zoe's message reaches its group, once.
+    file(&[(&a, ""), (&b, "")]);
+    hang_up(&process);
+    wait_for_log(&process, "configuration reloaded", 1).await;
+    a.wait_topic(&fake, &zoe, |shown| shown == ["left behind"])
+        .await;
     process.stop();
 }
 
