@@ -50,8 +50,6 @@ use crate::store::{self, FaultSwitch, Store};
 use crate::telegram::gate::TokenGate;
 use crate::telegram::{self, Client};
 
-/// How often the write-ahead log is copied into the database.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// How long a stop waits for the tasks to finish.
 const STOP_DEADLINE: Duration = Duration::from_secs(5);
 /// Bound on every call but the long poll, by default.
@@ -206,10 +204,6 @@ pub async fn run_with_reload(
     });
     supervisor.spawn("dispatcher".into(), move |shutdown| {
         Arc::clone(&dispatcher).run(shutdown)
-    });
-    let checkpoint_store = store.clone();
-    supervisor.spawn("checkpoint".into(), move |shutdown| {
-        checkpoint(checkpoint_store.clone(), shutdown)
     });
     let scheduler = Arc::new(Scheduler {
         store: store.clone(),
@@ -582,18 +576,6 @@ where
             _ = tick.tick() => task().await,
         }
     }
-}
-
-/// Checkpoints the database in the background (see `store`).
-async fn checkpoint(store: Store, shutdown: CancellationToken) {
-    every(CHECKPOINT_EVERY, shutdown, || async {
-        if let Err(err) = store.checkpoint().await {
-            if !store::is_storage_error(&err) {
-                warn!(cause = %format!("{err:#}"), "checkpoint failed; will retry");
-            }
-        }
-    })
-    .await;
 }
 
 /// Periodic work: autoclose, and forgetting what is no longer needed (update

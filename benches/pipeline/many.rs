@@ -19,9 +19,8 @@
 //! warm-up included; VmRSS sampled during the run and at the end) and CPU
 //! (by thread), and this process's CPU (the fake's work, and the sending).
 //!
-//! The fake wakes every waiting long poll on any change of its state (one
-//! version counter for the whole fake), so with many bots its own CPU is
-//! high: this process's share is printed to read the latency against.
+//! The fake runs in this process and serves every bot's calls: this
+//! process's share of the CPU is printed to read the latency against.
 
 use std::collections::HashMap;
 use std::time::Duration;

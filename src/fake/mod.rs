@@ -68,7 +68,9 @@
 //!
 //! Concurrency: the whole world lives behind one `std::sync::Mutex` that is never
 //! held across an `.await`. Every change bumps a `tokio::sync::watch` version
-//! counter; long polls and [`FakeTelegram::wait_until`] sleep on it.
+//! counter, which [`FakeTelegram::wait_until`] sleeps on; a change that a
+//! bot's waiting `getUpdates` must see also bumps that bot's own counter, so
+//! a long poll wakes for its own bot only.
 //!
 //! Files: this one holds the handle and the public types; `server.rs` the
 //! HTTP side of the Bot API (routing, faults, the long poll), `control.rs`
