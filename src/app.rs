@@ -578,8 +578,8 @@ where
     }
 }
 
-/// Periodic work: autoclose, and forgetting what is no longer needed (update
-/// ids older than two days, calls older than the rate limits' windows).
+/// Periodic work: autoclose, and forgetting what is no longer needed (calls
+/// older than the rate limits' windows).
 struct Scheduler {
     store: Store,
     /// The running bots (it follows reloads).
@@ -616,8 +616,6 @@ impl Scheduler {
         let pruned = self
             .store
             .write(move |tx| {
-                let now = crate::clock::unix_now();
-                store::updates::prune(tx, now - store::updates::REMEMBER_SECS)?;
                 // One delete for all bots, beyond the longest window any
                 // running bot restores (a bot's own windows may be shorter:
                 // keeping a little more is harmless).

@@ -223,7 +223,7 @@ impl Poller {
             .store
             .write(move |tx| {
                 let batch = updates.iter().map(|u| (u.update_id, u.json.get()));
-                Ok(store::inbox::append_updates(tx, &bot, batch, next, now)?)
+                store::inbox::append_updates(tx, &bot, batch, next, now)
             })
             .await?;
         if stored < fetched {

@@ -49,17 +49,18 @@ pub fn append_updates<'a>(
     updates: impl IntoIterator<Item = (i64, &'a str)>,
     new_offset: i64,
     now: i64,
-) -> rusqlite::Result<usize> {
+) -> anyhow::Result<usize> {
     let mut insert =
         conn.prepare_cached("INSERT INTO inbox (bot, kind, payload) VALUES (?1, 'update', ?2)")?;
+    let mut seen = super::updates::Stored::load(conn, bot)?;
     let mut stored = 0;
     for (update_id, raw) in updates {
-        if super::updates::first_sight(conn, bot, update_id, now)? {
+        if seen.first_sight(update_id, now) {
             insert.execute(params![bot, raw])?;
             stored += 1;
         }
     }
-    super::bots::save_offset(conn, bot, new_offset)?;
+    seen.save(conn, bot, new_offset)?;
     Ok(stored)
 }
 

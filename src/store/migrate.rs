@@ -21,6 +21,7 @@ const STEPS: &[Step] = &[
     Step::Sql(include_str!("schema_v1.sql")),
     Step::Sql(include_str!("schema_v2.sql")),
     Step::SqlThen(include_str!("schema_v3.sql"), legacy::rewrite_jobs),
+    Step::Sql(include_str!("schema_v4.sql")),
 ];
 
 /// The schema version this switchboard writes.
@@ -274,6 +275,33 @@ mod legacy {
 mod tests {
     use super::*;
     use crate::outbox::{Action, Job, Purpose, SenderReport, Target};
+
+    /// A database at version 3 with remembered update ids: each bot's become
+    /// one run, and a repeat of any of them is still recognised.
+    #[test]
+    fn version_3_update_ids_become_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("db")).unwrap();
+        for step in &STEPS[..3] {
+            match step {
+                Step::Sql(sql) | Step::SqlThen(sql, _) => conn.execute_batch(sql).unwrap(),
+            }
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        conn.execute_batch(
+            "INSERT INTO bots (name, update_offset) VALUES ('a', 13), ('quiet', 5);
+             INSERT INTO seen_updates (bot, update_id, at) VALUES ('a', 10, 100), ('a', 12, 200), ('a', 11, 150);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+
+        let mut a = crate::store::updates::Stored::load(&conn, "a").unwrap();
+        assert!(!a.first_sight(11, 300));
+        assert!(a.first_sight(13, 300));
+        let mut quiet = crate::store::updates::Stored::load(&conn, "quiet").unwrap();
+        assert!(quiet.first_sight(4, 300), "no ids were remembered");
+        assert_eq!(crate::store::bots::offset(&conn, "a").unwrap(), 13);
+    }
 
     /// A database at version 2 with a job of every old shape, upgraded.
     #[test]

@@ -1,0 +1,11 @@
+-- The update ids each bot stored lately move into its row, as runs of ids
+-- (see store/updates.rs): one row written per batch instead of one per
+-- update. A bot's remembered ids become one run, from its lowest to its
+-- highest, last extended when the newest was stored.
+ALTER TABLE bots ADD COLUMN stored_updates TEXT NOT NULL DEFAULT '[]';
+UPDATE bots SET stored_updates = (
+    SELECT json_array(json_array(min(update_id), max(update_id), max(at)))
+    FROM seen_updates WHERE seen_updates.bot = bots.name
+)
+WHERE EXISTS (SELECT 1 FROM seen_updates WHERE seen_updates.bot = bots.name);
+DROP TABLE seen_updates;
