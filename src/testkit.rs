@@ -9,7 +9,8 @@
 //! absence of something is a fact.
 //!
 //! [`FakeControl`] is a client of a fake's control API, for a fake in
-//! another process (`switchboard fake`).
+//! another process (`switchboard fake`). [`enqueue_broadcast`] queues a
+//! broadcast as the broadcast feature will.
 //!
 //! What a run can get wrong (a port, the app not stopping or not settling)
 //! is an error; a desk used wrongly (launched twice, asked for a first bot
@@ -26,7 +27,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::{self, Options};
 use crate::config::{BotConfig, BotSettings, Config, HttpConfig, Mode, Token};
-use crate::fake::{FakeBot, FakeTelegram};
+use crate::fake::{FakeBot, FakeTelegram, FakeUser};
+use crate::outbox::{Action, Job, Lane, Purpose, Target, queue};
 use crate::store::Store;
 
 /// How long [`Desk::stop`] waits for the app (which gives its own tasks 5 s).
@@ -214,6 +216,30 @@ impl Desk {
     fn first(&self) -> &DeskBot {
         self.bots.first().expect("a desk with at least one bot")
     }
+}
+
+/// Queues a broadcast the way a broadcast feature would: one job per user,
+/// at the lowest priority, in one transaction.
+pub fn enqueue_broadcast(
+    store: &Store,
+    bot: &str,
+    users: &[FakeUser],
+    text: &str,
+) -> anyhow::Result<()> {
+    let mut conn = store.conn()?;
+    let tx = conn.transaction()?;
+    for user in users {
+        let job = Job {
+            purpose: Purpose::Broadcast,
+            action: Action::SendText {
+                to: Target::User(user.id),
+                text: text.into(),
+            },
+        };
+        queue::enqueue(&tx, bot, &Lane::Broadcast(user.id), user.id, &job, 0)?;
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 impl Drop for Desk {

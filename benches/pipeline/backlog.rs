@@ -25,7 +25,7 @@ use anyhow::{Context, bail};
 use switchboard::fake::{FakeTelegram, FakeUser};
 use switchboard::store::Store;
 
-use crate::common::{MESSAGE_LIMIT, enqueue_broadcast, per_sec, thousands, verdict, wait_settled};
+use crate::common::{per_sec, reply_delivered, thousands, verdict, wait_settled};
 use crate::process::{
     UNLIMITED, core_percent, cpu_ticks, describe_threads, mb, proc_status_kb, spawn_switchboard,
     thread_ticks, ticks_between, write_config,
@@ -84,7 +84,7 @@ pub async fn backlog(jobs: usize, drain: bool) -> anyhow::Result<()> {
         .collect();
     let made = setup.elapsed();
     let store = Store::open(&database)?;
-    enqueue_broadcast(&store, BOT, &audience, "weekly news")?;
+    switchboard::testkit::enqueue_broadcast(&store, BOT, &audience, "weekly news")?;
     drop(store);
     drop(audience);
     println!(
@@ -111,18 +111,14 @@ pub async fn backlog(jobs: usize, drain: bool) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     let out_before = fake.stats().sends.len();
-    let written = Instant::now();
-    fake.operator_sends(group, Some(topic), &operator, "your answer");
-    let delivered = fake
-        .wait_until(MESSAGE_LIMIT, |f| {
-            let chat = f.private_chat(&bot, &alice);
-            chat.last()
-                .is_some_and(|m| m.text.as_deref() == Some("your answer"))
-                .then_some(())
-        })
-        .await;
-    let reply = written.elapsed();
-    delivered.context("the reply was not delivered")?;
+    let reply = reply_delivered(
+        &fake,
+        (&bot, &alice),
+        (group, topic),
+        &operator,
+        "your answer",
+    )
+    .await?;
     let out_after = fake.stats().sends.len();
     let rss_at_reply = proc_status_kb(pid, "VmRSS")?;
     let hwm_at_reply = proc_status_kb(pid, "VmHWM")?;

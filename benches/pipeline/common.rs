@@ -5,11 +5,10 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use switchboard::app::Options;
 use switchboard::config::{BotSettings, Limits};
-use switchboard::fake::{FakeTelegram, FakeUser};
-use switchboard::outbox::{Action, Job, Lane, Purpose, Target};
+use switchboard::fake::{FakeBot, FakeTelegram, FakeUser};
 use switchboard::store::Store;
 use switchboard::testkit::Desk;
 
@@ -100,28 +99,26 @@ pub fn init_logs() {
         .try_init();
 }
 
-/// Queues a broadcast the way a broadcast feature would: one job per user at
-/// the lowest priority.
-pub fn enqueue_broadcast(
-    store: &Store,
-    bot: &str,
-    users: &[FakeUser],
+/// An operator writes `text` in `topic`; returns how long until the user's
+/// chat shows it (the fake re-checks on every change).
+pub async fn reply_delivered(
+    fake: &FakeTelegram,
+    (bot, user): (&FakeBot, &FakeUser),
+    (group, topic): (i64, i64),
+    operator: &FakeUser,
     text: &str,
-) -> anyhow::Result<()> {
-    let mut conn = store.conn()?;
-    let tx = conn.transaction()?;
-    for user in users {
-        let job = Job {
-            purpose: Purpose::Broadcast,
-            action: Action::SendText {
-                to: Target::User(user.id),
-                text: text.into(),
-            },
-        };
-        switchboard::outbox::queue::enqueue(&tx, bot, &Lane::Broadcast(user.id), user.id, &job, 0)?;
-    }
-    tx.commit()?;
-    Ok(())
+) -> anyhow::Result<Duration> {
+    let written = Instant::now();
+    fake.operator_sends(group, Some(topic), operator, text);
+    fake.wait_until(MESSAGE_LIMIT, |f| {
+        let chat = f.private_chat(bot, user);
+        chat.last()
+            .is_some_and(|m| m.text.as_deref() == Some(text))
+            .then_some(())
+    })
+    .await
+    .context("the reply was not delivered")?;
+    Ok(written.elapsed())
 }
 
 /// The `q` quantile of sorted samples in ms (nearest rank).

@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use switchboard::app::Options;
 use switchboard::store::Store;
 
-use crate::common::{add_users, desk, enqueue_broadcast, verdict};
+use crate::common::{add_users, desk, verdict};
 
 /// The target from the issue; printed next to the figure, never enforced.
 const TARGET_UTILISATION: f64 = 0.97;
@@ -28,7 +28,7 @@ pub async fn limiter(sends: usize) -> anyhow::Result<()> {
         fake.user_started_bot(desk.bot(), user);
     }
     let store = Store::open(&desk.database)?;
-    enqueue_broadcast(&store, &desk.bots[0].config.name, &users, "news")?;
+    switchboard::testkit::enqueue_broadcast(&store, &desk.bots[0].config.name, &users, "news")?;
     desk.launch(Options::default())?;
     let limit = Duration::from_secs(60) + Duration::from_secs(u64::try_from(sends / 25)?);
     let done = fake

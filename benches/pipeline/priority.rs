@@ -7,9 +7,7 @@ use anyhow::Context;
 use switchboard::app::Options;
 use switchboard::store::Store;
 
-use crate::common::{
-    MESSAGE_LIMIT, WARM_UP_LIMIT, add_users, desk, enqueue_broadcast, per_sec, thousands, verdict,
-};
+use crate::common::{WARM_UP_LIMIT, add_users, desk, per_sec, reply_delivered, thousands, verdict};
 
 /// The target from the issue; printed next to the figure, never enforced.
 const TARGET_REPLY_MS: f64 = 1_000.0;
@@ -42,7 +40,12 @@ pub async fn priority(broadcast: usize) -> anyhow::Result<()> {
         fake.user_started_bot(&bot, user);
     }
     let store = Store::open(&desk.database)?;
-    enqueue_broadcast(&store, &desk.bots[0].config.name, &audience, "weekly news")?;
+    switchboard::testkit::enqueue_broadcast(
+        &store,
+        &desk.bots[0].config.name,
+        &audience,
+        "weekly news",
+    )?;
     fake.clear_stats();
     desk.launch(Options::default())?;
     // Reply once the broadcast is under way.
@@ -53,17 +56,14 @@ pub async fn priority(broadcast: usize) -> anyhow::Result<()> {
         .await;
     under_way.context("the broadcast did not start")?;
     let started = Instant::now();
-    fake.operator_sends(group, Some(topic), &operator, "your answer");
-    let delivered = fake
-        .wait_until(MESSAGE_LIMIT, |f| {
-            let chat = f.private_chat(&bot, &alice);
-            chat.last()
-                .is_some_and(|m| m.text.as_deref() == Some("your answer"))
-                .then_some(())
-        })
-        .await;
-    let reply = started.elapsed();
-    delivered.context("the reply was not delivered")?;
+    let reply = reply_delivered(
+        &fake,
+        (&bot, &alice),
+        (group, topic),
+        &operator,
+        "your answer",
+    )
+    .await?;
     let sent_before = fake.stats().sends.len();
     let finished = fake
         .wait_until(Duration::from_secs(600), |f| {

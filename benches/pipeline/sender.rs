@@ -33,7 +33,7 @@ use switchboard::store::Store;
 use switchboard::testkit::FakeControl;
 use tokio::task::JoinSet;
 
-use crate::common::{enqueue_broadcast, per_sec, thousands, verdict, wait_settled};
+use crate::common::{per_sec, thousands, verdict, wait_settled};
 use crate::process::{
     FakeProcess, Ticks, UNLIMITED, cpu_ticks, describe_threads, mb, proc_status_kb, spawn_fake,
     spawn_switchboard, thread_ticks, ticks_ms, write_config,
@@ -96,7 +96,7 @@ async fn throughput(
             .context("creating the audience")?,
     )?;
     let store = Store::open(&paths.database)?;
-    enqueue_broadcast(&store, BOT, &audience, "weekly news")?;
+    switchboard::testkit::enqueue_broadcast(&store, BOT, &audience, "weekly news")?;
     drop(store);
     println!(
         "sender: {jobs} users who started the bot and {jobs} broadcast jobs made in {:.1} s",

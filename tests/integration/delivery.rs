@@ -2,7 +2,6 @@ use std::time::Duration;
 
 use switchboard::config::{BotSettings, Limits, Rate};
 use switchboard::fake::{self, Fault, FaultRule};
-use switchboard::outbox::{Action, Job, Lane, Purpose, Target, queue};
 use switchboard::store::Store;
 
 use crate::util::{Desk, wait_delivered_in_order};
@@ -153,23 +152,10 @@ async fn a_burst_to_many_users_stays_within_the_bot_budget() {
     assert!(stats.bot_max_in_window(desk.bot().id, budget.per) <= 500);
 }
 
-/// Queues a broadcast the way a broadcast feature would: one job per user,
-/// at the lowest priority.
+/// Queues a broadcast from "shop" to `users` (see the test kit's).
 fn enqueue_broadcast(desk: &Desk, users: &[switchboard::fake::FakeUser], text: &str) {
     let store = Store::open(&desk.database).expect("database");
-    let mut conn = store.conn().expect("connection");
-    let tx = conn.transaction().expect("transaction");
-    for user in users {
-        let job = Job {
-            purpose: Purpose::Broadcast,
-            action: Action::SendText {
-                to: Target::User(user.id),
-                text: text.into(),
-            },
-        };
-        queue::enqueue(&tx, "shop", &Lane::Broadcast(user.id), user.id, &job, 0).expect("enqueue");
-    }
-    tx.commit().expect("commit");
+    switchboard::testkit::enqueue_broadcast(&store, "shop", users, text).expect("broadcast");
 }
 
 /// An operator's reply does not wait behind a queued broadcast: it is
