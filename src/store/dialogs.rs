@@ -93,6 +93,11 @@ pub fn by_topic(
 /// Of `groups` (never empty), the one with the fewest open dialogs of `bot`;
 /// the first listed among equals.
 pub fn least_busy_group(conn: &Connection, bot: &str, groups: &[i64]) -> rusqlite::Result<i64> {
+    if let [only] = groups {
+        return Ok(*only);
+    }
+    // Counted in the index of open dialogs alone (`dialogs_open_by_group`):
+    // a bot's closed dialogs, however many, are not read.
     let mut stmt = conn.prepare_cached(
         "SELECT COUNT(*) FROM dialogs WHERE bot = ?1 AND backend_group = ?2 AND status != 'closed'",
     )?;
@@ -198,6 +203,27 @@ pub fn waiting_since(conn: &Connection, cutoff: i64) -> rusqlite::Result<Vec<(Di
 mod tests {
     use super::*;
     use crate::store::testing::temp_store;
+
+    #[test]
+    fn open_dialogs_are_counted_in_their_own_index() {
+        let (store, _dir) = temp_store();
+        let conn = store.conn().unwrap();
+        let plan: Vec<String> = conn
+            .prepare(
+                "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM dialogs \
+                 WHERE bot = 'a' AND backend_group = -1 AND status != 'closed'",
+            )
+            .unwrap()
+            .query_map([], |row| row.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("COVERING INDEX dialogs_open_by_group")),
+            "{plan:?}"
+        );
+    }
 
     #[test]
     fn new_dialogs_go_to_the_least_busy_group() {

@@ -9,3 +9,7 @@ UPDATE bots SET stored_updates = (
 )
 WHERE EXISTS (SELECT 1 FROM seen_updates WHERE seen_updates.bot = bots.name);
 DROP TABLE seen_updates;
+
+-- A new dialog goes to the group with the fewest open ones: counted in an
+-- index of the open dialogs alone, not among every dialog a bot ever had.
+CREATE INDEX dialogs_open_by_group ON dialogs (bot, backend_group, status) WHERE status != 'closed';
