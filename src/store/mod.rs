@@ -24,8 +24,8 @@
 //! (no message waits for the disk) and measured worse: under a steady stream
 //! of writes it always lags the writer, so the log never starts over, grows
 //! to the safety net, and the writer then syncs tens of megabytes at once
-//! (p99 latency 60–480 ms with 1,000 bots relaying, against 15–35 ms this
-//! way; docs/BENCHMARKS.md).
+//! (`many`'s p99 latency 54–476 ms with 1,000 bots relaying, against 10–18
+//! ms in most runs this way; docs/BENCHMARKS.md).
 
 pub mod bots;
 pub mod dead_letters;
