@@ -321,7 +321,9 @@ mod tests {
     async fn the_log_stays_small_under_a_steady_stream_of_writes() {
         let (store, dir) = testing::temp_store();
         let log = dir.path().join("test.db-wal");
-        // Readers come and go meanwhile, as the senders' and the API's do.
+        // Short reads come and go meanwhile, one after the other, as the
+        // dispatcher's do. (A read that never ends would hold the log: SQLite
+        // starts it over only when no reader is in it.)
         let reading = CancellationToken::new();
         let reader = tokio::spawn({
             let (store, reading) = (store.clone(), reading.clone());
@@ -329,7 +331,7 @@ mod tests {
                 while !reading.is_cancelled() {
                     store
                         .run(|conn| {
-                            Ok(conn.query_row("SELECT count(*) FROM inbox", [], |r| {
+                            Ok(conn.query_row("SELECT count(*) FROM bots", [], |r| {
                                 r.get::<_, i64>(0)
                             })?)
                         })

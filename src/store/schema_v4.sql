@@ -13,3 +13,7 @@ DROP TABLE seen_updates;
 -- A new dialog goes to the group with the fewest open ones: counted in an
 -- index of the open dialogs alone, not among every dialog a bot ever had.
 CREATE INDEX dialogs_open_by_group ON dialogs (bot, backend_group, status) WHERE status != 'closed';
+
+-- The dispatcher reads the inbox from a cursor over its ids: the index by
+-- bot is no longer read, and each insert and delete wrote a page of it.
+DROP INDEX inbox_by_bot;
