@@ -35,7 +35,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::error::ApiError;
 use super::params::Params;
-use super::world::{Handler, PollRequest, find_method};
+use super::world::{Handler, PollRequest, Update, find_method};
 use super::{Core, Fault};
 
 /// Bodies above this are refused with 413 (Telegram's own limits are lower
@@ -121,10 +121,7 @@ async fn handle(
             return ApiError::new(500, "connection cut by the fake").into_response();
         }
     }
-    execute(&core, bot, &method, params)
-        .await
-        .map(Answer)
-        .into_response()
+    execute(&core, bot, &method, params).await.into_response()
 }
 
 /// The gate every request passes after it is decoded and before it is
@@ -151,20 +148,46 @@ async fn execute(
     bot: Option<i64>,
     method: &str,
     params: Result<Params, ApiError>,
-) -> Result<Value, ApiError> {
+) -> Result<Reply, ApiError> {
     let bot = bot.ok_or_else(ApiError::unauthorized)?;
     let method = find_method(method).ok_or_else(ApiError::not_found)?;
     let params = params?;
     match method.handler {
-        Handler::LongPoll => long_poll(core, bot, &params).await,
-        Handler::Apply(_) => core.mutate(|world| world.apply(bot, method, &params)),
+        Handler::LongPoll => long_poll(core, bot, &params).await.map(Reply::Updates),
+        Handler::Apply(_) => core
+            .mutate(|world| world.apply(bot, method, &params))
+            .map(Reply::Value),
+    }
+}
+
+/// A method's result: a value, or a `getUpdates` batch, which is serialised
+/// from the updates the world shares rather than from a copy of them.
+enum Reply {
+    Value(Value),
+    Updates(Vec<Update>),
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        match self {
+            Reply::Value(value) => Answer(value).into_response(),
+            Reply::Updates(updates) => {
+                #[derive(serde::Serialize)]
+                struct Batch<'a> {
+                    ok: bool,
+                    result: Vec<&'a Value>,
+                }
+                let result = updates.iter().map(|update| &**update).collect();
+                Json(Batch { ok: true, result }).into_response()
+            }
+        }
     }
 }
 
 /// `getUpdates`: answers at once if updates are pending, otherwise waits up
 /// to `timeout` for one to arrive. A newer `getUpdates` for the same bot ends
 /// the wait with 409.
-async fn long_poll(core: &Core, bot: i64, params: &Params) -> Result<Value, ApiError> {
+async fn long_poll(core: &Core, bot: i64, params: &Params) -> Result<Vec<Update>, ApiError> {
     let request = PollRequest::parse(params)?;
     let generation = core.mutate(|world| world.begin_poll(bot, &request))?;
     let deadline = super::deadline_after(request.timeout);
@@ -174,16 +197,16 @@ async fn long_poll(core: &Core, bot: i64, params: &Params) -> Result<Value, ApiE
     loop {
         let updates = core.read(|world| world.poll(bot, generation, request.limit))?;
         if !updates.is_empty() || request.timeout == Duration::ZERO {
-            return Ok(Value::Array(updates));
+            return Ok(updates);
         }
         tokio::select! {
             changed = changes.changed() => {
                 if changed.is_err() {
-                    return Ok(json!([]));
+                    return Ok(Vec::new());
                 }
             }
-            () = tokio::time::sleep_until(deadline) => return Ok(json!([])),
-            () = core.shutdown.cancelled() => return Ok(json!([])),
+            () = tokio::time::sleep_until(deadline) => return Ok(Vec::new()),
+            () = core.shutdown.cancelled() => return Ok(Vec::new()),
         }
     }
 }

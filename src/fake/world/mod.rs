@@ -31,7 +31,7 @@ use super::limits::{FakeStats, Limiter, Limits};
 use super::{FakeBot, FakeUser, FaultRule, RecordedRequest};
 
 pub(super) use self::methods::{Handler, find_method, method_names};
-pub(super) use self::updates::PollRequest;
+pub(super) use self::updates::{PollRequest, Update};
 
 const FIRST_USER_ID: i64 = 1_000_000_001;
 const FIRST_BOT_ID: i64 = 7_000_000_001;
@@ -67,13 +67,13 @@ pub(super) struct World {
 struct BotAccount {
     profile: FakeBot,
     /// Unconfirmed updates, oldest first, each with its `update_id`.
-    updates: VecDeque<Value>,
+    updates: VecDeque<Update>,
     /// The latest confirmed updates (at most `updates::CONFIRMED_KEPT`), oldest first.
-    confirmed: VecDeque<Value>,
+    confirmed: VecDeque<Update>,
     /// Confirmed updates to serve again, with the next `getUpdates`.
-    repeats: Vec<Value>,
+    repeats: Vec<Update>,
     /// Repeats the current `getUpdates` serves before the queue.
-    serving: Vec<Value>,
+    serving: Vec<Update>,
     next_update_id: i64,
     /// Remembered filter; `None` or empty means the default set.
     allowed_updates: Option<Vec<String>>,

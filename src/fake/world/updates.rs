@@ -1,6 +1,7 @@
 //! Updates: one queue per bot with `getUpdates` semantics, and webhooks.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
@@ -17,6 +18,10 @@ const MAX_UPDATES_PER_POLL: i64 = 100;
 /// Update types left out when a bot has no `allowed_updates` (or an empty one).
 const NOT_DELIVERED_BY_DEFAULT: [&str; 3] =
     ["chat_member", "message_reaction", "message_reaction_count"];
+
+/// An update as queued: shared, so that serving it copies a pointer, not
+/// the update.
+pub(in crate::fake) type Update = Arc<Value>;
 
 /// A decoded `getUpdates` call.
 #[derive(Debug)]
@@ -92,7 +97,7 @@ impl World {
         bot: i64,
         generation: u64,
         limit: usize,
-    ) -> Result<Vec<Value>, ApiError> {
+    ) -> Result<Vec<Update>, ApiError> {
         let account = self.bot(bot);
         if account.webhook_url.is_some() {
             return Err(ApiError::new(409, CONFLICT_WEBHOOK));
@@ -124,7 +129,7 @@ impl World {
         let id = account.next_update_id;
         account.next_update_id += 1;
         update.insert("update_id".into(), id.into());
-        account.updates.push_back(Value::Object(update));
+        account.updates.push_back(Arc::new(Value::Object(update)));
         self.polls_changed.insert(bot);
         id
     }
@@ -156,7 +161,7 @@ impl World {
         update.insert("update_id".into(), account.next_update_id.into());
         update.insert(kind.into(), payload);
         account.next_update_id += 1;
-        account.updates.push_back(Value::Object(update));
+        account.updates.push_back(Arc::new(Value::Object(update)));
         self.polls_changed.insert(bot);
     }
 
