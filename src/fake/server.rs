@@ -7,9 +7,10 @@
 //! A request's life: parse path, query and body -> `admit` records it and picks
 //! a fault -> the fault answers, hangs, delays or cuts the connection -> the
 //! method's handler from the methods table runs under the world's lock, after
-//! the rate limits had their say (`getUpdates` instead waits on the version
-//! counter, without the lock) -> `{"ok":..}` with the HTTP status equal to the
-//! error code.
+//! the rate limits had their say (`getUpdates` instead waits on its bot's
+//! poll counter, without the lock, and answers with the queued updates
+//! themselves, shared, not copies) -> `{"ok":..}` with the HTTP status equal
+//! to the error code.
 //!
 //! To drop a connection on purpose, every accepted TCP stream is wrapped in a
 //! [`CuttableStream`] whose [`ConnectionCutter`] the handler receives as its
