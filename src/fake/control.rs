@@ -22,6 +22,7 @@
 //! | `POST /fake/groups` | `{"title":"Support","bots":[BOT_ID],"forum":true}` (`forum` true if left out) | `{"id":..}`; the bots are its admins, with `can_manage_topics` |
 //! | `POST /fake/bots/{bot}/chats/{user}` | `{"text":"hi"}`, or `{"content":{..}}` with any message fields | `{"message_id":..}`: the user wrote to the bot |
 //! | `GET /fake/bots/{bot}/chats/{user}` | | the private chat, both directions, as the Bot API's `Message` objects |
+//! | `POST /fake/bots/{bot}/chats/{user}/buttons` | `{"message_id":..,"data":"yes"}` | `{"callback_query_id":..}`: the user pressed the inline button with that `callback_data` under the bot's message (404 if it shows none) |
 //! | `GET /fake/groups/{group}/topics` | | the topics: `{"thread_id":..,"name":..,"icon_color":..,"closed":..,"deleted":..}` |
 //! | `POST /fake/groups/{group}/topics/{thread}` | `{"from":USER_ID,"text":"hi"}` (or `"content"`; `"reply_to":MESSAGE_ID` optional) | `{"message_id":..}`: an operator wrote in the topic (thread 1 is General) |
 //! | `GET /fake/groups/{group}/topics/{thread}` | | the topic's messages, service messages included (thread 1 is General) |
@@ -72,6 +73,7 @@ Control API (JSON in and out, answers shaped like the Bot API's):
   POST   /fake/groups                        {\"title\":\"Support\",\"bots\":[BOT_ID]} -> {\"id\"} (a forum; the bots are admins)
   POST   /fake/bots/BOT/chats/USER           {\"text\":\"hi\"}: the user writes to the bot
   GET    /fake/bots/BOT/chats/USER           the private chat's messages, both directions
+  POST   /fake/bots/BOT/chats/USER/buttons   {\"message_id\":7,\"data\":\"yes\"}: the user presses an inline button
   GET    /fake/groups/GROUP/topics           the group's topics
   POST   /fake/groups/GROUP/topics/THREAD    {\"from\":USER,\"text\":\"hi\"}: an operator writes (thread 1 is General)
   GET    /fake/groups/GROUP/topics/THREAD    the topic's messages
@@ -91,6 +93,10 @@ pub(super) fn routes() -> Router<Arc<Core>> {
         .route(
             "/fake/bots/{bot}/chats/{user}",
             get(private_chat).post(user_writes),
+        )
+        .route(
+            "/fake/bots/{bot}/chats/{user}/buttons",
+            post(user_presses_button),
         )
         .route("/fake/groups/{group}/topics", get(topics))
         .route(
@@ -272,6 +278,29 @@ async fn user_writes(
         Ok(Answer(
             json!({ "message_id": w.user_sends(bot, user, content) }),
         ))
+    })
+}
+
+/// A button press: which message, which button.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Press {
+    message_id: i64,
+    data: String,
+}
+
+async fn user_presses_button(
+    State(core): State<Arc<Core>>,
+    Ids(ids): Ids<(i64, i64)>,
+    body: Bytes,
+) -> Answered {
+    let (bot, user) = ids;
+    let press: Press = parse_body(&body)?;
+    core.mutate(|w| {
+        w.require_bot(bot)?;
+        w.require_user(user)?;
+        let id = w.user_presses_button(bot, user, press.message_id, &press.data)?;
+        Ok(Answer(json!({ "callback_query_id": id })))
     })
 }
 
@@ -648,6 +677,40 @@ mod tests {
             ],
             "only Bot API calls are recorded"
         );
+    }
+
+    #[tokio::test]
+    async fn a_user_presses_a_button_over_http() {
+        let fake = FakeTelegram::start().await.unwrap();
+        let control = FakeControl::new(&fake.api_url());
+        let bot = fake.add_bot("shop_bot");
+        let alice = fake.add_user("Alice", None);
+        fake.user_sends(&bot, &alice, "/start");
+        let keyboard =
+            json!({ "inline_keyboard": [[ { "text": "Yes", "callback_data": "yes" } ]] });
+        let sent = json!({ "chat_id": alice.id, "text": "Sure?", "reply_markup": keyboard });
+        let sent = bot_api(&fake, &bot, "sendMessage", sent).await;
+        let buttons = format!("bots/{}/chats/{}/buttons", bot.id, alice.id);
+
+        let press = json!({ "message_id": sent["message_id"], "data": "yes" });
+        let pressed = control.post(&buttons, &press).await.unwrap();
+        let updates = bot_api(&fake, &bot, "getUpdates", json!({ "offset": 2 })).await;
+        assert_eq!(
+            updates[0]["callback_query"]["id"],
+            pressed["callback_query_id"]
+        );
+        assert_eq!(updates[0]["callback_query"]["data"], "yes");
+
+        for press in [
+            json!({ "message_id": sent["message_id"], "data": "no" }),
+            json!({ "message_id": 1, "data": "yes" }),
+        ] {
+            let (status, body) = control
+                .call(Method::POST, &buttons, Some(&press))
+                .await
+                .unwrap();
+            assert_eq!(status, 404, "{press}: {body}");
+        }
     }
 
     #[tokio::test]

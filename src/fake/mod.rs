@@ -21,7 +21,9 @@
 //! - **Methods**: `getMe`, `getUpdates`, `setWebhook`, `deleteWebhook`,
 //!   `getWebhookInfo`, `sendMessage` (plain, entities, or HTML parse mode),
 //!   `copyMessage`, `copyMessages`, `createForumTopic`, `closeForumTopic`,
-//!   `reopenForumTopic`, `editForumTopic`, `getChat`, `getChatMember`, each
+//!   `reopenForumTopic`, `editForumTopic`, `editMessageReplyMarkup` (a
+//!   bot's own message; not inline messages), `answerCallbackQuery`,
+//!   `getChat`, `getChatMember`, each
 //!   declared once in the methods table (`world/methods.rs`), and matched in
 //!   any case as Telegram matches them (`sendmessage`). Other
 //!   methods answer 404 like Telegram does for unknown ones. Topic names are
@@ -50,21 +52,23 @@
 //!   makes the draw reproducible.
 //!
 //! A test acts as a person ([`FakeTelegram::user_sends`],
-//! [`FakeTelegram::operator_sends`], ...) and inspects what each chat shows
+//! [`FakeTelegram::operator_sends`], [`FakeTelegram::user_presses_button`]
+//! for an inline button: a `callback_query` update, ...) and inspects what each chat shows
 //! ([`FakeTelegram::private_chat`], [`FakeTelegram::topic_messages`], ...), what
 //! the bots asked for ([`FakeTelegram::requests`]), and waits for the system
 //! under test with [`FakeTelegram::wait_until`].
 //!
 //! Another process drives the fake through the **control API** served beside
 //! the Bot API under `/fake/` (JSON: create bots, users and groups, write as
-//! a user or an operator, read chats and topics, statistics, limits, faults;
+//! a user or an operator, press a button, read chats and topics, statistics,
+//! limits, faults;
 //! the routes are in `control.rs`). `switchboard fake` serves a fake on its
 //! own for that ([`standalone`]).
 //!
 //! Not modelled (yet): Telegram's dynamic limits (the fake's windows are
 //! fixed) and paid broadcasts, files and multipart uploads, Markdown parse
-//! modes (the text is kept as sent), message edits and deletions, webhook
-//! delivery.
+//! modes (the text is kept as sent), message edits (but for inline
+//! keyboards) and deletions, webhook delivery.
 //!
 //! Concurrency: the whole world lives behind one `std::sync::Mutex` that is never
 //! held across an `.await`. Every change bumps a `tokio::sync::watch` version
@@ -554,6 +558,33 @@ impl FakeTelegram {
     /// acting methods for unknown bots, users, groups or topics).
     pub fn user_sends(&self, bot: &FakeBot, user: &FakeUser, text: &str) -> i64 {
         self.user_sends_content(bot, user, serde_json::json!({ "text": text }))
+    }
+
+    /// The user presses the inline button with `data` under the bot's
+    /// message `message_id` in their chat: the bot gets a `callback_query`
+    /// update. Returns the query's id.
+    ///
+    /// # Panics
+    /// If that message is not the bot's or shows no such button.
+    pub fn user_presses_button(
+        &self,
+        bot: &FakeBot,
+        user: &FakeUser,
+        message_id: i64,
+        data: &str,
+    ) -> String {
+        self.core
+            .mutate(|w| w.user_presses_button(bot.id, user.id, message_id, data))
+            .unwrap_or_else(|err| {
+                panic!("cannot press {data:?} under message {message_id}: {err:?}")
+            })
+    }
+
+    /// `None` until the bot answered the button press `query_id`
+    /// (`answerCallbackQuery`); then the text it showed the user, if any.
+    #[must_use]
+    pub fn callback_answer(&self, query_id: &str) -> Option<Option<String>> {
+        self.core.read(|w| w.callback_answer(query_id))
     }
 
     /// The user started the bot some time ago (no update now): the bot may

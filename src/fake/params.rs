@@ -91,6 +91,10 @@ impl Params {
         self.opt_i64(name)?.ok_or_else(|| missing(name))
     }
 
+    pub(super) fn req_str(&self, name: &str) -> Result<String, ApiError> {
+        self.opt_str(name)?.ok_or_else(|| missing(name))
+    }
+
     /// A boolean parameter: `true`/`false`, or `1`/`0`, as JSON or text.
     pub(super) fn opt_bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
         self.get(name)

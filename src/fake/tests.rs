@@ -1556,3 +1556,106 @@ async fn a_migrated_group_answers_with_its_new_id() {
     assert_eq!(messages[2]["text"], "from the new group");
     assert_eq!(messages[2]["message_thread_id"], topic);
 }
+
+/// The bot's message with two callback buttons, sent to the desk's user.
+async fn send_choice(d: &Desk) -> i64 {
+    d.fake.user_sends(&d.bot, &d.user, "/start");
+    let keyboard = json!({ "inline_keyboard": [[
+        { "text": "Yes", "callback_data": "yes" },
+        { "text": "No", "callback_data": "no" },
+    ]] });
+    let sent = ok(
+        &d.fake,
+        &d.bot,
+        "sendMessage",
+        json!({ "chat_id": d.user.id, "text": "Sure?", "reply_markup": keyboard }),
+    )
+    .await;
+    sent["message_id"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn a_button_press_reaches_the_bot_and_is_answered_once() {
+    let d = desk().await;
+    let choice = send_choice(&d).await;
+    let query = d.fake.user_presses_button(&d.bot, &d.user, choice, "no");
+
+    let api = frankenstein_bot(&d.fake, &d.bot);
+    let params = GetUpdatesParams::builder()
+        .allowed_updates(vec![AllowedUpdate::CallbackQuery])
+        .build();
+    let updates = api.get_updates(&params).await.unwrap().result;
+    let UpdateContent::CallbackQuery(press) = &updates.last().unwrap().content else {
+        panic!("{updates:?}");
+    };
+    assert_eq!(press.id, query);
+    assert_eq!(press.data.as_deref(), Some("no"));
+    assert_eq!(press.from.id, u64::try_from(d.user.id).unwrap());
+    assert!(press.message.is_some(), "the pressed message comes with it");
+    assert_eq!(d.fake.callback_answer(&query), None);
+
+    let answer = frankenstein::methods::AnswerCallbackQueryParams::builder()
+        .callback_query_id(query.clone())
+        .text("Noted")
+        .build();
+    assert!(api.answer_callback_query(&answer).await.unwrap().result);
+    assert_eq!(d.fake.callback_answer(&query), Some(Some("Noted".into())));
+    let again = fails(
+        &d.fake,
+        &d.bot,
+        "answerCallbackQuery",
+        json!({ "callback_query_id": query }),
+        400,
+    )
+    .await;
+    assert!(again.contains("query ID is invalid"), "{again}");
+}
+
+#[tokio::test]
+async fn a_message_keyboard_is_edited_removed_and_not_edited_for_nothing() {
+    let d = desk().await;
+    let choice = send_choice(&d).await;
+    let keyboard = json!({ "inline_keyboard": [[ { "text": "Done", "callback_data": "done" } ]] });
+    let edited = ok(
+        &d.fake,
+        &d.bot,
+        "editMessageReplyMarkup",
+        json!({ "chat_id": d.user.id, "message_id": choice, "reply_markup": keyboard }),
+    )
+    .await;
+    assert_eq!(edited["reply_markup"], keyboard);
+    assert!(edited["edit_date"].is_i64());
+    let shown = &d.fake.private_chat(&d.bot, &d.user)[usize::try_from(choice - 1).unwrap()];
+    assert_eq!(shown.json["reply_markup"], keyboard);
+
+    let unchanged = fails(
+        &d.fake,
+        &d.bot,
+        "editMessageReplyMarkup",
+        json!({ "chat_id": d.user.id, "message_id": choice, "reply_markup": keyboard }),
+        400,
+    )
+    .await;
+    assert!(
+        unchanged.starts_with("Bad Request: message is not modified"),
+        "{unchanged}"
+    );
+    let users_own = fails(
+        &d.fake,
+        &d.bot,
+        "editMessageReplyMarkup",
+        json!({ "chat_id": d.user.id, "message_id": 1 }),
+        400,
+    )
+    .await;
+    assert!(users_own.contains("message can't be edited"), "{users_own}");
+
+    let removed = ok(
+        &d.fake,
+        &d.bot,
+        "editMessageReplyMarkup",
+        json!({ "chat_id": d.user.id, "message_id": choice }),
+    )
+    .await;
+    assert!(removed.get("reply_markup").is_none());
+}

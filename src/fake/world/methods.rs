@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     ChatKey, GENERAL_THREAD_ID, Group, Topic, World, content_map, message_id, message_index,
-    next_message_id, private_chat_json, reply_copy, topic_state_content, user_json,
+    next_message_id, now, private_chat_json, reply_copy, topic_state_content, user_json,
 };
 use crate::fake::error::ApiError;
 use crate::fake::html;
@@ -115,6 +115,16 @@ const METHODS: &[Method] = &[
         w.set_topic_closed(bot, p, false)
     }),
     Method::apply("editForumTopic", Posts::OneMessage, World::edit_forum_topic),
+    Method::apply(
+        "editMessageReplyMarkup",
+        Posts::Nothing,
+        World::edit_message_reply_markup,
+    ),
+    Method::apply(
+        "answerCallbackQuery",
+        Posts::Nothing,
+        World::answer_callback_query,
+    ),
     Method::apply("getChat", Posts::Nothing, |w, bot, p| w.get_chat(bot, p)),
     Method::apply("getChatMember", Posts::Nothing, |w, bot, p| {
         w.get_chat_member(bot, p)
@@ -469,6 +479,70 @@ impl World {
     }
 
     /// The messages of a chat the bot can copy from.
+    /// Replaces (or, without `reply_markup`, removes) the inline keyboard of
+    /// one of the bot's own messages; answers the edited message. Telegram
+    /// refuses an edit that changes nothing, and messages of others.
+    fn edit_message_reply_markup(&mut self, bot: i64, p: &Params) -> Result<Value, ApiError> {
+        if p.opt_str("inline_message_id")?.is_some() {
+            return Err(ApiError::bad_request(
+                "inline messages are not modelled by the fake",
+            ));
+        }
+        let chat_id = p.chat_id("chat_id")?;
+        let id = p.req_i64("message_id")?;
+        let markup = inline_markup(p)?;
+        let messages = self.source_messages_mut(bot, chat_id)?;
+        let message = message_index(id)
+            .and_then(|i| messages.get_mut(i))
+            .ok_or_else(|| ApiError::bad_request("message to edit not found"))?;
+        if message["from"]["id"].as_i64() != Some(bot) {
+            return Err(ApiError::bad_request("message can't be edited"));
+        }
+        if message.get("reply_markup") == markup.as_ref() {
+            return Err(ApiError::bad_request(
+                "message is not modified: specified new message content and reply markup \
+                 are exactly the same as a current content and reply markup of the message",
+            ));
+        }
+        let Some(fields) = message.as_object_mut() else {
+            return Err(ApiError::bad_request("message can't be edited"));
+        };
+        match markup {
+            Some(markup) => fields.insert("reply_markup".into(), markup),
+            None => fields.remove("reply_markup"),
+        };
+        fields.insert("edit_date".into(), now().into());
+        Ok(message.clone())
+    }
+
+    /// Answers a button press: once, and only one this bot was sent.
+    fn answer_callback_query(&mut self, bot: i64, p: &Params) -> Result<Value, ApiError> {
+        let id = p.req_str("callback_query_id")?;
+        match self.callback_queries.get_mut(&id) {
+            Some(query) if query.bot == bot && !query.answered => {
+                query.answered = true;
+                query.text = p.opt_str("text")?;
+                Ok(true.into())
+            }
+            _ => Err(ApiError::bad_request(
+                "query is too old and response timeout expired or query ID is invalid",
+            )),
+        }
+    }
+
+    /// Like [`World::source_messages`], to change one.
+    fn source_messages_mut(&mut self, bot: i64, chat_id: i64) -> Result<&mut Vec<Value>, ApiError> {
+        if chat_id > 0 {
+            return self
+                .private_chats
+                .get_mut(&(bot, chat_id))
+                .map(|chat| &mut chat.messages)
+                .ok_or_else(|| ApiError::bad_request("chat not found"));
+        }
+        self.joined_group(bot, chat_id)?;
+        Ok(&mut self.group_mut(chat_id).messages)
+    }
+
     fn source_messages(&self, bot: i64, chat_id: i64) -> Result<&[Value], ApiError> {
         if chat_id > 0 {
             if !self.users.contains_key(&chat_id) {

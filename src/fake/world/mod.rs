@@ -62,6 +62,16 @@ pub(super) struct World {
     /// Bots whose waiting `getUpdates` must look again (their updates, their
     /// webhook or their newest poll changed), taken after each change.
     polls_changed: BTreeSet<i64>,
+    /// Button presses sent to bots as `callback_query` updates, by id.
+    callback_queries: HashMap<String, CallbackQuery>,
+}
+
+/// A button press, and whether the bot answered it.
+pub(in crate::fake) struct CallbackQuery {
+    bot: i64,
+    answered: bool,
+    /// The text the answer showed the user, if any.
+    text: Option<String>,
 }
 
 struct BotAccount {
@@ -132,6 +142,7 @@ impl World {
             fault_rng: fastrand::Rng::new(),
             limiter: Limiter::default(),
             polls_changed: BTreeSet::new(),
+            callback_queries: HashMap::new(),
         }
     }
 

@@ -7,6 +7,7 @@ use super::{
     ChatKey, GENERAL_THREAD_ID, World, message_id, message_index, now, private_chat_json,
     reply_copy, thread_of, topic_state_content, user_json,
 };
+use crate::fake::error::ApiError;
 use crate::fake::{FakeMessage, FakeTopic};
 
 impl World {
@@ -36,6 +37,68 @@ impl World {
         );
         self.enqueue(bot, "message", message.clone());
         message_id(&message)
+    }
+
+    /// The user presses the inline button with `data` under the bot's
+    /// message `message_id` in their chat: a `callback_query` update.
+    /// Returns the query's id, for `answerCallbackQuery`; 404 if the bot sent
+    /// no such message or it shows no such button (a client cannot press a
+    /// button it does not show).
+    pub(in crate::fake) fn user_presses_button(
+        &mut self,
+        bot: i64,
+        user: i64,
+        message_id: i64,
+        data: &str,
+    ) -> Result<String, ApiError> {
+        let from = user_json(self.user(user));
+        let message = message_index(message_id)
+            .and_then(|i| self.private_chats.get(&(bot, user))?.messages.get(i))
+            .filter(|m| m["from"]["id"].as_i64() == Some(bot))
+            .ok_or_else(|| {
+                ApiError::new(404, "Not Found: the bot sent no such message to the user")
+            })?
+            .clone();
+        let shown = message["reply_markup"]["inline_keyboard"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_array)
+            .flatten()
+            .any(|button| button["callback_data"].as_str() == Some(data));
+        if !shown {
+            return Err(ApiError::new(
+                404,
+                "Not Found: the message shows no button with that callback data",
+            ));
+        }
+        let id = format!("{bot}{:06}", self.callback_queries.len() + 1);
+        self.callback_queries.insert(
+            id.clone(),
+            super::CallbackQuery {
+                bot,
+                answered: false,
+                text: None,
+            },
+        );
+        let query = json!({
+            "id": id,
+            "from": from,
+            "message": message,
+            "chat_instance": format!("{bot}{user}"),
+            "data": data,
+        });
+        self.enqueue(bot, "callback_query", query);
+        Ok(id)
+    }
+
+    /// `None` until the bot answered the button press `id`; then the text it
+    /// showed, if any.
+    pub(in crate::fake) fn callback_answer(&self, id: &str) -> Option<Option<String>> {
+        self.callback_queries
+            .get(id)
+            .filter(|query| query.answered)
+            .map(|query| query.text.clone())
     }
 
     /// The user started the bot some time ago: the bot may write to them.
