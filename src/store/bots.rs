@@ -2,21 +2,13 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-/// The `offset` to pass to the next `getUpdates` (0 for a bot never polled).
+/// The `offset` to pass to the next `getUpdates` (0 for a bot never polled);
+/// written with the batch it follows ([`super::updates::Stored::save`]).
 pub fn offset(conn: &Connection, bot: &str) -> rusqlite::Result<i64> {
     conn.prepare_cached("SELECT update_offset FROM bots WHERE name = ?1")?
         .query_row([bot], |row| row.get(0))
         .optional()
         .map(|offset| offset.unwrap_or(0))
-}
-
-pub fn save_offset(conn: &Connection, bot: &str, offset: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO bots (name, update_offset) VALUES (?1, ?2)
-         ON CONFLICT (name) DO UPDATE SET update_offset = excluded.update_offset",
-    )?
-    .execute(params![bot, offset])?;
-    Ok(())
 }
 
 /// Remembers the bot's @username (from `getMe`).
@@ -48,8 +40,9 @@ mod tests {
         assert_eq!(offset(&conn, "shop").unwrap(), 0);
         assert_eq!(username(&conn, "shop").unwrap(), None);
         save_username(&conn, "shop", "shop_bot").unwrap();
-        save_offset(&conn, "shop", 7).unwrap();
-        save_offset(&conn, "shop", 9).unwrap();
+        let stored = crate::store::updates::Stored::default();
+        stored.save(&conn, "shop", 7).unwrap();
+        stored.save(&conn, "shop", 9).unwrap();
         assert_eq!(offset(&conn, "shop").unwrap(), 9);
         assert_eq!(
             username(&conn, "shop").unwrap().as_deref(),

@@ -24,7 +24,7 @@
 //! (no message waits for the disk) and measured worse: under a steady stream
 //! of writes it always lags the writer, so the log never starts over, grows
 //! to the safety net, and the writer then syncs tens of megabytes at once
-//! (`many`'s p99 latency 54–476 ms with 1,000 bots relaying, against 10–18
+//! (`many`'s p99 latency 54–476 ms with 1,000 bots relaying, against 10–31
 //! ms in most runs this way; docs/BENCHMARKS.md).
 
 pub mod bots;
@@ -288,7 +288,7 @@ mod tests {
         {
             let store = Store::open(&path).unwrap();
             let conn = store.conn().unwrap();
-            bots::save_offset(&conn, "shop", 42).unwrap();
+            updates::Stored::default().save(&conn, "shop", 42).unwrap();
         }
         let store = Store::open(&path).unwrap();
         let conn = store.conn().unwrap();
