@@ -1,5 +1,7 @@
-//! Starts and stops everything: per bot a poller and a sender, one shared
-//! dispatcher, the scheduler and the HTTP server. Every task gets the
+//! Starts and stops everything: per bot a poller and a sender (and, in
+//! proxy and forward mode, the delivery to the existing bot's webhook), one
+//! shared dispatcher, the scheduler and the HTTP server (with the Bot API
+//! proxy). Every task gets the
 //! shutdown token and is tracked, so a stop waits for them (with a deadline).
 //!
 //! Every long-lived task runs under a supervisor: if it panics (a bug, or a
@@ -46,6 +48,8 @@ use crate::http::{self, AppState, BotHealth, Health};
 use crate::outbox::limiter::Limiter;
 use crate::outbox::sender::{Sender, Wake};
 use crate::poller::Poller;
+use crate::proxy::webhook::Delivery;
+use crate::proxy::{self, ExistingBot};
 use crate::store::{self, FaultSwitch, Store};
 use crate::telegram::gate::TokenGate;
 use crate::telegram::{self, Client};
@@ -115,10 +119,17 @@ pub struct Running {
     /// it. Read it after the commit: a bot restarted in between has a new
     /// sender, which is published here before it starts.
     pub senders: HashMap<String, Arc<Wake>>,
+    /// The existing bots of the proxy- and forward-mode bots, by name: the
+    /// proxy serves their tokens, the dispatcher offers them updates.
+    pub existing: HashMap<String, Arc<ExistingBot>>,
 }
 
 impl Running {
-    fn new(config: Config, senders: HashMap<String, Arc<Wake>>) -> Running {
+    fn new(
+        config: Config,
+        senders: HashMap<String, Arc<Wake>>,
+        existing: HashMap<String, Arc<ExistingBot>>,
+    ) -> Running {
         let bots = config
             .bots
             .iter()
@@ -128,6 +139,7 @@ impl Running {
             config,
             bots,
             senders,
+            existing,
         }
     }
 }
@@ -182,8 +194,17 @@ pub async fn run_with_reload(
         health: Arc::clone(&health),
         shutdown: shutdown.clone(),
     };
+    let proxy = proxy::Proxy::new(
+        &config.api_url,
+        config.http.max_upload,
+        store.clone(),
+        Arc::clone(&dispatcher_wake),
+        shutdown.clone(),
+    )?;
     let context = BotContext {
         store: store.clone(),
+        proxy: proxy.clone(),
+        clock: Arc::clone(&options.clock),
         api_url: config.api_url.clone(),
         poll_timeout: config.poll_timeout,
         poll_http: telegram::http_client(config.poll_timeout + POLL_GRACE)?,
@@ -219,6 +240,7 @@ pub async fn run_with_reload(
         health,
         store,
         running: bots.subscribe(),
+        proxy,
     };
     tracker.spawn(async move {
         if let Err(err) = http::serve(listener, state, http_shutdown).await {
@@ -249,6 +271,9 @@ pub async fn run_with_reload(
 /// What building a bot's tasks needs; the same for every bot.
 struct BotContext {
     store: Store,
+    /// The Bot API proxy: its client delivers webhooks too.
+    proxy: proxy::Proxy,
+    clock: Arc<dyn Clock>,
     /// `api_url` and `poll_timeout` take a restart to change (a reload
     /// refuses them), so they are fixed here.
     api_url: String,
@@ -270,6 +295,7 @@ impl BotContext {
     fn build(&self, bot: &BotConfig) -> BotTasks {
         let wake = Arc::new(Wake::default());
         let token = TokenGate::default();
+        let existing = ExistingBot::new(bot);
         let poller = Poller {
             bot: bot.name.clone(),
             client: Client::new(self.poll_http.clone(), &self.api_url, &bot.token),
@@ -280,6 +306,7 @@ impl BotContext {
             retry_base: self.retry_base,
             token_probe: self.token_probe,
             token: token.clone(),
+            existing: existing.clone(),
         };
         let sender = Sender::new(
             bot.name.clone(),
@@ -291,11 +318,22 @@ impl BotContext {
             self.retry_base,
             token,
         );
+        let delivery = existing.as_ref().map(|existing| {
+            Arc::new(Delivery {
+                bot: Arc::clone(existing),
+                store: self.store.clone(),
+                proxy: self.proxy.clone(),
+                clock: Arc::clone(&self.clock),
+                retry_base: self.retry_base,
+            })
+        });
         BotTasks {
             name: bot.name.clone(),
             poller,
             sender,
             wake,
+            existing,
+            delivery,
         }
     }
 }
@@ -309,9 +347,32 @@ struct BotTasks {
     /// so that no job committed after the sender loaded the outbox goes
     /// without a wake.
     wake: Arc<Wake>,
+    /// Proxy and forward mode: the existing bot's side, published in
+    /// [`Running`] with the wake.
+    existing: Option<Arc<ExistingBot>>,
+    /// Proxy and forward mode: delivery to the existing bot's webhook.
+    delivery: Option<Arc<Delivery>>,
 }
 
 impl BotTasks {
+    /// The senders' wakes and the existing bots of `built`, by name.
+    fn handles(
+        built: &[BotTasks],
+    ) -> (
+        HashMap<String, Arc<Wake>>,
+        HashMap<String, Arc<ExistingBot>>,
+    ) {
+        let senders = built
+            .iter()
+            .map(|tasks| (tasks.name.clone(), Arc::clone(&tasks.wake)))
+            .collect();
+        let existing = built
+            .iter()
+            .filter_map(|tasks| Some((tasks.name.clone(), Arc::clone(tasks.existing.as_ref()?))))
+            .collect();
+        (senders, existing)
+    }
+
     /// Starts the poller and the sender under a supervisor of their own,
     /// returned to stop them.
     fn start(self, supervisor: &Supervisor) -> Supervisor {
@@ -320,6 +381,8 @@ impl BotTasks {
             poller,
             sender,
             wake: _,
+            existing: _,
+            delivery,
         } = self;
         let own = supervisor.for_bot();
         own.spawn(poller_task(&name), move |shutdown| {
@@ -328,6 +391,11 @@ impl BotTasks {
         own.spawn(sender_task(&name), move |shutdown| {
             sender.clone().run(shutdown)
         });
+        if let Some(delivery) = delivery {
+            own.spawn(webhook_task(&name), move |shutdown| {
+                Arc::clone(&delivery).run(shutdown)
+            });
+        }
         own
     }
 }
@@ -338,6 +406,10 @@ fn poller_task(bot: &str) -> String {
 
 fn sender_task(bot: &str) -> String {
     format!("sender {bot}")
+}
+
+fn webhook_task(bot: &str) -> String {
+    format!("webhook {bot}")
 }
 
 /// The running bots: each one's tasks, and the [`Running`] published to the
@@ -356,11 +428,8 @@ impl Bots {
     /// Starts every bot of `config`.
     fn start(context: BotContext, supervisor: Supervisor, config: Config) -> Bots {
         let built: Vec<BotTasks> = config.bots.iter().map(|bot| context.build(bot)).collect();
-        let senders = built
-            .iter()
-            .map(|tasks| (tasks.name.clone(), Arc::clone(&tasks.wake)))
-            .collect();
-        let running = watch::Sender::new(Arc::new(Running::new(config, senders)));
+        let (senders, existing) = BotTasks::handles(&built);
+        let running = watch::Sender::new(Arc::new(Running::new(config, senders, existing)));
         let tasks = built
             .into_iter()
             .map(|tasks| (tasks.name.clone(), tasks.start(&supervisor)))
@@ -417,13 +486,13 @@ impl Bots {
             .collect();
         let mut senders = current.senders.clone();
         senders.retain(|name, _| plan.unchanged.contains(name));
-        senders.extend(
-            built
-                .iter()
-                .map(|tasks| (tasks.name.clone(), Arc::clone(&tasks.wake))),
-        );
+        let mut existing = current.existing.clone();
+        existing.retain(|name, _| plan.unchanged.contains(name));
+        let (new_senders, new_existing) = BotTasks::handles(&built);
+        senders.extend(new_senders);
+        existing.extend(new_existing);
         self.running
-            .send_replace(Arc::new(Running::new(config, senders)));
+            .send_replace(Arc::new(Running::new(config, senders, existing)));
         for tasks in built {
             let name = tasks.name.clone();
             self.tasks.insert(name, tasks.start(&self.supervisor));
@@ -479,6 +548,7 @@ impl Bots {
             // Failures of the stopped tasks no longer concern `/healthz`.
             self.context.health.forget_task(&poller_task(name));
             self.context.health.forget_task(&sender_task(name));
+            self.context.health.forget_task(&webhook_task(name));
         }
         true
     }
@@ -579,7 +649,8 @@ where
 }
 
 /// Periodic work: autoclose, and forgetting what is no longer needed (calls
-/// older than the rate limits' windows).
+/// older than the rate limits' windows, updates an existing bot left for a
+/// day).
 struct Scheduler {
     store: Store,
     /// The running bots (it follows reloads).
@@ -613,9 +684,13 @@ impl Scheduler {
             }
         }
         let running = Arc::clone(&self.running.borrow());
+        let now = self.options.clock.now();
         let pruned = self
             .store
             .write(move |tx| {
+                // Updates an existing bot did not take within a day, as
+                // Telegram drops them.
+                store::offered::prune(tx, now.saturating_sub(store::offered::KEEP_SECS))?;
                 // One delete for all bots, beyond the longest window any
                 // running bot restores (a bot's own windows may be shorter:
                 // keeping a little more is harmless).

@@ -49,6 +49,7 @@ pub mod fake;
 pub mod http;
 pub mod outbox;
 pub mod poller;
+pub mod proxy;
 pub mod store;
 pub mod telegram;
 pub mod testkit;

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use crate::http::{BotHealth, Health};
+use crate::proxy::{ExistingBot, Wanted};
 use crate::store::{self, Store};
 use crate::telegram::gate::TokenGate;
 use crate::telegram::{self, Client};
@@ -52,6 +53,9 @@ pub struct Poller {
     pub token_probe: Duration,
     /// Whether Telegram accepts the token; shared with the bot's sender.
     pub token: TokenGate,
+    /// Proxy and forward mode: the existing bot, whose wanted update types
+    /// are polled for too.
+    pub existing: Option<Arc<ExistingBot>>,
 }
 
 impl Poller {
@@ -64,12 +68,34 @@ impl Poller {
         let Some(mut offset) = self.start_position(&username, &shutdown).await else {
             return;
         };
+        self.check_telegram_webhook().await;
         self.health.set(&self.bot, BotHealth::Polling);
         let mut failures = 0;
+        let mut wanted = self.existing.as_ref().map(|bot| bot.wanted());
         loop {
+            let allowed: Vec<String> = match &mut wanted {
+                Some(wanted) => wanted.borrow_and_update().with(telegram::ALLOWED_UPDATES),
+                None => telegram::ALLOWED_UPDATES
+                    .iter()
+                    .map(|&k| k.to_owned())
+                    .collect(),
+            };
+            let wanted_changed = async {
+                match &mut wanted {
+                    Some(wanted) => {
+                        if wanted.changed().await.is_err() {
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                    None => std::future::pending().await,
+                }
+            };
             let result = tokio::select! {
                 () = shutdown.cancelled() => return,
-                result = self.client.get_updates(offset, self.poll_timeout) => result,
+                // The existing bot asked for other types: poll again for
+                // them now. Nothing is lost: the offset did not move.
+                () = wanted_changed => continue,
+                result = self.client.get_updates(offset, self.poll_timeout, &allowed) => result,
             };
             if let Ok(updates) = &result {
                 debug!(bot = %self.bot, offset, updates = updates.len(), "getUpdates answered");
@@ -134,11 +160,17 @@ impl Poller {
                 .store
                 .write(move |tx| {
                     store::bots::save_username(tx, &bot, &username)?;
-                    Ok(store::bots::offset(tx, &bot)?)
+                    let asked = store::offered::asked(tx, &bot)?;
+                    Ok((store::bots::offset(tx, &bot)?, asked.allowed_updates))
                 })
                 .await;
             let err = match loaded {
-                Ok(offset) => return Some(offset),
+                Ok((offset, allowed_updates)) => {
+                    if let Some(existing) = &self.existing {
+                        existing.set_wanted(Wanted::from_stored(allowed_updates.as_deref()));
+                    }
+                    return Some(offset);
+                }
                 Err(err) => err,
             };
             if !store::is_storage_error(&err) {
@@ -188,6 +220,70 @@ impl Poller {
                 () = tokio::time::sleep(pause) => {}
             }
         }
+    }
+
+    /// Proxy and forward mode: a webhook set at Telegram for the token keeps
+    /// switchboard from polling (409). It is named clearly; in proxy mode
+    /// with `take_over_webhook`, it is removed there and kept as the
+    /// proxy's webhook, so that switchboard delivers to it.
+    async fn check_telegram_webhook(&self) {
+        let Some(existing) = &self.existing else {
+            return;
+        };
+        let webhook = match self.client.webhook().await {
+            Ok(Some(webhook)) => webhook,
+            Ok(None) => return,
+            Err(err) => {
+                debug!(bot = %self.bot, cause = %err, "cannot read the token's webhook at Telegram");
+                return;
+            }
+        };
+        // The URL may hold a secret of its own (a token in its path): only
+        // its host is named.
+        let host = reqwest::Url::parse(&webhook.url)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
+            .unwrap_or_else(|| "an unreadable URL".into());
+        if !existing.take_over_webhook {
+            error!(bot = %self.bot, webhook_host = %host,
+                "Telegram has a webhook set for this token, so switchboard cannot take the bot's                  updates (409 Conflict). Point the bot's setWebhook at switchboard's proxy instead                  (switchboard then delivers to it), remove the webhook with deleteWebhook, or set                  take_over_webhook = true for switchboard to move it over by itself.");
+            return;
+        }
+        // Kept first, removed at Telegram after: a crash in between leaves
+        // the webhook in both places, and the next start moves it again.
+        let hook = store::offered::Webhook {
+            url: webhook.url,
+            secret: None,
+            max_connections: webhook.max_connections,
+        };
+        let (bot, allowed) = (self.bot.clone(), webhook.allowed_updates.clone());
+        let saved = self
+            .store
+            .write(move |tx| {
+                store::offered::save_webhook(tx, &bot, Some(&hook))?;
+                if let Some(allowed) = &allowed {
+                    let json = serde_json::to_string(allowed)?;
+                    store::offered::save_allowed_updates(tx, &bot, &json)?;
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(err) = saved {
+            error!(bot = %self.bot, cause = %format!("{err:#}"),
+                "cannot store the webhook to take it over; it stays at Telegram");
+            return;
+        }
+        if let Err(err) = self.client.delete_webhook().await {
+            error!(bot = %self.bot, cause = %err,
+                "cannot remove the webhook at Telegram to take it over; trying again at the next start");
+            return;
+        }
+        existing.set_wanted(Wanted::from_list(webhook.allowed_updates));
+        existing.offered();
+        info!(bot = %self.bot, webhook_host = %host,
+            "took the bot's webhook over from Telegram: switchboard delivers its updates there \
+             now. Telegram does not tell its secret_token: if the bot checks it, let it call \
+             setWebhook on switchboard's proxy with it");
     }
 
     /// Stops this bot's polling and sending until the token works again.

@@ -48,6 +48,9 @@ pub struct Desk {
     pub database: PathBuf,
     /// The configuration's `poll_timeout` (5 s unless changed before a launch).
     pub poll_timeout: Duration,
+    /// The configuration's `[http] max_upload_mb`, in bytes (the default
+    /// unless changed before a launch).
+    pub max_upload: u64,
     /// Where the app's HTTP server listens: known before the first launch,
     /// a new port at each later one.
     pub http: SocketAddr,
@@ -107,6 +110,7 @@ impl Desk {
             http: listener.local_addr().context("reading the app's address")?,
             listener: Some(listener),
             poll_timeout: Duration::from_secs(5),
+            max_upload: HttpConfig::default().max_upload,
             database: dir.path().join("switchboard.db"),
             fake,
             bots,
@@ -123,7 +127,10 @@ impl Desk {
             database: self.database.clone(),
             api_url: self.fake.api_url(),
             poll_timeout: self.poll_timeout,
-            http: HttpConfig { listen: self.http },
+            http: HttpConfig {
+                listen: self.http,
+                max_upload: self.max_upload,
+            },
             bots: self.bots.iter().map(|b| b.config.clone()).collect(),
         }
     }

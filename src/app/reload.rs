@@ -4,7 +4,7 @@
 //! The new file has been loaded strictly, as `check` loads it. Then:
 //!
 //! 1. The keys outside the bot tables that a running process cannot change
-//!    (`database`, `api_url`, `poll_timeout`, `[http] listen`) are compared
+//!    (`database`, `api_url`, `poll_timeout`, `[http]`) are compared
 //!    with the running configuration: any difference refuses the whole
 //!    reload ([`fixed_changes`]), since applying the bots alone would leave
 //!    a configuration in force that is neither the old file nor the new one.
@@ -63,7 +63,7 @@ pub(super) fn fixed_changes(running: &Config, new: &Config) -> Vec<&'static str>
         database,
         api_url,
         poll_timeout,
-        http: HttpConfig { listen },
+        http: HttpConfig { listen, max_upload },
         bots: _,
     } = running;
     let mut changed = Vec::new();
@@ -78,6 +78,9 @@ pub(super) fn fixed_changes(running: &Config, new: &Config) -> Vec<&'static str>
     }
     if *listen != new.http.listen {
         changed.push("http.listen");
+    }
+    if *max_upload != new.http.max_upload {
+        changed.push("http.max_upload_mb");
     }
     changed
 }
@@ -98,7 +101,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::config::{BotSettings, Mode, Token};
+    use crate::config::{BotSettings, Mode, Proxy, Token};
 
     fn bot(name: &str) -> BotConfig {
         BotConfig {
@@ -142,7 +145,11 @@ mod tests {
         limits.settings.limits.chat = None;
         let mut silent = bot("a");
         silent.settings.silent_mode = true;
-        for new in [groups, limits, silent] {
+        let mut proxy = bot("a");
+        proxy.mode = Mode::Proxy(Proxy {
+            take_over_webhook: false,
+        });
+        for new in [groups, limits, silent, proxy] {
             assert_eq!(plan(&running, &[new]).changed, names(&["a"]));
         }
         assert_eq!(plan(&running, &[bot("a")]).unchanged, names(&["a"]));
@@ -170,6 +177,9 @@ mod tests {
         );
         new.api_url = "http://127.0.0.1:8082".into();
         assert!(fixed_changes(&running, &new).contains(&"api_url"));
+        let mut upload = running.clone();
+        upload.http.max_upload *= 2;
+        assert_eq!(fixed_changes(&running, &upload), ["http.max_upload_mb"]);
     }
 
     #[test]

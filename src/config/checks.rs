@@ -7,13 +7,14 @@
 //! the way humantime reads it, parses each term alone (which cannot panic)
 //! and adds them up with overflow checks.
 
-use std::net::SocketAddr;
+use std::net::{Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use super::raw::{RawChatId, RawDuration, RawRate};
+use super::raw::{RawChatId, RawCount, RawDuration, RawRate};
 use super::{
-    DEFAULT_POLL_TIMEOUT, MAX_NAME_CHARS, MAX_POLL_TIMEOUT, MAX_RATE_COUNT, MAX_RATE_WINDOW,
-    MIN_RATE_WINDOW, Mode, Rate, format_duration,
+    DEFAULT_POLL_TIMEOUT, MAX_HOOK_SECRET_CHARS, MAX_MAX_UPLOAD_MB, MAX_NAME_CHARS,
+    MAX_POLL_TIMEOUT, MAX_RATE_COUNT, MAX_RATE_WINDOW, MEGABYTE, MIN_RATE_WINDOW, Rate,
+    format_duration,
 };
 
 /// `"off"`, in any case and with surrounding spaces.
@@ -273,6 +274,16 @@ pub(super) fn check_listen(address: &str) -> Result<SocketAddr, String> {
     })
 }
 
+/// `[http] max_upload_mb`: 1 to [`MAX_MAX_UPLOAD_MB`] megabytes, in bytes.
+pub(super) fn check_max_upload_mb(&RawCount(megabytes): &RawCount) -> Result<u64, String> {
+    match u64::try_from(megabytes) {
+        Ok(mb) if (1..=MAX_MAX_UPLOAD_MB).contains(&mb) => Ok(mb * MEGABYTE),
+        _ => Err(format!(
+            "max_upload_mb must be 1 to {MAX_MAX_UPLOAD_MB}, not {megabytes}: 50 is Telegram's upload limit for bots, {MAX_MAX_UPLOAD_MB} a local Bot API server's"
+        )),
+    }
+}
+
 /// A bot's `name`: short and plain, as it keys logs, metrics and rows.
 pub(super) fn check_name(name: &str) -> Result<(), String> {
     const EXPECTED: &str = "expected 1 to 32 characters of A-Z, a-z, 0-9, _ and -";
@@ -335,17 +346,127 @@ pub(super) fn check_group_id(value: &RawChatId, in_list: bool) -> Result<i64, St
     }
 }
 
-/// A bot's `mode`; the planned ones are named as such.
-pub(super) fn check_mode(mode: &str) -> Result<Mode, String> {
+/// A bot's `mode` as written, before the keys of that mode are added to
+/// make a [`Mode`](super::Mode).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum ModeName {
+    Standalone,
+    Proxy,
+    Forward,
+}
+
+impl ModeName {
+    /// As written in `bots.toml`.
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            ModeName::Standalone => "standalone",
+            ModeName::Proxy => "proxy",
+            ModeName::Forward => "forward",
+        }
+    }
+}
+
+/// A bot's `mode`.
+pub(super) fn check_mode(mode: &str) -> Result<ModeName, String> {
     match mode {
-        "standalone" => Ok(Mode::Standalone),
-        "proxy" | "forward" => Err(format!(
-            "mode {mode:?} is not available in this version of switchboard: only \"standalone\" is supported for now (parallel connections beside an existing bot are planned)"
-        )),
+        "standalone" => Ok(ModeName::Standalone),
+        "proxy" => Ok(ModeName::Proxy),
+        "forward" => Ok(ModeName::Forward),
         other => Err(format!(
-            "unknown mode {other:?}: expected one of: standalone, proxy, forward (only standalone is available in this version)"
+            "unknown mode {other:?}: expected one of: standalone, proxy, forward"
         )),
     }
+}
+
+/// `forward_url`: an absolute http(s) URL with a host (and, if given, a
+/// valid port), without a fragment; kept as written.
+pub(super) fn check_forward_url(url: &str) -> Result<String, String> {
+    const EXPECTED: &str = r#"expected the existing bot's webhook URL, starting with http:// or https://, like "https://bot.example/hook""#;
+    let invalid = |why: &str| format!("invalid forward_url {url:?}: {why}{EXPECTED}");
+    if url.contains("${") {
+        return Err(
+            "${VAR} is not expanded in forward_url: write the URL itself (only token and forward_secret read the environment)"
+                .to_owned(),
+        );
+    }
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let Some(rest) = rest else {
+        return Err(invalid(""));
+    };
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid("contains whitespace; "));
+    }
+    if url.contains('#') {
+        return Err(invalid("a webhook URL has no fragment (#); "));
+    }
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, at)| at);
+    let (host, port, bracketed) = match host_port.strip_prefix('[') {
+        Some(inside) => {
+            let Some((host, after)) = inside.split_once(']') else {
+                return Err(invalid("invalid host; "));
+            };
+            let port = match after.strip_prefix(':') {
+                Some(port) => Some(port),
+                None if after.is_empty() => None,
+                None => return Err(invalid("invalid host; ")),
+            };
+            (host, port, true)
+        }
+        None => match host_port.split_once(':') {
+            Some((host, port)) => (host, Some(port), false),
+            None => (host_port, None, false),
+        },
+    };
+    if host.is_empty() {
+        return Err(invalid("no host; "));
+    }
+    let host_ok = if bracketed {
+        host.parse::<Ipv6Addr>().is_ok()
+    } else {
+        host.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+    };
+    if !host_ok {
+        return Err(invalid("invalid host; "));
+    }
+    if let Some(port) = port {
+        if !port.bytes().all(|b| b.is_ascii_digit()) || !matches!(port.parse::<u16>(), Ok(1..)) {
+            return Err(invalid("invalid port (expected 1 to 65535); "));
+        }
+    }
+    Ok(url.to_owned())
+}
+
+/// `forward_secret` (after `${VAR}` expansion): Telegram's rule for a
+/// webhook's `secret_token`. The message never quotes any of it.
+pub(super) fn check_hook_secret(secret: &str) -> Result<(), String> {
+    let expected = format!(
+        "expected 1 to {MAX_HOOK_SECRET_CHARS} characters of A-Z, a-z, 0-9, _ and - (Telegram's rule for a webhook's secret token)"
+    );
+    if secret.is_empty() {
+        return Err(format!("is empty: {expected}"));
+    }
+    let length = secret.chars().count();
+    if length > MAX_HOOK_SECRET_CHARS {
+        return Err(format!("is too long ({length} characters): {expected}"));
+    }
+    if !secret
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        let hint = if secret.chars().any(char::is_whitespace) {
+            " (it contains whitespace)"
+        } else {
+            ""
+        };
+        return Err(format!(
+            "has characters other than A-Z, a-z, 0-9, _ and -{hint}: {expected}"
+        ));
+    }
+    Ok(())
 }
 
 /// Checks that a token looks like `<digits>:<secret>`. The message says what

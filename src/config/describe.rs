@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use super::secret::mask_tokens;
 use super::settings;
-use super::{Config, Rate};
+use super::{Config, HttpConfig, MEGABYTE, Mode, Rate};
 
 impl Config {
     /// The resolved settings in human-readable form, for `switchboard check`.
-    /// Tokens appear masked.
+    /// Tokens appear masked; a `forward_secret` only as "set".
     #[must_use]
     pub fn describe(&self) -> String {
         let mut out = String::new();
@@ -24,6 +24,13 @@ impl Config {
         line("api_url:", &self.api_url);
         line("poll_timeout:", &format_duration(self.poll_timeout));
         line("http.listen:", &self.http.listen);
+        line(
+            "http.max_upload_mb:",
+            &format_args!(
+                "{} (largest request body the Bot API proxy accepts)",
+                self.http.max_upload / MEGABYTE
+            ),
+        );
         line("bots:", &self.bots.len());
         for bot in &self.bots {
             out.push_str(&format!("\nbot \"{}\"\n", bot.name));
@@ -41,7 +48,33 @@ impl Config {
                     );
                 }
             }
-            line("mode:", &bot.mode);
+            match &bot.mode {
+                Mode::Standalone => line("mode:", &"standalone"),
+                Mode::Proxy(proxy) => {
+                    line(
+                        "mode:",
+                        &format_args!(
+                            "proxy (the existing bot's Bot API base URL: {})",
+                            proxy_base_url(&self.http)
+                        ),
+                    );
+                    let take_over = if proxy.take_over_webhook {
+                        "true (a webhook set for the token is removed at start and served by switchboard)"
+                    } else {
+                        "false (a webhook set for the token is left alone)"
+                    };
+                    line("take_over_webhook:", &take_over);
+                }
+                Mode::Forward(forward) => {
+                    line("mode:", &"forward (updates are POSTed to the existing bot)");
+                    line("forward_url:", &forward.url);
+                    let secret = match forward.secret {
+                        Some(_) => "set (not shown)",
+                        None => "not set",
+                    };
+                    line("forward_secret:", &secret);
+                }
+            }
             for (label, value) in settings::shown(bot) {
                 line(label, &value);
             }
@@ -49,6 +82,17 @@ impl Config {
         // Free text (welcome, keywords, api_url) is the user's; mask anything
         // token-shaped in it too, so `check` output is always safe to share.
         mask_tokens(&out)
+    }
+}
+
+/// The URL an existing bot in proxy mode uses as its Bot API base URL: the
+/// HTTP server's, with "<this host>" for an address that listens on all.
+fn proxy_base_url(http: &HttpConfig) -> String {
+    let listen = http.listen;
+    if listen.ip().is_unspecified() {
+        format!("http://<this host>:{}", listen.port())
+    } else {
+        format!("http://{listen}")
     }
 }
 

@@ -126,8 +126,8 @@ fn unknown_key_hint(key: &str, path: &str, known: &[&str]) -> String {
     if top_level && BOT_ONLY_KEYS.contains(&key) {
         return format!("{key} belongs in a [[bots]] table");
     }
-    if !top_level && key == "listen" {
-        return "listen belongs in [http]".to_owned();
+    if path != "http" && HTTP_KEYS.contains(&key) {
+        return format!("{key} belongs in [http]");
     }
     if !in_bot && !top_level && BOT_ONLY_KEYS.contains(&key) {
         return format!("{key} can only be set per bot, in a [[bots]] table");

@@ -12,8 +12,9 @@
 //!    value optional and wrapped in [`toml::Spanned`] so later steps know its
 //!    line. The structs also `deny_unknown_fields`, as a backstop.
 //! 3. **Resolve.** One fallible step checks every value, applies `[defaults]`
-//!    to each bot, expands `${VAR}` in tokens, reads `token_file`s and resolves
-//!    relative paths. It collects *every* problem instead of stopping at the
+//!    to each bot, checks each bot's `mode` with the keys of that mode,
+//!    expands `${VAR}` in tokens and `forward_secret`, reads `token_file`s
+//!    and resolves relative paths. It collects *every* problem instead of stopping at the
 //!    first, so `switchboard check` shows all of them at once.
 //!
 //! The result is either a [`Config`], whose fields are plain checked values
@@ -35,7 +36,8 @@
 //! Bot tokens are secrets (design invariant 6): [`Token`] prints only its bot
 //! id, problems never quote a token, and every message passes through a filter
 //! that masks anything shaped like a token, in case one was typed into the
-//! wrong key.
+//! wrong key. A forward bot's `forward_secret` ([`HookSecret`]) is a secret
+//! too: it prints as `***`, and no problem quotes it.
 //!
 //! The files, one concern each:
 //!
@@ -52,12 +54,14 @@
 //! - `resolve.rs`: runs the steps; step 3, raw -> checked, collecting
 //!   problems.
 //! - `checks.rs`: checks of single values (durations, rates, `api_url`,
-//!   names, group ids, tokens, `${VAR}` expansion).
+//!   `max_upload_mb`, names, group ids, modes, `forward_url`, tokens,
+//!   `forward_secret`, `${VAR}` expansion).
 //! - `hints.rs`: unknown keys and their "did you mean" hints, and finding
 //!   the key and line a problem is about.
 //! - `describe.rs`: [`Config::describe`] (the output of `check`) and
 //!   [`format_duration`].
-//! - `secret.rs`: [`Token`] and the masking of anything token-shaped.
+//! - `secret.rs`: [`Token`], [`HookSecret`] and the masking of anything
+//!   token-shaped.
 
 mod checks;
 mod describe;
@@ -77,8 +81,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use describe::format_duration;
-pub use secret::Token;
 pub(crate) use secret::mask_tokens;
+pub use secret::{HookSecret, Token};
 
 use resolve::{Found, Resolved};
 
@@ -92,6 +96,15 @@ pub const DEFAULT_POLL_TIMEOUT: Duration = Duration::from_secs(30);
 pub const MAX_POLL_TIMEOUT: Duration = Duration::from_secs(50);
 /// Address of the HTTP server when `[http] listen` is not set.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8081));
+/// `[http] max_upload_mb` when not set: Telegram's limit on files a bot
+/// uploads (50 MB).
+pub const DEFAULT_MAX_UPLOAD_MB: u64 = 50;
+/// Largest accepted `[http] max_upload_mb`: a local Bot API server's upload
+/// limit (2000 MB).
+pub const MAX_MAX_UPLOAD_MB: u64 = 2000;
+/// Bytes in one megabyte of `max_upload_mb` (a mebibyte, so the limit errs
+/// on the generous side of Telegram's).
+pub const MEGABYTE: u64 = 1024 * 1024;
 /// Greeting sent to a user who opens a dialog, unless configured otherwise.
 pub const DEFAULT_WELCOME: &str = "Hello! Please describe your question. We will answer soon.";
 /// Time after the last operator reply at which a dialog closes by itself.
@@ -117,6 +130,14 @@ pub const MAX_RATE_COUNT: u32 = 1_000_000;
 /// Longest accepted `welcome` text, in characters as Telegram counts them
 /// (UTF-16 code units: an emoji is two), Telegram's message limit.
 pub const MAX_WELCOME_CHARS: usize = 4096;
+/// Bot messages shown in a topic when a dialog opens, unless configured
+/// otherwise (`intercept_history`).
+pub const DEFAULT_INTERCEPT_HISTORY: u8 = 5;
+/// Largest accepted `intercept_history`.
+pub const MAX_INTERCEPT_HISTORY: u8 = 100;
+/// Longest accepted `forward_secret`, in characters (Telegram's limit on a
+/// webhook's `secret_token`).
+pub const MAX_HOOK_SECRET_CHARS: usize = 256;
 /// Longest accepted bot `name`, in characters.
 pub const MAX_NAME_CHARS: usize = 32;
 /// Rate limits used when `bot_limit`, `chat_limit` and `group_limit` are not
@@ -161,12 +182,17 @@ pub struct Config {
 pub struct HttpConfig {
     /// Address the HTTP server binds to.
     pub listen: SocketAddr,
+    /// The largest request body the Bot API proxy accepts, in bytes:
+    /// `max_upload_mb` × [`MEGABYTE`] (1 MB to [`MAX_MAX_UPLOAD_MB`] MB;
+    /// [`DEFAULT_MAX_UPLOAD_MB`] MB when not set).
+    pub max_upload: u64,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             listen: DEFAULT_LISTEN,
+            max_upload: DEFAULT_MAX_UPLOAD_MB * MEGABYTE,
         }
     }
 }
@@ -193,23 +219,73 @@ pub struct BotConfig {
     pub settings: BotSettings,
 }
 
-/// How switchboard is connected to a bot.
-///
-/// `proxy` and `forward` (a parallel connection beside an existing bot) are
-/// planned; this version rejects them with a clear message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How switchboard is connected to a bot (`mode`, with the keys of that
+/// mode).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
-    /// switchboard owns the token and is the bot.
+    /// `"standalone"`: switchboard owns the token and is the bot.
     Standalone,
+    /// `"proxy"`: a parallel connection. An existing bot calls the Bot API
+    /// through switchboard's proxy (its base URL set to `[http] listen`);
+    /// switchboard alone takes the token's updates from Telegram.
+    Proxy(Proxy),
+    /// `"forward"`: a parallel connection. switchboard takes the token's
+    /// updates from Telegram and POSTs each one to the existing bot's
+    /// webhook.
+    Forward(Forward),
+}
+
+/// The keys of proxy mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proxy {
+    /// `take_over_webhook`: at start, if Telegram has a webhook set for the
+    /// token, switchboard removes it there and delivers the updates to that
+    /// URL itself. `false` (the default) leaves a webhook alone, and
+    /// switchboard cannot take the token's updates while one is set.
+    pub take_over_webhook: bool,
+}
+
+/// The keys of forward mode. `Debug` masks a token written into the URL
+/// (webhook paths often hold one) and prints the secret as `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Forward {
+    /// `forward_url`: the existing bot's webhook, where each update is
+    /// POSTed; an absolute `http://` or `https://` URL with a host, kept as
+    /// written.
+    pub url: String,
+    /// `forward_secret`: sent with each update as Telegram sends a webhook's
+    /// `secret_token` (the `X-Telegram-Bot-Api-Secret-Token` header), for
+    /// the bot to tell switchboard's requests from others; `None` when not
+    /// set.
+    pub secret: Option<HookSecret>,
+}
+
+impl fmt::Debug for Forward {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Forward")
+            .field("url", &mask_tokens(&self.url))
+            .field("secret", &self.secret)
+            .finish()
+    }
 }
 
 impl Mode {
     /// The name used for this mode in `bots.toml`.
     #[must_use]
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &'static str {
         match self {
             Mode::Standalone => "standalone",
+            Mode::Proxy(_) => "proxy",
+            Mode::Forward(_) => "forward",
         }
+    }
+
+    /// Whether this is a parallel connection beside an existing bot (proxy
+    /// or forward mode), where the settings about the existing bot
+    /// (`intercept_external`, `intercept_history`, `bot_sees_dialogs`) apply.
+    #[must_use]
+    pub fn is_connected(&self) -> bool {
+        matches!(self, Mode::Proxy(_) | Mode::Forward(_))
     }
 }
 
@@ -238,6 +314,15 @@ pub struct BotSettings {
     /// In proxy/forward mode, mirror what the existing bot sends into the
     /// topics. No effect in standalone mode.
     pub intercept_external: bool,
+    /// In proxy/forward mode, how many of the existing bot's latest
+    /// messages to the user are shown in the topic when a dialog opens (0
+    /// to [`MAX_INTERCEPT_HISTORY`]; 0 shows none). No effect in standalone
+    /// mode.
+    pub intercept_history: u8,
+    /// In proxy/forward mode, whether the existing bot still gets the
+    /// user's messages while their dialog is open (`false`: they go to the
+    /// operators only). No effect in standalone mode.
+    pub bot_sees_dialogs: bool,
     /// How fast the bot may send (`bot_limit`, `chat_limit`, `group_limit`).
     pub limits: Limits,
 }
@@ -250,6 +335,8 @@ impl Default for BotSettings {
             autoclose: Some(DEFAULT_AUTOCLOSE),
             silent_mode: false,
             intercept_external: true,
+            intercept_history: DEFAULT_INTERCEPT_HISTORY,
+            bot_sees_dialogs: true,
             limits: DEFAULT_LIMITS,
         }
     }

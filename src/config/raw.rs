@@ -30,7 +30,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "bots",
 ];
 /// Keys of `[http]`.
-pub(super) const HTTP_KEYS: &[&str] = &["listen"];
+pub(super) const HTTP_KEYS: &[&str] = &["listen", "max_upload_mb"];
 
 /// The whole file; its keys are [`TOP_KEYS`].
 #[derive(Deserialize, Default)]
@@ -49,6 +49,7 @@ pub(super) struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawHttp {
     pub(super) listen: Option<Spanned<String>>,
+    pub(super) max_upload_mb: Option<Spanned<RawCount>>,
 }
 
 /// A duration as typed. A bare number is kept (not a type error) so the
@@ -121,6 +122,31 @@ impl<T> Visitor<'_> for TextOrNumber<T> {
             // What serde says for a type it does not take.
             Err(E::invalid_type(de::Unexpected::Float(v), &self))
         }
+    }
+}
+
+/// A whole number as typed (`intercept_history`, `max_upload_mb`): any TOML
+/// integer, for the resolver to check its range; anything else is a type
+/// error that says "a whole number" (serde would say "i64").
+pub(super) struct RawCount(pub(super) i64);
+
+impl<'de> Deserialize<'de> for RawCount {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CountVisitor;
+        impl Visitor<'_> for CountVisitor {
+            type Value = RawCount;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a whole number, without quotes")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawCount, E> {
+                Ok(RawCount(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawCount, E> {
+                // Beyond every range checked, when it does not fit.
+                Ok(RawCount(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+        }
+        deserializer.deserialize_any(CountVisitor)
     }
 }
 

@@ -24,16 +24,17 @@ use toml::Spanned;
 use toml::de::DeTable;
 
 use super::checks::{
-    check_api_url, check_database, check_group_id, check_listen, check_mode, check_name,
-    check_poll_timeout, check_token, expand_env,
+    ModeName, check_api_url, check_database, check_forward_url, check_group_id, check_hook_secret,
+    check_listen, check_max_upload_mb, check_mode, check_name, check_poll_timeout, check_token,
+    expand_env,
 };
 use super::hints::{drop_unknown_keys, key_at, line_of, line_suffix};
 use super::raw::{RawChatId, RawChatIds, RawConfig};
 use super::secret::mask_tokens;
 use super::settings::{RawBot, RawSettings};
 use super::{
-    BotConfig, BotSettings, Config, DEFAULT_API_URL, DEFAULT_DATABASE, DEFAULT_LISTEN,
-    DEFAULT_POLL_TIMEOUT, HttpConfig, Mode, Problem, Token, io_message,
+    BotConfig, BotSettings, Config, DEFAULT_API_URL, DEFAULT_DATABASE, DEFAULT_POLL_TIMEOUT,
+    Forward, HookSecret, HttpConfig, Mode, Problem, Proxy, Token, io_message,
 };
 
 /// Resolves `text`, read from `source`: what it could (`None` when the file
@@ -243,11 +244,18 @@ impl<'a> Resolver<'a> {
             .poll_timeout
             .and_then(|value| self.checked("poll_timeout", &value, check_poll_timeout))
             .unwrap_or(DEFAULT_POLL_TIMEOUT);
-        let listen = raw
-            .http
-            .and_then(|http| http.listen)
-            .and_then(|value| self.checked("http.listen", &value, check_listen))
-            .unwrap_or(DEFAULT_LISTEN);
+        let mut http = HttpConfig::default();
+        let raw_http = raw.http.unwrap_or_default();
+        if let Some(value) = raw_http.listen {
+            if let Some(listen) = self.checked("http.listen", &value, check_listen) {
+                http.listen = listen;
+            }
+        }
+        if let Some(value) = raw_http.max_upload_mb {
+            if let Some(bytes) = self.checked("http.max_upload_mb", &value, check_max_upload_mb) {
+                http.max_upload = bytes;
+            }
+        }
 
         let defaults = match raw.defaults {
             Some(settings) => self.settings(&BotSettings::default(), settings, "defaults"),
@@ -287,7 +295,7 @@ impl<'a> Resolver<'a> {
                 database,
                 api_url,
                 poll_timeout,
-                http: HttpConfig { listen },
+                http,
                 bots: Vec::new(),
             },
             tables,
@@ -361,10 +369,13 @@ impl<'a> Resolver<'a> {
         let backend_groups =
             self.backend_groups(&path, span.clone(), raw.backend_group, raw.backend_groups);
 
-        let mode = match raw.mode {
-            None => Some(Mode::Standalone),
-            Some(value) => self.checked(&format!("{path}.mode"), &value, check_mode),
-        };
+        let mode = self.mode(
+            &path,
+            raw.mode,
+            raw.take_over_webhook,
+            raw.forward_url,
+            raw.forward_secret,
+        );
 
         let bot = match (name, token, backend_groups, mode) {
             (Some((name, _)), Some((token, _)), Some(backend_groups), Some(mode)) => {
@@ -381,6 +392,94 @@ impl<'a> Resolver<'a> {
         ResolvedTable {
             label: label.unwrap_or(path),
             bot,
+        }
+    }
+
+    /// Resolves `mode` (standalone when not set) with the keys of that mode:
+    /// `take_over_webhook` in proxy mode; `forward_url` (required) and
+    /// `forward_secret` in forward mode. A key of another mode is a problem
+    /// of its own. When the mode itself is invalid, the keys given are still
+    /// checked, as any mode might be meant.
+    fn mode(
+        &mut self,
+        path: &str,
+        mode: Option<Spanned<String>>,
+        take_over_webhook: Option<Spanned<bool>>,
+        forward_url: Option<Spanned<String>>,
+        forward_secret: Option<Spanned<String>>,
+    ) -> Option<Mode> {
+        let name = match &mode {
+            None => Some(ModeName::Standalone),
+            Some(value) => self.checked(&format!("{path}.mode"), value, check_mode),
+        };
+        let take_over_webhook = self.of_mode(
+            path,
+            name,
+            ("take_over_webhook", ModeName::Proxy),
+            take_over_webhook,
+        );
+        let forward_url = self.of_mode(path, name, ("forward_url", ModeName::Forward), forward_url);
+        let forward_secret = self.of_mode(
+            path,
+            name,
+            ("forward_secret", ModeName::Forward),
+            forward_secret,
+        );
+
+        let url_key = format!("{path}.forward_url");
+        let url = match forward_url {
+            Some(value) => self.checked(&url_key, &value, check_forward_url),
+            None => {
+                if let (Some(ModeName::Forward), Some(mode)) = (name, &mode) {
+                    self.report(
+                        Some(mode.span()),
+                        &url_key,
+                        r#"missing forward_url: mode = "forward" needs the existing bot's webhook URL, like forward_url = "https://bot.example/hook""#,
+                    );
+                }
+                None
+            }
+        };
+        // `Some(None)`: a secret was given, and is invalid.
+        let secret = forward_secret.map(|value| self.forward_secret(path, &value));
+
+        match name? {
+            ModeName::Standalone => Some(Mode::Standalone),
+            ModeName::Proxy => Some(Mode::Proxy(Proxy {
+                take_over_webhook: take_over_webhook.is_some_and(Spanned::into_inner),
+            })),
+            ModeName::Forward => Some(Mode::Forward(Forward {
+                url: url?,
+                secret: match secret {
+                    None => None,
+                    Some(checked) => Some(checked?),
+                },
+            })),
+        }
+    }
+
+    /// `value` of `key`, which belongs to mode `needs`, when the bot's mode
+    /// (`name`) is that one or not known; in another mode the key is
+    /// reported and dropped.
+    fn of_mode<T>(
+        &mut self,
+        path: &str,
+        name: Option<ModeName>,
+        (key, needs): (&str, ModeName),
+        value: Option<Spanned<T>>,
+    ) -> Option<Spanned<T>> {
+        let value = value?;
+        match name {
+            Some(name) if name != needs => {
+                let message = format!(
+                    r#"{key} is only used with mode = "{}" (this bot's mode is "{}")"#,
+                    needs.as_str(),
+                    name.as_str()
+                );
+                self.report(Some(value.span()), &format!("{path}.{key}"), message);
+                None
+            }
+            _ => Some(value),
         }
     }
 
@@ -533,6 +632,34 @@ impl<'a> Resolver<'a> {
                     "the token (after ${VAR} expansion)"
                 } else {
                     "the token"
+                };
+                self.report(Some(span), &key, format!("{origin} {why}"));
+                None
+            }
+        }
+    }
+
+    /// `forward_secret`: `${VAR}` expanded, then checked. Never puts the
+    /// secret into a message.
+    fn forward_secret(&mut self, path: &str, value: &Spanned<String>) -> Option<HookSecret> {
+        let key = format!("{path}.forward_secret");
+        let span = value.span();
+        let expanded = match expand_env(value.get_ref(), self.env) {
+            Ok(expanded) => expanded,
+            Err(messages) => {
+                for message in messages {
+                    self.report(Some(span.clone()), &key, message);
+                }
+                return None;
+            }
+        };
+        match check_hook_secret(&expanded) {
+            Ok(()) => Some(HookSecret::new(expanded)),
+            Err(why) => {
+                let origin = if value.get_ref().contains("${") {
+                    "forward_secret (after ${VAR} expansion)"
+                } else {
+                    "forward_secret"
                 };
                 self.report(Some(span), &key, format!("{origin} {why}"));
                 None

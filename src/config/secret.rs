@@ -1,7 +1,8 @@
 //! Bot tokens are secrets (design invariant 6): this file owns how they are
-//! kept and how text is cleaned of them.
+//! kept and how text is cleaned of them. A forward bot's webhook secret is
+//! kept the same way.
 //!
-//! [`Token`] prints only its bot id, and [`mask_tokens`] masks anything
+//! [`Token`] prints only its bot id, [`HookSecret`] nothing of itself, and [`mask_tokens`] masks anything
 //! shaped like a token in free text: every problem the configuration reports
 //! and everything `switchboard check` prints passes through it, in case a
 //! token was typed into the wrong key. Other modules use it for error texts
@@ -63,6 +64,42 @@ impl fmt::Debug for Token {
     }
 }
 
+/// A webhook secret (`forward_secret`): what Telegram calls a webhook's
+/// `secret_token`, 1 to 256 characters of `A-Z a-z 0-9 _ -`. A secret:
+/// `Debug` and `Display` print `***`; [`HookSecret::expose`] gives the real
+/// value to the one place that needs it (the header of a forwarded update).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct HookSecret(String);
+
+impl HookSecret {
+    /// Wraps a secret. Does not check its shape: [`Config::parse`] does
+    /// that for `forward_secret` in `bots.toml`.
+    ///
+    /// [`Config::parse`]: super::Config::parse
+    #[must_use]
+    pub fn new(value: impl Into<String>) -> HookSecret {
+        HookSecret(value.into())
+    }
+
+    /// The real secret, for the request header. Never log it.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for HookSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Debug for HookSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HookSecret(***)")
+    }
+}
+
 /// Shortest secret part that [`mask_tokens`] treats as a token. Real secrets
 /// are 35 characters; 8 keeps `10:30` or `127.0.0.1:8081` readable.
 const MIN_MASKED_SECRET: usize = 8;
@@ -118,6 +155,15 @@ mod tests {
         assert_eq!(malformed.to_string(), "***");
         assert_eq!(format!("{malformed:?}"), "***");
         assert_eq!(malformed.bot_id(), "");
+    }
+
+    #[test]
+    fn hook_secret_prints_nothing_of_itself() {
+        let secret = HookSecret::new("HookSECRET_value-1");
+        assert_eq!(secret.to_string(), "***");
+        assert_eq!(format!("{secret:?}"), "HookSecret(***)");
+        assert_eq!(format!("{:?}", Some(&secret)), "Some(HookSecret(***))");
+        assert_eq!(secret.expose(), "HookSECRET_value-1");
     }
 
     #[test]

@@ -35,9 +35,10 @@
 //! built-in default. The tests then ask for it to be documented in the
 //! example `bots.toml` and in the README's configuration reference.
 //!
-//! The bot's own keys (`name`, `token`, ...) are listed in the table too, for
-//! [`RawBot`] and [`BOT_ONLY_KEYS`]; they depend on each other (`token` or
-//! `token_file`, unique names), so `resolve.rs` checks them by hand.
+//! The bot's own keys (`name`, `token`, `mode`, ...) are listed in the table
+//! too, for [`RawBot`] and [`BOT_ONLY_KEYS`]; they depend on each other
+//! (`token` or `token_file`, unique names, the keys of each `mode`), so
+//! `resolve.rs` checks them by hand.
 
 use std::time::Duration;
 
@@ -45,11 +46,11 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::checks::{is_off, parse_duration, parse_rate};
-use super::raw::{RawChatId, RawChatIds, RawDuration, RawRate};
+use super::raw::{RawChatId, RawChatIds, RawCount, RawDuration, RawRate};
 use super::resolve::Resolver;
 use super::{
-    BotConfig, BotSettings, MAX_AUTOCLOSE, MAX_WELCOME_CHARS, MIN_AUTOCLOSE, Mode, Rate,
-    format_duration,
+    BotConfig, BotSettings, MAX_AUTOCLOSE, MAX_INTERCEPT_HISTORY, MAX_WELCOME_CHARS, MIN_AUTOCLOSE,
+    Rate, format_duration,
 };
 
 /// Expands the table of a `[[bots]]` table's keys (see the module doc).
@@ -123,6 +124,9 @@ bot_keys! {
         backend_group: Spanned<RawChatId>,
         backend_groups: Spanned<RawChatIds>,
         mode: Spanned<String>,
+        take_over_webhook: Spanned<bool>,
+        forward_url: Spanned<String>,
+        forward_secret: Spanned<String>,
     }
     settings {
         // key:             as typed             => onto BotSettings,   checked by,      shown by;
@@ -131,6 +135,8 @@ bot_keys! {
         autoclose:          Spanned<RawDuration> => autoclose,          check_autoclose, show_autoclose;
         silent_mode:        bool                 => silent_mode,        set,             show_silent_mode;
         intercept_external: bool                 => intercept_external, set,             show_intercept;
+        intercept_history:  Spanned<RawCount>    => intercept_history,  check_history,   show_history;
+        bot_sees_dialogs:   bool                 => bot_sees_dialogs,   set,             show_bot_sees_dialogs;
         bot_limit:          Spanned<RawRate>     => limits.bot,         check_rate,      show_rate("all chats together");
         chat_limit:         Spanned<RawRate>     => limits.chat,        check_rate,      show_rate("into each private chat");
         group_limit:        Spanned<RawRate>     => limits.group,       check_rate,      show_rate("into each group, all topics together");
@@ -217,6 +223,28 @@ fn check_autoclose(
     }
 }
 
+/// `intercept_history`: 0 to [`MAX_INTERCEPT_HISTORY`] messages.
+fn check_history(
+    resolver: &mut Resolver<'_>,
+    key: &str,
+    value: Spanned<RawCount>,
+    history: &mut u8,
+) {
+    let checked = resolver.checked(key, &value, |&RawCount(count): &RawCount| {
+        u8::try_from(count)
+            .ok()
+            .filter(|count| *count <= MAX_INTERCEPT_HISTORY)
+            .ok_or_else(|| {
+                format!(
+                    "intercept_history must be 0 to {MAX_INTERCEPT_HISTORY}, not {count}: the number of the bot's latest messages shown when a dialog opens (0 shows none)"
+                )
+            })
+    });
+    if let Some(count) = checked {
+        *history = count;
+    }
+}
+
 /// `bot_limit`, `chat_limit`, `group_limit`: a rate, or "off".
 fn check_rate(
     resolver: &mut Resolver<'_>,
@@ -259,10 +287,42 @@ fn show_silent_mode(silent_mode: &bool, _: &BotConfig) -> String {
 }
 
 fn show_intercept(intercept_external: &bool, bot: &BotConfig) -> String {
-    let note = match bot.mode {
-        Mode::Standalone => " (no effect in standalone mode)",
-    };
-    format!("{intercept_external}{note}")
+    match standalone(bot) {
+        Some(note) => format!("{intercept_external}{note}"),
+        None if *intercept_external => {
+            "true (what the existing bot sends is shown in the topics)".to_owned()
+        }
+        None => "false (what the existing bot sends is not shown)".to_owned(),
+    }
+}
+
+fn show_history(history: &u8, bot: &BotConfig) -> String {
+    match (standalone(bot), history) {
+        (Some(note), _) => format!("{history}{note}"),
+        (None, 0) => {
+            "0 (off: none of the bot's earlier messages are shown when a dialog opens)".to_owned()
+        }
+        (None, 1) => "1 (the bot's latest message is shown when a dialog opens)".to_owned(),
+        (None, _) => {
+            format!("{history} (the bot's latest {history} messages are shown when a dialog opens)")
+        }
+    }
+}
+
+fn show_bot_sees_dialogs(sees: &bool, bot: &BotConfig) -> String {
+    match standalone(bot) {
+        Some(note) => format!("{sees}{note}"),
+        None if *sees => {
+            "true (the existing bot still gets users' messages in open dialogs)".to_owned()
+        }
+        None => "false (users' messages in open dialogs go to the operators only)".to_owned(),
+    }
+}
+
+/// The note on a setting about an existing bot, which a standalone bot has
+/// not; `None` in proxy and forward mode.
+fn standalone(bot: &BotConfig) -> Option<&'static str> {
+    (!bot.mode.is_connected()).then_some(" (no effect in standalone mode)")
 }
 
 /// A rate limit, with what it limits (`scope`).

@@ -20,6 +20,8 @@ pub(super) const SHOP_TOKEN: &str = "123456:AAHshopSECRETshopSECRETshop_-1234567
 const SUPPORT_TOKEN: &str = "654321:AAHsupportSECRETsupport_-1234567890";
 /// Pieces of the secrets above; none may ever appear in output.
 const SECRETS: &[&str] = &["AAHshopSECRET", "AAHsupportSECRET", "SECRET"];
+/// A valid `forward_secret` (also a secret: it contains "SECRET").
+const HOOK_SECRET: &str = "HookSECRET_forward-123";
 
 const SOURCE: &str = "/etc/switchboard/bots.toml";
 const BOT: &str = r#"
@@ -36,6 +38,12 @@ fn env(name: &str) -> Option<String> {
         "EMPTY" => Some(String::new()),
         "ID" => Some("123456".to_owned()),
         "SECRET_PART" => Some("AAHshopSECRETshopSECRETshop_-1234567".to_owned()),
+        "HOOK_SECRET" => Some(HOOK_SECRET.to_owned()),
+        "BAD_HOOK_SECRET" => Some("HookSECRET with spaces!".to_owned()),
+        // The commented-out bots of the example bots.toml.
+        "LEGACY_BOT_TOKEN" => Some("111111:AAHlegacySECRETlegacySECRET_-123456".to_owned()),
+        "ORDERS_BOT_TOKEN" => Some("222222:AAHordersSECRETordersSECRET_-123456".to_owned()),
+        "ORDERS_HOOK_SECRET" => Some(HOOK_SECRET.to_owned()),
         _ => None,
     }
 }
@@ -244,7 +252,16 @@ fn minimal_file_gets_all_defaults() {
             autoclose: Some(Duration::from_secs(48 * 3600)),
             silent_mode: false,
             intercept_external: true,
+            intercept_history: 5,
+            bot_sees_dialogs: true,
             limits: DEFAULT_LIMITS,
+        }
+    );
+    assert_eq!(
+        config.http,
+        HttpConfig {
+            listen: DEFAULT_LISTEN,
+            max_upload: 50 * 1024 * 1024,
         }
     );
     let limits = bot.settings.limits;
@@ -294,6 +311,8 @@ private_keywords = ["Help", "order"]
 autoclose = "2h"
 silent_mode = true
 intercept_external = false
+intercept_history = 0
+bot_sees_dialogs = false
 bot_limit = "10/s"
 chat_limit = "off"
 group_limit = "15/m"
@@ -312,6 +331,8 @@ private_keywords = []
 autoclose = "OFF"
 silent_mode = false
 intercept_external = true
+intercept_history = 100
+bot_sees_dialogs = true
 bot_limit = "off"
 chat_limit = "2/5s"
 group_limit = "40/2m"
@@ -323,6 +344,8 @@ group_limit = "40/2m"
     assert_eq!(inherits.autoclose, Some(Duration::from_secs(7200)));
     assert!(inherits.silent_mode);
     assert!(!inherits.intercept_external);
+    assert_eq!(inherits.intercept_history, 0);
+    assert!(!inherits.bot_sees_dialogs);
     assert_eq!(
         inherits.limits,
         Limits {
@@ -338,6 +361,8 @@ group_limit = "40/2m"
     assert_eq!(overrides.autoclose, None);
     assert!(!overrides.silent_mode);
     assert!(overrides.intercept_external);
+    assert_eq!(overrides.intercept_history, 100);
+    assert!(overrides.bot_sees_dialogs);
     assert_eq!(
         overrides.limits,
         Limits {
@@ -568,12 +593,12 @@ fn unknown_key_is_reported_with_its_line() {
         &p,
         3,
         "defaults.welcom",
-        r#"unknown key "welcom" in [defaults]; did you mean "welcome"? expected one of: welcome, private_keywords, autoclose, silent_mode, intercept_external, bot_limit, chat_limit, group_limit"#,
+        r#"unknown key "welcom" in [defaults]; did you mean "welcome"? expected one of: welcome, private_keywords, autoclose, silent_mode, intercept_external, intercept_history, bot_sees_dialogs, bot_limit, chat_limit, group_limit"#,
     );
     assert_eq!(
         error(&format!("[defaults]\nwelcom = \"hi\"\n{BOT}")).to_string(),
         format!(
-            "{SOURCE}:2: defaults.welcom: unknown key \"welcom\" in [defaults]; did you mean \"welcome\"? expected one of: welcome, private_keywords, autoclose, silent_mode, intercept_external, bot_limit, chat_limit, group_limit"
+            "{SOURCE}:2: defaults.welcom: unknown key \"welcom\" in [defaults]; did you mean \"welcome\"? expected one of: welcome, private_keywords, autoclose, silent_mode, intercept_external, intercept_history, bot_sees_dialogs, bot_limit, chat_limit, group_limit"
         )
     );
 }
@@ -731,20 +756,33 @@ fn poll_timeout_range() {
 fn modes() {
     let config = parse_ok(&format!("{BOT}mode = \"standalone\"\n"));
     assert_eq!(config.bots[0].mode, Mode::Standalone);
-    for planned in ["proxy", "forward"] {
-        let p = problem(&format!("{BOT}mode = \"{planned}\"\n"));
-        assert_problem(
-            &p,
-            6,
-            "bots[0].mode",
-            "is not available in this version of switchboard",
-        );
-        assert!(
-            p.message.contains("only \"standalone\" is supported"),
-            "{}",
-            p.message
-        );
-    }
+    assert!(!config.bots[0].mode.is_connected());
+
+    let config = parse_ok(&format!("{BOT}mode = \"proxy\"\n"));
+    let mode = &config.bots[0].mode;
+    assert_eq!(
+        *mode,
+        Mode::Proxy(Proxy {
+            take_over_webhook: false
+        })
+    );
+    assert_eq!((mode.as_str(), mode.to_string()), ("proxy", "proxy".into()));
+    assert!(mode.is_connected());
+
+    let config = parse_ok(&format!(
+        "{BOT}mode = \"forward\"\nforward_url = \"https://bot.example/hook\"\n"
+    ));
+    let mode = &config.bots[0].mode;
+    assert_eq!(
+        *mode,
+        Mode::Forward(Forward {
+            url: "https://bot.example/hook".into(),
+            secret: None,
+        })
+    );
+    assert_eq!(mode.as_str(), "forward");
+    assert!(mode.is_connected());
+
     let p = problem(&format!("{BOT}mode = \"Standalone\"\n"));
     assert_problem(
         &p,
@@ -752,6 +790,611 @@ fn modes() {
         "bots[0].mode",
         "unknown mode \"Standalone\": expected one of: standalone, proxy, forward",
     );
+}
+
+// --- parallel connections: proxy and forward ------------------------------
+
+/// `BOT` in forward mode (line 6) with `forward_url` (line 7) and `more`
+/// (from line 8).
+fn forward_bot(url: &str, more: &str) -> String {
+    format!("{BOT}mode = \"forward\"\nforward_url = {url:?}\n{more}")
+}
+
+/// The mode of the only bot of a valid `text`.
+#[track_caller]
+fn mode_of(text: &str) -> Mode {
+    parse_ok(text).bots[0].mode.clone()
+}
+
+#[test]
+fn proxy_mode_and_take_over_webhook() {
+    let proxy = |take_over_webhook| Mode::Proxy(Proxy { take_over_webhook });
+    assert_eq!(mode_of(&format!("{BOT}mode = \"proxy\"\n")), proxy(false));
+    assert_eq!(
+        mode_of(&format!(
+            "{BOT}mode = \"proxy\"\ntake_over_webhook = true\n"
+        )),
+        proxy(true)
+    );
+    assert_eq!(
+        mode_of(&format!(
+            "{BOT}take_over_webhook = false\nmode = \"proxy\"\n"
+        )),
+        proxy(false)
+    );
+
+    // Only in proxy mode, whatever its value.
+    let p = problem(&format!("{BOT}take_over_webhook = false\n"));
+    assert_problem(
+        &p,
+        6,
+        "bots[0].take_over_webhook",
+        r#"take_over_webhook is only used with mode = "proxy" (this bot's mode is "standalone")"#,
+    );
+    let p = problem(&forward_bot(
+        "https://bot.example/hook",
+        "take_over_webhook = true\n",
+    ));
+    assert_problem(
+        &p,
+        8,
+        "bots[0].take_over_webhook",
+        r#"only used with mode = "proxy" (this bot's mode is "forward")"#,
+    );
+    let p = problem(&format!(
+        "{BOT}mode = \"proxy\"\ntake_over_webhook = \"yes\"\n"
+    ));
+    assert_problem(
+        &p,
+        7,
+        "bots[0].take_over_webhook",
+        "invalid type: string \"yes\", expected a boolean",
+    );
+    let p = problem(&format!("[defaults]\ntake_over_webhook = true\n{BOT}"));
+    assert_problem(
+        &p,
+        2,
+        "defaults.take_over_webhook",
+        "can only be set per bot",
+    );
+}
+
+#[test]
+fn forward_url_is_required_and_kept_as_written() {
+    for url in [
+        "https://bot.example/hook",
+        "https://bot.example",
+        "http://127.0.0.1:8443/tg/webhook?bot=shop&x=1",
+        "https://[::1]:8443/",
+        "http://[2001:db8::1]/hook",
+        "http://user:pw@bot-1.example_x.org:80/a/b/",
+        "http://localhost:65535",
+    ] {
+        let mode = mode_of(&forward_bot(url, ""));
+        assert_eq!(
+            mode,
+            Mode::Forward(Forward {
+                url: url.to_owned(),
+                secret: None
+            }),
+            "{url}"
+        );
+    }
+
+    let p = problem(&format!("{BOT}mode = \"forward\"\n"));
+    assert_problem(
+        &p,
+        6,
+        "bots[0].forward_url",
+        r#"missing forward_url: mode = "forward" needs the existing bot's webhook URL, like forward_url = "https://bot.example/hook""#,
+    );
+}
+
+#[test]
+fn bad_forward_urls() {
+    for (url, why) in [
+        (
+            "bot.example/hook",
+            r#"invalid forward_url "bot.example/hook": expected"#,
+        ),
+        (
+            "ftp://bot.example/hook",
+            "starting with http:// or https://",
+        ),
+        (
+            "HTTPS://bot.example/hook",
+            "starting with http:// or https://",
+        ),
+        ("", "starting with http:// or https://"),
+        ("/hook", "starting with http:// or https://"),
+        ("https://", "no host"),
+        ("https:///hook", "no host"),
+        ("https://?x=1", "no host"),
+        ("https://:8443/hook", "no host"),
+        ("https://user@/hook", "no host"),
+        ("https://bot example/hook", "contains whitespace"),
+        ("https://bot.example/hook ", "contains whitespace"),
+        ("https://bot.example/hook#top", "no fragment (#)"),
+        (
+            "https://bot.example:0/hook",
+            "invalid port (expected 1 to 65535)",
+        ),
+        ("https://bot.example:65536/hook", "invalid port"),
+        ("https://bot.example:+80/hook", "invalid port"),
+        ("https://bot.example:/hook", "invalid port"),
+        ("https://bot.example:80:81/hook", "invalid port"),
+        ("https://b*t.example/hook", "invalid host"),
+        ("https://böt.example/hook", "invalid host"),
+        ("https://[::zz]/hook", "invalid host"),
+        ("https://[::1/hook", "invalid host"),
+        ("https://[::1]x/hook", "invalid host"),
+        (
+            "https://bot.example/${HOOK_PATH}",
+            "${VAR} is not expanded in forward_url",
+        ),
+    ] {
+        let p = problem(&forward_bot(url, ""));
+        assert_problem(&p, 7, "bots[0].forward_url", why);
+    }
+    let p = problem(&forward_bot("https://", ""));
+    assert!(
+        p.message.ends_with(
+            r#"expected the existing bot's webhook URL, starting with http:// or https://, like "https://bot.example/hook""#
+        ),
+        "{}",
+        p.message
+    );
+
+    // Only in forward mode.
+    let url = "forward_url = \"https://bot.example/hook\"\n";
+    let p = problem(&format!("{BOT}{url}"));
+    assert_problem(
+        &p,
+        6,
+        "bots[0].forward_url",
+        r#"forward_url is only used with mode = "forward" (this bot's mode is "standalone")"#,
+    );
+    let p = problem(&format!("{BOT}mode = \"proxy\"\n{url}"));
+    assert_problem(
+        &p,
+        7,
+        "bots[0].forward_url",
+        r#"forward_url is only used with mode = "forward" (this bot's mode is "proxy")"#,
+    );
+    let p = problem(&format!("[defaults]\n{url}{BOT}"));
+    assert_problem(&p, 2, "defaults.forward_url", "can only be set per bot");
+    let p = problem(&forward_bot(
+        "https://bot.example/hook",
+        "forward_url2 = 1\n",
+    ));
+    assert_problem(
+        &p,
+        8,
+        "bots[0].forward_url2",
+        r#"did you mean "forward_url"?"#,
+    );
+}
+
+#[test]
+fn forward_secret_is_expanded_and_checked() {
+    let url = "https://bot.example/hook";
+    let secret_of = |value: &str| -> Option<String> {
+        match mode_of(&forward_bot(url, &format!("forward_secret = {value:?}\n"))) {
+            Mode::Forward(forward) => forward.secret.map(|s| s.expose().to_owned()),
+            other => panic!("not forward mode: {other:?}"),
+        }
+    };
+    assert_eq!(secret_of(HOOK_SECRET).as_deref(), Some(HOOK_SECRET));
+    assert_eq!(secret_of("${HOOK_SECRET}").as_deref(), Some(HOOK_SECRET));
+    assert_eq!(
+        secret_of("x_${ID}-${HOOK_SECRET}").as_deref(),
+        Some(format!("x_123456-{HOOK_SECRET}").as_str())
+    );
+    let longest = "a".repeat(MAX_HOOK_SECRET_CHARS);
+    assert_eq!(secret_of(&longest), Some(longest.clone()));
+    assert_eq!(secret_of("-"), Some("-".to_owned()));
+
+    let with = |value: &str| forward_bot(url, &format!("forward_secret = {value:?}\n"));
+    let expected = "expected 1 to 256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule for a webhook's secret token)";
+    for (value, why) in [
+        ("", "forward_secret is empty: "),
+        (
+            &*"b".repeat(257),
+            "forward_secret is too long (257 characters): ",
+        ),
+        (
+            "HookSECRET!",
+            "forward_secret has characters other than A-Z, a-z, 0-9, _ and -: ",
+        ),
+        (
+            "HookSECRET value",
+            "forward_secret has characters other than A-Z, a-z, 0-9, _ and - (it contains whitespace): ",
+        ),
+        ("HookSECRETé", "forward_secret has characters other than"),
+        (
+            "${BAD_HOOK_SECRET}",
+            "forward_secret (after ${VAR} expansion) has characters other than A-Z, a-z, 0-9, _ and - (it contains whitespace): ",
+        ),
+        ("${NOT_SET}", "environment variable NOT_SET is not set"),
+        ("${EMPTY}", "environment variable EMPTY is empty"),
+        ("${HOOK_SECRET", "unterminated"),
+    ] {
+        let p = problem(&with(value));
+        assert_problem(&p, 8, "bots[0].forward_secret", why);
+        assert!(
+            why.starts_with("environment")
+                || why == "unterminated"
+                || p.message.ends_with(expected),
+            "{}",
+            p.message
+        );
+        // `problem` checks that no "SECRET" appears; nor does any other
+        // part of the value.
+        if value.len() > 1 && !value.starts_with('$') {
+            assert!(!p.message.contains(value), "{}", p.message);
+        }
+    }
+
+    // Only in forward mode.
+    let secret = format!("forward_secret = {HOOK_SECRET:?}\n");
+    let p = problem(&format!("{BOT}{secret}"));
+    assert_problem(
+        &p,
+        6,
+        "bots[0].forward_secret",
+        r#"forward_secret is only used with mode = "forward" (this bot's mode is "standalone")"#,
+    );
+    let p = problem(&format!("{BOT}mode = \"proxy\"\n{secret}"));
+    assert_problem(
+        &p,
+        7,
+        "bots[0].forward_secret",
+        r#"only used with mode = "forward" (this bot's mode is "proxy")"#,
+    );
+    let p = problem(&format!("[defaults]\n{secret}{BOT}"));
+    assert_problem(&p, 2, "defaults.forward_secret", "can only be set per bot");
+}
+
+#[test]
+fn keys_of_a_mode_are_checked_even_when_the_mode_is_not_known() {
+    let err = error(&format!(
+        "{BOT}mode = \"forwrd\"\nforward_url = \"bot.example\"\nforward_secret = \"a b\"\ntake_over_webhook = true\n"
+    ));
+    assert_eq!(
+        lines_and_keys(&err),
+        [
+            (Some(6), "bots[0].mode"),
+            (Some(7), "bots[0].forward_url"),
+            (Some(8), "bots[0].forward_secret"),
+        ]
+    );
+    // In a known mode, a key of another mode is reported, not checked.
+    let err = error(&format!(
+        "{BOT}mode = \"proxy\"\nforward_url = \"bot.example\"\nforward_secret = \"a b\"\n"
+    ));
+    let messages: Vec<&str> = err.problems.iter().map(|p| p.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            r#"forward_url is only used with mode = "forward" (this bot's mode is "proxy")"#,
+            r#"forward_secret is only used with mode = "forward" (this bot's mode is "proxy")"#,
+        ]
+    );
+    // A forward bot with a bad URL and a bad secret: both reported.
+    let err = error(&forward_bot("nope", "forward_secret = \"${NOT_SET}\"\n"));
+    assert_eq!(
+        lines_and_keys(&err),
+        [
+            (Some(7), "bots[0].forward_url"),
+            (Some(8), "bots[0].forward_secret"),
+        ]
+    );
+}
+
+#[test]
+fn hook_secrets_never_leak() {
+    let text = forward_bot(
+        &format!("https://bot.example/{SHOP_TOKEN}"),
+        "forward_secret = \"${HOOK_SECRET}\"\n",
+    );
+    let config = parse_ok(&text);
+    let Mode::Forward(forward) = &config.bots[0].mode else {
+        panic!("forward mode expected");
+    };
+    assert_eq!(
+        forward.secret.as_ref().map(HookSecret::expose),
+        Some(HOOK_SECRET)
+    );
+    let shown = config.describe();
+    assert!(
+        shown.contains("  forward_secret:     set (not shown)\n"),
+        "{shown}"
+    );
+    // A token in the URL is masked like any other.
+    assert!(
+        shown.contains("  forward_url:        https://bot.example/123456:***\n"),
+        "{shown}"
+    );
+    assert_no_secret(&shown);
+    assert_no_secret(&format!("{config:?}"));
+    assert_no_secret(&format!("{:?}", config.bots[0].mode));
+    assert_no_secret(&format!("{forward:?}"));
+    assert!(!shown.contains(HOOK_SECRET) && !format!("{config:?}").contains(HOOK_SECRET));
+
+    // A secret in the wrong mode, or invalid, is not quoted. (Unlike a
+    // token, a secret has no shape to mask it by in other keys.)
+    for text in [
+        format!("{BOT}forward_secret = {HOOK_SECRET:?}\n"),
+        forward_bot(
+            "https://x.org/",
+            &format!("forward_secret = \"{HOOK_SECRET}!\"\n"),
+        ),
+        forward_bot(
+            "https://x.org/",
+            &format!("forward_secret = \"${{X}}{HOOK_SECRET}!\"\n"),
+        ),
+        forward_bot(
+            "https://x.org/",
+            &format!("forward_secret = \"{HOOK_SECRET} x\"\n"),
+        ),
+        forward_bot(&format!("https://x.org/{SHOP_TOKEN} x"), ""),
+    ] {
+        let err = error(&text);
+        assert!(!err.to_string().contains("HookSECRET"), "{err}");
+        let loaded = Config::parse_for_run(&format!("{text}{SUPPORT}"), Path::new(SOURCE), &env);
+        for bot in loaded.expect("support runs").invalid {
+            assert_no_secret(&bot.problems.to_string());
+        }
+    }
+}
+
+#[test]
+fn intercept_history_range() {
+    let history = |value: &str| -> u8 {
+        parse_ok(&format!("{BOT}intercept_history = {value}\n")).bots[0]
+            .settings
+            .intercept_history
+    };
+    assert_eq!(history("0"), 0);
+    assert_eq!(history("7"), 7);
+    assert_eq!(history("100"), MAX_INTERCEPT_HISTORY);
+    assert_eq!(parse_ok(BOT).bots[0].settings.intercept_history, 5);
+    assert_eq!(
+        parse_ok(&format!("[defaults]\nintercept_history = 20\n{BOT}")).bots[0]
+            .settings
+            .intercept_history,
+        20
+    );
+
+    for bad in ["101", "-1", "256", "9223372036854775807"] {
+        let p = problem(&format!("{BOT}intercept_history = {bad}\n"));
+        assert_problem(
+            &p,
+            6,
+            "bots[0].intercept_history",
+            &format!("intercept_history must be 0 to 100, not {bad}: "),
+        );
+    }
+    let p = problem(&format!("[defaults]\nintercept_history = 1000\n{BOT}"));
+    assert_problem(&p, 2, "defaults.intercept_history", "must be 0 to 100");
+    let p = problem(&format!("{BOT}intercept_history = \"5\"\n"));
+    assert_problem(
+        &p,
+        6,
+        "bots[0].intercept_history",
+        "invalid type: string \"5\", expected a whole number, without quotes",
+    );
+    let p = problem(&format!("{BOT}intercept_history = 5.0\n"));
+    assert_problem(
+        &p,
+        6,
+        "bots[0].intercept_history",
+        "expected a whole number",
+    );
+}
+
+#[test]
+fn bot_sees_dialogs_is_a_boolean() {
+    assert!(parse_ok(BOT).bots[0].settings.bot_sees_dialogs);
+    let config = parse_ok(&format!(
+        "[defaults]\nbot_sees_dialogs = false\n{BOT}{SUPPORT}bot_sees_dialogs = true\n"
+    ));
+    assert!(!config.bots[0].settings.bot_sees_dialogs);
+    assert!(config.bots[1].settings.bot_sees_dialogs);
+    let p = problem(&format!("{BOT}bot_sees_dialogs = 1\n"));
+    assert_problem(
+        &p,
+        6,
+        "bots[0].bot_sees_dialogs",
+        "invalid type: integer `1`, expected a boolean",
+    );
+}
+
+#[test]
+fn max_upload_mb_bounds() {
+    let max_upload = |value: &str| -> u64 {
+        parse_ok(&format!("[http]\nmax_upload_mb = {value}\n{BOT}"))
+            .http
+            .max_upload
+    };
+    assert_eq!(max_upload("1"), 1024 * 1024);
+    assert_eq!(max_upload("50"), 50 * MEGABYTE);
+    assert_eq!(max_upload("2000"), MAX_MAX_UPLOAD_MB * MEGABYTE);
+    assert_eq!(
+        parse_ok(BOT).http.max_upload,
+        DEFAULT_MAX_UPLOAD_MB * MEGABYTE
+    );
+    assert_eq!(HttpConfig::default().max_upload, 50 * 1024 * 1024);
+
+    for bad in ["0", "2001", "-50", "9223372036854775807"] {
+        let p = problem(&format!("[http]\nmax_upload_mb = {bad}\n{BOT}"));
+        assert_problem(
+            &p,
+            2,
+            "http.max_upload_mb",
+            &format!(
+                "max_upload_mb must be 1 to 2000, not {bad}: 50 is Telegram's upload limit for bots, 2000 a local Bot API server's"
+            ),
+        );
+    }
+    let p = problem(&format!("[http]\nmax_upload_mb = \"50\"\n{BOT}"));
+    assert_problem(
+        &p,
+        2,
+        "http.max_upload_mb",
+        "invalid type: string \"50\", expected a whole number",
+    );
+    let p = problem(&format!("[http]\nmax_upload_mb = \"50MB\"\n{BOT}"));
+    assert_problem(&p, 2, "http.max_upload_mb", "expected a whole number");
+    // Misplaced.
+    let p = problem(&format!("max_upload_mb = 50\n{BOT}"));
+    assert_problem(&p, 1, "max_upload_mb", "max_upload_mb belongs in [http]");
+    let p = problem(&format!("[defaults]\nmax_upload_mb = 50\n{BOT}"));
+    assert_problem(
+        &p,
+        2,
+        "defaults.max_upload_mb",
+        "max_upload_mb belongs in [http]",
+    );
+    let p = problem(&format!("{BOT}max_upload_mb = 50\n"));
+    assert_problem(
+        &p,
+        6,
+        "bots[0].max_upload_mb",
+        "max_upload_mb belongs in [http]",
+    );
+    let p = problem(&format!("[http]\nmax_uplod_mb = 50\n{BOT}"));
+    assert_problem(
+        &p,
+        2,
+        "http.max_uplod_mb",
+        r#"did you mean "max_upload_mb"?"#,
+    );
+    // A problem of [http] stops `run` too.
+    run_error(&format!("[http]\nmax_upload_mb = 0\n{BOT}"));
+}
+
+#[test]
+fn describe_shows_each_mode_with_its_keys() {
+    let config = parse_ok(&format!(
+        r#"[http]
+listen = "0.0.0.0:8081"
+max_upload_mb = 2000
+{BOT}mode = "proxy"
+take_over_webhook = true
+intercept_history = 0
+bot_sees_dialogs = false
+
+[[bots]]
+name = "support"
+token = "${{SUPPORT_BOT_TOKEN}}"
+backend_group = -1002
+mode = "forward"
+forward_url = "https://bot.example/hook"
+forward_secret = "${{HOOK_SECRET}}"
+intercept_external = false
+intercept_history = 1
+
+[[bots]]
+name = "orders"
+token = "${{ORDERS_BOT_TOKEN}}"
+backend_group = -1003
+mode = "forward"
+forward_url = "http://127.0.0.1:9000/"
+"#
+    ));
+    let text = config.describe();
+    for expected in [
+        "http.listen:        0.0.0.0:8081\n",
+        "http.max_upload_mb: 2000 (largest request body the Bot API proxy accepts)\n",
+        "bot \"shop\"\n",
+        "  mode:               proxy (the existing bot's Bot API base URL: http://<this host>:8081)\n",
+        "  take_over_webhook:  true (a webhook set for the token is removed at start and served by switchboard)\n",
+        "  intercept_external: true (what the existing bot sends is shown in the topics)\n",
+        "  intercept_history:  0 (off: none of the bot's earlier messages are shown when a dialog opens)\n",
+        "  bot_sees_dialogs:   false (users' messages in open dialogs go to the operators only)\n",
+        "bot \"support\"\n",
+        "  mode:               forward (updates are POSTed to the existing bot)\n",
+        "  forward_url:        https://bot.example/hook\n",
+        "  forward_secret:     set (not shown)\n",
+        "  intercept_external: false (what the existing bot sends is not shown)\n",
+        "  intercept_history:  1 (the bot's latest message is shown when a dialog opens)\n",
+        "  bot_sees_dialogs:   true (the existing bot still gets users' messages in open dialogs)\n",
+        "bot \"orders\"\n",
+        "  forward_url:        http://127.0.0.1:9000/\n",
+        "  forward_secret:     not set\n",
+        "  intercept_history:  5 (the bot's latest 5 messages are shown when a dialog opens)\n",
+    ] {
+        assert!(
+            text.contains(expected),
+            "describe() lacks {expected:?}:\n{text}"
+        );
+    }
+    assert!(!text.contains("take_over_webhook:  false"), "{text}");
+    assert_no_secret(&text);
+    assert!(!text.contains(HOOK_SECRET));
+
+    let config = parse_ok(&format!(
+        "[http]\nlisten = \"[::1]:9000\"\n{BOT}mode = \"proxy\"\n"
+    ));
+    let text = config.describe();
+    assert!(
+        text.contains(
+            "  mode:               proxy (the existing bot's Bot API base URL: http://[::1]:9000)\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("  take_over_webhook:  false (a webhook set for the token is left alone)\n"),
+        "{text}"
+    );
+    let text = parse_ok(BOT).describe();
+    assert!(
+        text.contains("  mode:               standalone\n"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("forward_") && !text.contains("take_over"),
+        "{text}"
+    );
+}
+
+#[test]
+fn example_parallel_bots_work_when_uncommented() {
+    let text = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/bots.toml"))
+        .expect("the example bots.toml exists");
+    let start = text
+        .find("# --- Beside an existing bot")
+        .expect("the example shows the parallel modes");
+    let is_toml = |line: &str| {
+        line.starts_with("[[bots]]")
+            || line.split_once(" = ").is_some_and(|(key, _)| {
+                !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+            })
+    };
+    let uncommented: String = text[start..]
+        .lines()
+        .map(|line| match line.strip_prefix("# ") {
+            Some(rest) if is_toml(rest) => format!("{rest}\n"),
+            _ => format!("{line}\n"),
+        })
+        .collect();
+    let config = parse_ok(&format!("{}{uncommented}", &text[..start]));
+    assert_eq!(names_of(&config), ["shop", "support", "legacy", "orders"]);
+    assert_eq!(
+        config.bots[2].mode,
+        Mode::Proxy(Proxy {
+            take_over_webhook: true
+        })
+    );
+    assert_eq!(
+        config.bots[3].mode,
+        Mode::Forward(Forward {
+            url: "https://orders.example.com/telegram/webhook".to_owned(),
+            secret: Some(HookSecret::new(HOOK_SECRET)),
+        })
+    );
+    assert_no_secret(&config.describe());
 }
 
 #[test]
@@ -1227,7 +1870,7 @@ welcome = ""
 name = "shop"
 token = "${NOT_SET}"
 backend_group = 42
-mode = "proxy"
+mode = "proxi"
 autoclose = "4x"
 
 [[bots]]
@@ -1339,6 +1982,7 @@ fn describe_shows_every_resolved_value() {
         "api_url:            https://api.telegram.org",
         "poll_timeout:       30s",
         "http.listen:        127.0.0.1:8081",
+        "http.max_upload_mb: 50 (largest request body the Bot API proxy accepts)",
         "bot \"shop\"",
         "  token:              123456:***",
         "  backend_group:      -1001234567890",
@@ -1348,6 +1992,8 @@ fn describe_shows_every_resolved_value() {
         "  autoclose:          1h 30m after the last operator reply",
         "  silent_mode:        false",
         "  intercept_external: true (no effect in standalone mode)",
+        "  intercept_history:  5 (no effect in standalone mode)",
+        "  bot_sees_dialogs:   true (no effect in standalone mode)",
         "  bot_limit:          30/s (all chats together)",
         "  chat_limit:         3/3s (into each private chat)",
         "  group_limit:        20/m (into each group, all topics together)",
@@ -1444,6 +2090,14 @@ fn no_input_panics() {
         "poll_timeout = \"18446744073709551615s 500ms 500ms\"",
         "[defaults]\nbot_limit = \"1/18446744073709551615s 1000ms\"",
         "[defaults]\nbot_limit = \"1/10000000000000000000s\"",
+        "[http]\nmax_upload_mb = 99999999999999999999",
+        "[http]\nmax_upload_mb = -9223372036854775808",
+        "[defaults]\nintercept_history = -9223372036854775808",
+        "[[bots]]\nmode = \"forward\"\nforward_url = \"https://[\"\n",
+        "[[bots]]\nmode = \"forward\"\nforward_url = \"http://[::1\"\n",
+        "[[bots]]\nmode = \"forward\"\nforward_url = \"http://é@:/\"\n",
+        "[[bots]]\nforward_secret = \"${\"\ntake_over_webhook = 1\n",
+        "[[bots]]\nmode = 1\nforward_url = []\n",
     ];
     for text in inputs {
         let _ = parse(text);
@@ -1761,10 +2415,26 @@ fn run_sets_aside_a_bot_with_a_bad_value() {
         lines_and_keys(&invalid.problems),
         [(Some(10), "bots[1].backend_group")]
     );
-    let invalid = set_aside(&format!("{SUPPORT}mode = \"proxy\"\n"), "support");
+    let invalid = set_aside(&format!("{SUPPORT}mode = \"proxi\"\n"), "support");
     assert_eq!(
         lines_and_keys(&invalid.problems),
         [(Some(11), "bots[1].mode")]
+    );
+    // A forward bot without its URL, or with an unset secret.
+    let invalid = set_aside(&format!("{SUPPORT}mode = \"forward\"\n"), "support");
+    assert_eq!(
+        lines_and_keys(&invalid.problems),
+        [(Some(11), "bots[1].forward_url")]
+    );
+    let invalid = set_aside(
+        &format!(
+            "{SUPPORT}mode = \"forward\"\nforward_url = \"https://x.org/\"\nforward_secret = \"${{NOT_SET}}\"\n"
+        ),
+        "support",
+    );
+    assert_eq!(
+        lines_and_keys(&invalid.problems),
+        [(Some(13), "bots[1].forward_secret")]
     );
     // A bad setting leaves the bot complete (the default is kept while
     // checking), but it must not run with a value it did not ask for.

@@ -13,13 +13,15 @@
 //! functions in [`rules`].
 
 pub mod commands;
+mod mirror;
+mod offer;
 mod operator_side;
 mod reports;
 pub mod rules;
 pub mod texts;
 mod user_side;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +36,7 @@ use crate::config::BotConfig;
 use crate::http::Health;
 use crate::outbox::sender::{PrioritySet, Wake};
 use crate::outbox::{Action, Job, Lane, Purpose, SenderReport, Target, queue};
+use crate::proxy::intercept::Intercepted;
 use crate::store::dialogs::{self, Dialog};
 use crate::store::users::User;
 use crate::store::{self, Store, inbox};
@@ -67,6 +70,9 @@ pub struct Batch {
     pub touched: Touched,
     /// Rows set aside as dead letters.
     pub dead_letters: u64,
+    /// Bots whose existing bot was offered updates: its waiting
+    /// `getUpdates` or webhook delivery must be woken.
+    pub offered: BTreeSet<String>,
 }
 
 impl Dispatcher {
@@ -96,7 +102,13 @@ impl Dispatcher {
                     self.health.add_dead_letters(batch.dead_letters);
                     // The senders as published after the commit (see
                     // `Running::senders`), not as the batch began.
-                    wake_senders(&running.borrow().senders, &batch.touched);
+                    let published = Arc::clone(&running.borrow());
+                    wake_senders(&published.senders, &batch.touched);
+                    for bot in &batch.offered {
+                        if let Some(existing) = published.existing.get(bot) {
+                            existing.offered();
+                        }
+                    }
                     if batch.rows == BATCH {
                         continue;
                     }
@@ -173,6 +185,7 @@ pub struct Decoded {
 enum Content {
     Update(update::Update),
     Report(SenderReport),
+    Intercepted(Intercepted),
 }
 
 /// The next [`BATCH`] inbox rows after `cursor`; those of running bots
@@ -196,6 +209,11 @@ pub fn read_batch(
                 Ok(inbox::Kind::Report) => serde_json::from_str(&row.payload)
                     .map(Content::Report)
                     .map_err(|err| anyhow::anyhow!("cannot read the sender's report: {err}")),
+                Ok(inbox::Kind::Intercepted) => serde_json::from_str(&row.payload)
+                    .map(Content::Intercepted)
+                    .map_err(|err| {
+                        anyhow::anyhow!("cannot read a message the existing bot sent: {err}")
+                    }),
                 Err(kind) => Err(crate::outbox::UnknownValue::new("inbox row kind", kind).into()),
             };
             Decoded { row, content }
@@ -238,17 +256,24 @@ pub fn dispatch_batch(
     };
     let all_at_once = store::in_savepoint(tx, "dispatch_batch", || {
         let mut touched = Touched::new();
+        let mut offered = BTreeSet::new();
         for Decoded { row, content } in &rows {
             let Some(bot) = bots.get(&row.bot) else {
                 continue;
             };
             let content = content.as_ref().map_err(|err| anyhow::anyhow!("{err:#}"))?;
             note_touched(&mut touched, &row.bot, handle_row(tx, bot, content, now)?);
+            if offer_row(tx, bot, row, now)? {
+                offered.insert(row.bot.clone());
+            }
         }
-        Ok(touched)
+        Ok((touched, offered))
     });
     match all_at_once {
-        Ok(touched) => batch.touched = touched,
+        Ok((touched, offered)) => {
+            batch.touched = touched;
+            batch.offered = offered;
+        }
         // The storage failed, not a row: retry the whole batch later.
         Err(err) if store::is_storage_error(&err) => return Err(err),
         Err(_) => {
@@ -271,6 +296,10 @@ pub fn dispatch_batch(
                         batch.dead_letters += 1;
                     }
                 }
+                // Whatever switchboard made of it, the existing bot gets it.
+                if offer_row(tx, bot, row, now)? {
+                    batch.offered.insert(row.bot.clone());
+                }
             }
         }
     }
@@ -285,6 +314,21 @@ pub fn dispatch_batch(
         }
     }
     Ok(batch)
+}
+
+/// Offers an update row to the bot's existing bot, if it has one (see
+/// [`offer`]); returns whether it was offered.
+fn offer_row(
+    tx: &Transaction<'_>,
+    bot: &BotConfig,
+    row: &inbox::Row,
+    now: i64,
+) -> anyhow::Result<bool> {
+    if row.kind == Ok(inbox::Kind::Update) && bot.mode.is_connected() {
+        offer::offer(tx, bot, &row.payload, now)
+    } else {
+        Ok(false)
+    }
 }
 
 /// Adds the priorities `bot` got to `touched`.
@@ -311,6 +355,7 @@ fn handle_row(
     match content {
         Content::Update(update) => ctx.handle_update(update)?,
         Content::Report(report) => ctx.handle_report(report)?,
+        Content::Intercepted(call) => ctx.on_intercepted(call)?,
     }
     Ok(ctx.queued)
 }

@@ -80,6 +80,7 @@ impl Ctx<'_> {
             to: Target::User(dialog.user_id),
             from_chat: message.chat.id,
             message_ids: vec![message.message_id],
+            keyboard: None,
         };
         let purpose = Purpose::Reply {
             dialog: dialog.id,

@@ -8,6 +8,7 @@
 //! | inbound | any | the user (unless `silent_mode`) and operators, in the topic |
 //! | welcome, user notice, broadcast | blocked | the user is marked blocked |
 //! | welcome, user notice, broadcast | otherwise | nobody (the sender logged it) |
+//! | mirror (the existing bot's message) | any | operators, in the topic, with the error |
 //! | topic creation | any | operators, in General: the topic is missing |
 //! | other topic changes, notices to operators | any | nobody (the sender logged it) |
 //!
@@ -70,6 +71,12 @@ impl Ctx<'_> {
                 self.tell_not_delivered(&dialog)?;
                 // Operators see it too, where they work (if the topic exists).
                 self.notify_topic(&dialog, &texts::not_shown(what.as_deref(), error))
+            }
+            (Purpose::Mirror { dialog }, _) => {
+                let Some(dialog) = dialogs::by_id(self.tx, *dialog)? else {
+                    return Ok(());
+                };
+                self.notify_topic(&dialog, &texts::mirror_failed(error))
             }
             (Purpose::TopicChange { dialog }, _)
                 if matches!(job.action, Action::CreateTopic { .. }) =>

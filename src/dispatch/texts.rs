@@ -88,6 +88,10 @@ pub fn not_sent_uncopyable(what: &str) -> String {
 
 /// The topic of a dialog could not be created.
 #[must_use]
+pub fn mirror_failed(error: &str) -> String {
+    format!("⚠️ The bot sent the user a message that cannot be shown here: {error}")
+}
+
 pub fn topic_not_created(who: &str, error: &str) -> String {
     format!(
         "⚠️ Could not create a topic for {who}: {error}. The bot must be an admin of this group with the right to manage topics."

@@ -49,11 +49,13 @@ impl Ctx<'_> {
                     dialogs::insert(self.tx, &self.bot.name, user.user_id, group, self.now)?;
                 self.welcome(&dialog)?;
                 self.ensure_topic(&dialog, &user, false)?;
+                self.mirror_history(&dialog)?;
                 dialog
             }
             (UserPlan::Reopen, Some(dialog)) => {
                 self.welcome(&dialog)?;
                 self.ensure_topic(&dialog, &user, true)?;
+                self.mirror_history(&dialog)?;
                 dialog
             }
             (UserPlan::Relay, Some(dialog)) => {
@@ -77,6 +79,7 @@ impl Ctx<'_> {
             to: Target::TopicOf(dialog.id),
             from_chat: message.chat.id,
             message_ids: vec![message.message_id],
+            keyboard: None,
         };
         let purpose = Purpose::Inbound {
             dialog: dialog.id,

@@ -26,6 +26,7 @@
 //! | `GET /fake/groups/{group}/topics` | | the topics: `{"thread_id":..,"name":..,"icon_color":..,"closed":..,"deleted":..}` |
 //! | `POST /fake/groups/{group}/topics/{thread}` | `{"from":USER_ID,"text":"hi"}` (or `"content"`; `"reply_to":MESSAGE_ID` optional) | `{"message_id":..}`: an operator wrote in the topic (thread 1 is General) |
 //! | `GET /fake/groups/{group}/topics/{thread}` | | the topic's messages, service messages included (thread 1 is General) |
+//! | `GET /fake/files/{file_id}` | | the file's bytes as they download (not JSON: `application/octet-stream`); 404 for an unknown id |
 //! | `GET /fake/stats` | | `{"accepted_sends":..,"throttled":..,"throttled_bot":..,"throttled_private_chat":..,"throttled_group":..}` |
 //! | `DELETE /fake/stats` | | `true`: the statistics start afresh |
 //! | `PUT /fake/limits` | `"telegram"`, `"off"`, or `{"per_bot":{"count":30,"per":"1s"},"per_private_chat":..,"per_group":..}` (a scope left out is unlimited) | `true` |
@@ -49,7 +50,9 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::header;
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -77,6 +80,7 @@ Control API (JSON in and out, answers shaped like the Bot API's):
   GET    /fake/groups/GROUP/topics           the group's topics
   POST   /fake/groups/GROUP/topics/THREAD    {\"from\":USER,\"text\":\"hi\"}: an operator writes (thread 1 is General)
   GET    /fake/groups/GROUP/topics/THREAD    the topic's messages
+  GET    /fake/files/FILE_ID                 a file's bytes (uploaded, or made up for a person's file)
   GET    /fake/stats, DELETE /fake/stats     accepted sends and 429s; forget them
   PUT    /fake/limits                        \"telegram\", \"off\" or {\"per_bot\":{\"count\":30,\"per\":\"1s\"},..}
   GET    /fake/requests[?method=M], DELETE   the recorded Bot API requests; forget them
@@ -103,6 +107,7 @@ pub(super) fn routes() -> Router<Arc<Core>> {
             "/fake/groups/{group}/topics/{thread}",
             get(topic_messages).post(operator_writes),
         )
+        .route("/fake/files/{file_id}", get(file_bytes))
         .route("/fake/stats", get(stats).delete(clear_stats))
         .route("/fake/limits", put(set_limits))
         .route("/fake/requests", get(requests).delete(clear_requests))
@@ -350,6 +355,18 @@ async fn topic_messages(State(core): State<Arc<Core>>, Ids(ids): Ids<(i64, i64)>
             |m: &Value| world::thread_of(m).unwrap_or(world::GENERAL_THREAD_ID) == thread;
         Ok(messages_answer(w.group_messages(group, in_thread)))
     })
+}
+
+/// A file's bytes, raw: the one answer that is not JSON.
+async fn file_bytes(
+    State(core): State<Arc<Core>>,
+    Ids(file_id): Ids<String>,
+) -> Result<Response, ApiError> {
+    let bytes = core
+        .read(|w| w.file_content(&file_id))
+        .ok_or_else(|| ApiError::new(404, "Not Found: no file with that file_id"))?;
+    let octets = [(header::CONTENT_TYPE, "application/octet-stream")];
+    Ok((octets, bytes).into_response())
 }
 
 async fn stats(State(core): State<Arc<Core>>) -> Answer {
@@ -711,6 +728,31 @@ mod tests {
                 .unwrap();
             assert_eq!(status, 404, "{press}: {body}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_file_is_read_raw() {
+        let fake = FakeTelegram::start().await.unwrap();
+        let bot = fake.add_bot("shop_bot");
+        let alice = fake.add_user("Alice", None);
+        fake.user_sends(&bot, &alice, "/start");
+        let by_url = json!({ "chat_id": alice.id, "document": "https://example.com/a.pdf" });
+        let sent = bot_api(&fake, &bot, "sendDocument", by_url).await;
+        let file_id = sent["document"]["file_id"].as_str().unwrap();
+
+        let url = |id: &str| format!("{}/fake/files/{id}", fake.api_url());
+        let response = reqwest::get(url(file_id)).await.unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        let bytes = response.bytes().await.unwrap();
+        assert_eq!(Some(bytes.to_vec()), fake.file_bytes(file_id));
+        assert_eq!(
+            Some(bytes.len() as u64),
+            sent["document"]["file_size"].as_u64()
+        );
+        let unknown = reqwest::get(url("BQACnope")).await.unwrap();
+        assert_eq!(unknown.status().as_u16(), 404);
+        let body: Value = unknown.json().await.unwrap();
+        assert_eq!(body["error_code"], 404);
     }
 
     #[tokio::test]

@@ -3,8 +3,9 @@
 //! The algorithm: sliding windows over accepted sends.
 //!
 //! - A *send* is one message a bot posts: `sendMessage`, `copyMessage`, each
-//!   message a `copyMessages` copies, and the service message that
-//!   `createForumTopic`, `editForumTopic`, `closeForumTopic` and
+//!   message a `copyMessages` copies, `sendPhoto` and the other methods that
+//!   send a file, each message of a `sendMediaGroup` album, and the service
+//!   message that `createForumTopic`, `editForumTopic`, `closeForumTopic` and
 //!   `reopenForumTopic` leave in the group (Telegram throttles topic management
 //!   with the group's messages). No other method counts. The methods table
 //!   says this for each method ([`Posts`]).
@@ -164,6 +165,8 @@ pub(super) enum Posts {
     OneMessage,
     /// One message per id in `message_ids` (`copyMessages`).
     EachCopy,
+    /// One message per item in `media` (`sendMediaGroup`).
+    EachMedia,
 }
 
 /// A call that posts messages: who posts, where, and how many at most.
@@ -180,13 +183,19 @@ pub(super) fn outgoing(bot: i64, posts: Posts, p: &Params) -> Option<Outgoing> {
     let messages = match posts {
         Posts::Nothing => return None,
         Posts::OneMessage => 1,
-        Posts::EachCopy => p
-            .opt_json("message_ids")
-            .ok()
-            .flatten()
-            .and_then(|ids| ids.as_array().map(Vec::len))
-            .filter(|&n| n > 0)
-            .unwrap_or(1),
+        Posts::EachCopy | Posts::EachMedia => {
+            let list = if posts == Posts::EachCopy {
+                "message_ids"
+            } else {
+                "media"
+            };
+            p.opt_json(list)
+                .ok()
+                .flatten()
+                .and_then(|items| items.as_array().map(Vec::len))
+                .filter(|&n| n > 0)
+                .unwrap_or(1)
+        }
     };
     let chat_id = p.chat_id("chat_id").ok()?;
     Some(Outgoing {
@@ -201,7 +210,7 @@ pub(super) fn posted(posts: Posts, result: &serde_json::Value) -> usize {
     match posts {
         Posts::Nothing => 0,
         Posts::OneMessage => 1,
-        Posts::EachCopy => result.as_array().map_or(0, Vec::len),
+        Posts::EachCopy | Posts::EachMedia => result.as_array().map_or(0, Vec::len),
     }
 }
 

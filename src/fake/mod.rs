@@ -20,6 +20,8 @@
 //!   [`FakeTelegram::repeat_confirmed_updates`] serves updates twice.
 //! - **Methods**: `getMe`, `getUpdates`, `setWebhook`, `deleteWebhook`,
 //!   `getWebhookInfo`, `sendMessage` (plain, entities, or HTML parse mode),
+//!   `sendPhoto`, `sendDocument`, `sendVideo`, `sendAudio`, `sendVoice`,
+//!   `sendAnimation`, `sendMediaGroup`, `getFile` (see **Files**),
 //!   `copyMessage`, `copyMessages`, `createForumTopic`, `closeForumTopic`,
 //!   `reopenForumTopic`, `editForumTopic`, `editMessageReplyMarkup` (a
 //!   bot's own message; not inline messages), `answerCallbackQuery`,
@@ -31,6 +33,32 @@
 //!   carries the known content fields of its source, and a message without
 //!   any (a giveaway, an invoice, a service message, a kind the fake does
 //!   not know) answers 400 `Bad Request: message can't be copied`.
+//! - **Files**: every method takes `multipart/form-data` bodies as well as
+//!   JSON and form ones (a part without a file name is a parameter, a part
+//!   with one an upload, up to 50 MB, else 413). A send method's file is an
+//!   upload in the part of its name (`photo`), `attach://<part>`, a known
+//!   `file_id` (400 `Bad Request: wrong file identifier/HTTP URL specified`
+//!   otherwise, `can't use file of type Document as Photo` for a photo's
+//!   place) or an `http(s)` URL (a made-up file; nothing is fetched); none is
+//!   400 `Bad Request: there is no photo in the request`. Messages show
+//!   files in the Bot API's shape: `photo` as a list of sizes (90, 320, 800,
+//!   1280 px and the original, from a PNG, GIF or JPEG header; other bytes
+//!   count as 1280×853), `document` with `file_name` (the part's) and
+//!   `mime_type`, ... and resending a `file_id` shows the same file (its
+//!   `file_unique_id` too). `sendMediaGroup` takes 1–10 `InputMedia`
+//!   (photos and videos, or documents, or audio; `there are no messages to
+//!   send`, `too many messages to send as an album`, `document can't be
+//!   mixed with other media types`); two or more share a `media_group_id`.
+//!   Uploaded bytes are kept; other files (a person's, e.g. from
+//!   [`photo_content`], one sent by URL, a photo's smaller sizes) are made-up
+//!   bytes of their `file_size`. `getFile` gives a path (`photos/file_0.jpg`;
+//!   400 `Bad Request: file is too big` over 20 MB) to download at
+//!   `GET /file/bot{token}/{file_path}` (the token may be percent-encoded),
+//!   with that bot's token only (404 `Not Found` otherwise).
+//!   [`FakeTelegram::file`] and [`FakeTelegram::file_bytes`] show a file to a
+//!   test. Ids are shared by all bots (Telegram's are per bot); thumbnails,
+//!   stickers and video notes sent by bots, and content checks (an image
+//!   that does not decode) are not modelled.
 //! - **Rate limits** (off by default; [`FakeTelegram::set_limits`] with
 //!   [`Limits::telegram`] or custom [`Rate`]s): sliding windows per bot, per
 //!   private chat and per group (all topics together). Messages posted by
@@ -66,9 +94,9 @@
 //! own for that ([`standalone`]).
 //!
 //! Not modelled (yet): Telegram's dynamic limits (the fake's windows are
-//! fixed) and paid broadcasts, files and multipart uploads, Markdown parse
-//! modes (the text is kept as sent), message edits (but for inline
-//! keyboards) and deletions, webhook delivery.
+//! fixed) and paid broadcasts, Markdown parse modes (the text is kept as
+//! sent), message edits (but for inline keyboards) and deletions, webhook
+//! delivery.
 //!
 //! Concurrency: the whole world lives behind one `std::sync::Mutex` that is never
 //! held across an `.await`. Every change bumps a `tokio::sync::watch` version
@@ -78,7 +106,8 @@
 //!
 //! Files: this one holds the handle and the public types; `server.rs` the
 //! HTTP side of the Bot API (routing, faults, the long poll), `control.rs`
-//! the control API, `params.rs` the request parameters, `error.rs` the error
+//! the control API, `params.rs` the request parameters (multipart bodies
+//! included), `error.rs` the error
 //! answer, `world/` the state and the methods (its module doc maps it),
 //! `limits.rs` the rate limits, `html.rs` the HTML parse mode.
 
@@ -167,6 +196,57 @@ pub struct FakeMessage {
     pub json: serde_json::Value,
 }
 
+impl FakeMessage {
+    /// The `file_id` of the file the message shows: the largest size of a
+    /// photo, or its animation, document, video, audio, voice, sticker or
+    /// video note. `None` for a message without a file.
+    #[must_use]
+    pub fn file_id(&self) -> Option<&str> {
+        if let Some(sizes) = self.json["photo"].as_array() {
+            return sizes.last()?["file_id"].as_str();
+        }
+        [
+            "animation",
+            "document",
+            "video",
+            "audio",
+            "voice",
+            "sticker",
+            "video_note",
+        ]
+        .iter()
+        .find_map(|field| self.json[*field]["file_id"].as_str())
+    }
+
+    /// The album the message belongs to, if any.
+    #[must_use]
+    pub fn media_group_id(&self) -> Option<&str> {
+        self.json["media_group_id"].as_str()
+    }
+}
+
+/// A file the fake keeps (uploaded by a bot, sent by URL or by a person),
+/// from [`FakeTelegram::file`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FakeFile {
+    /// The id it was asked for by.
+    pub file_id: String,
+    /// Stays the same however the file is sent again.
+    pub file_unique_id: String,
+    /// The message field that shows it: `"photo"` (one of its sizes),
+    /// `"document"`, `"video"`, `"audio"`, `"voice"`, `"animation"`,
+    /// `"sticker"` or `"video_note"`.
+    pub kind: &'static str,
+    /// Its size in bytes.
+    pub file_size: u64,
+    /// The name it was uploaded with (or that its URL or message gave).
+    pub file_name: Option<String>,
+    /// Its MIME type, if known.
+    pub mime_type: Option<String>,
+    /// Whether its bytes are an upload's; otherwise the fake made them up.
+    pub uploaded: bool,
+}
+
 /// A forum topic as operators see it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FakeTopic {
@@ -191,7 +271,9 @@ pub struct RecordedRequest {
     /// sent otherwise.
     pub method: String,
     /// All parameters (query string and body merged) as a JSON object. Form
-    /// values that parse as JSON are stored as that JSON.
+    /// values that parse as JSON are stored as that JSON; an uploaded file
+    /// (a multipart part with a file name) as
+    /// `{"file_name":..,"mime_type":..,"file_size":..}`.
     pub params: serde_json::Value,
 }
 
@@ -377,17 +459,41 @@ impl FaultRule {
 }
 
 /// Content for [`FakeTelegram::user_sends_content`]: a photo with a fresh
-/// `file_id` in two sizes, and an optional caption.
+/// `file_id` in two sizes, and an optional caption. Once sent, bots can
+/// download it (made-up bytes of each size's `file_size`).
 #[must_use]
 pub fn photo_content(caption: Option<&str>) -> serde_json::Value {
-    let unique = world::random_string(16);
+    let (small, small_unique) = world::new_file_ids(world::FileKind::Photo);
+    let (large, large_unique) = world::new_file_ids(world::FileKind::Photo);
     let mut content = serde_json::json!({
         "photo": [
-            {"file_id": format!("AgAC-small-{unique}"), "file_unique_id": format!("s{unique}"),
+            {"file_id": small, "file_unique_id": small_unique,
              "width": 90, "height": 60, "file_size": 1200},
-            {"file_id": format!("AgAC-large-{unique}"), "file_unique_id": format!("l{unique}"),
+            {"file_id": large, "file_unique_id": large_unique,
              "width": 1280, "height": 853, "file_size": 98000},
         ]
+    });
+    if let Some(caption) = caption {
+        content["caption"] = caption.into();
+    }
+    content
+}
+
+/// Content for [`FakeTelegram::user_sends_content`]: a document with a
+/// fresh `file_id`, named `file_name`, of `file_size` bytes, and an optional
+/// caption. Once sent, bots can download it (made-up bytes), up to 20 MB.
+#[must_use]
+pub fn document_content(
+    file_name: &str,
+    file_size: u64,
+    caption: Option<&str>,
+) -> serde_json::Value {
+    let (file_id, unique) = world::new_file_ids(world::FileKind::Document);
+    let mut content = serde_json::json!({
+        "document": {
+            "file_id": file_id, "file_unique_id": unique, "file_name": file_name,
+            "mime_type": "application/octet-stream", "file_size": file_size,
+        }
     });
     if let Some(caption) = caption {
         content["caption"] = caption.into();
@@ -717,6 +823,21 @@ impl FakeTelegram {
     pub fn general_messages(&self, group: i64) -> Vec<FakeMessage> {
         self.core
             .read(|w| w.group_messages(group, |m| world::thread_of(m).is_none()))
+    }
+
+    /// A file the fake keeps, by any of its `file_id`s; `None` for an unknown id.
+    #[must_use]
+    pub fn file(&self, file_id: &str) -> Option<FakeFile> {
+        self.core.read(|w| w.file_info(file_id))
+    }
+
+    /// The bytes of a file, as a download serves them: an upload's as sent,
+    /// other files' made up (as many as their `file_size`: mind a huge one).
+    #[must_use]
+    pub fn file_bytes(&self, file_id: &str) -> Option<Vec<u8>> {
+        self.core
+            .read(|w| w.file_content(file_id))
+            .map(|bytes| bytes.to_vec())
     }
 
     /// Every request in arrival order, recorded before faults are applied.

@@ -1,8 +1,10 @@
 //! The HTTP side of the fake: routes `/bot{token}/{method}`, decodes the
 //! parameters, passes every request through [`admit`] (recording, faults),
 //! applies it to the world (migration check, rate limits, the method), and
-//! answers in the Bot API's shape. Paths under `/fake/` go to the control
-//! API (`control.rs`) instead.
+//! answers in the Bot API's shape. `GET /file/bot{token}/{file_path}`
+//! downloads a file as Telegram's file server does (neither recorded nor
+//! subject to faults). Paths under `/fake/` go to the control API
+//! (`control.rs`) instead.
 //!
 //! A request's life: parse path, query and body -> `admit` records it and picks
 //! a fault -> the fault answers, hangs, delays or cuts the connection -> the
@@ -39,10 +41,6 @@ use super::params::Params;
 use super::world::{Handler, PollRequest, Update, find_method};
 use super::{Core, Fault};
 
-/// Bodies above this are refused with 413 (Telegram's own limits are lower
-/// for everything but file uploads, which the fake does not take).
-const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
-
 /// Serves until `core.shutdown` is cancelled and in-flight requests have answered.
 pub(super) async fn serve(listener: TcpListener, core: Arc<Core>) {
     let shutdown = core.shutdown.clone();
@@ -60,27 +58,35 @@ pub(super) async fn serve(listener: TcpListener, core: Arc<Core>) {
 }
 
 /// Every path but the control API's lands here; anything but
-/// `/bot{token}/{method}` is a 404.
+/// `/bot{token}/{method}` and a file download is a 404.
 async fn handle(
     State(core): State<Arc<Core>>,
     ConnectInfo(cutter): ConnectInfo<ConnectionCutter>,
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
+    if parts.method == Method::GET {
+        if let Some((token, file_path)) = split_file_path(parts.uri.path()) {
+            return download(&core, &token, &file_path);
+        }
+    }
     let route = (parts.method == Method::GET || parts.method == Method::POST)
         .then(|| split_path(parts.uri.path()))
         .flatten();
     let Some((token, method_name)) = route else {
         return ApiError::not_found().into_response();
     };
-    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        return ApiError::new(413, "Request Entity Too Large").into_response();
-    };
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let params = Params::parse(parts.uri.query(), content_type, &body);
+    let params = Params::read(parts.uri.query(), content_type, body).await;
+    if let Err(err) = &params {
+        if err.code == 413 {
+            // Refused before Telegram reads anything: not even recorded.
+            return err.clone().into_response();
+        }
+    }
     let method = find_method(&method_name).map_or(method_name, |m| m.name.to_owned());
     let recorded = params.as_ref().map_or_else(|_| json!({}), Params::to_json);
 
@@ -222,6 +228,18 @@ impl IntoResponse for Answer {
     }
 }
 
+/// `GET /file/bot{token}/{file_path}`: the bytes of a file the bot's
+/// `getFile` gave that path, or Telegram's 404 for an unknown path or a
+/// token that does not own it.
+fn download(core: &Core, token: &str, file_path: &str) -> Response {
+    match core.read(|world| world.download(token, file_path)) {
+        Some((bytes, content_type)) => {
+            ([(header::CONTENT_TYPE, content_type)], bytes).into_response()
+        }
+        None => ApiError::not_found().into_response(),
+    }
+}
+
 /// `/bot{token}/{method}` -> (token, method), percent-decoded.
 fn split_path(path: &str) -> Option<(String, String)> {
     let mut segments = path.strip_prefix('/')?.split('/');
@@ -230,13 +248,25 @@ fn split_path(path: &str) -> Option<(String, String)> {
     if segments.next().is_some() || token.is_empty() || method.is_empty() {
         return None;
     }
-    let decode = |segment: &str| {
-        percent_encoding::percent_decode_str(segment)
-            .decode_utf8()
-            .ok()
-            .map(std::borrow::Cow::into_owned)
-    };
     Some((decode(token)?, decode(method)?))
+}
+
+/// `/file/bot{token}/{file_path}` -> (token, file path), percent-decoded
+/// (python-telegram-bot sends the token's `:` as `%3A`).
+fn split_file_path(path: &str) -> Option<(String, String)> {
+    let rest = path.strip_prefix("/file/bot")?;
+    let (token, file_path) = rest.split_once('/')?;
+    if token.is_empty() || file_path.is_empty() {
+        return None;
+    }
+    Some((decode(token)?, decode(file_path)?))
+}
+
+fn decode(segment: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
 }
 
 /// Lets a handler drop the connection its request came on.
@@ -369,6 +399,27 @@ mod tests {
             "/bot1/",
         ] {
             assert_eq!(split_path(path), None, "{path}");
+        }
+    }
+
+    #[test]
+    fn file_paths_keep_their_folders_and_decode_the_token() {
+        let expected = Some(("123:abc".to_owned(), "photos/file_0.jpg".to_owned()));
+        assert_eq!(
+            split_file_path("/file/bot123:abc/photos/file_0.jpg"),
+            expected
+        );
+        assert_eq!(
+            split_file_path("/file/bot123%3Aabc/photos/file_0.jpg"),
+            expected
+        );
+        for path in [
+            "/file/bot123:abc",
+            "/file/bot123:abc/",
+            "/file/bot/x",
+            "/bot1/getFile",
+        ] {
+            assert_eq!(split_file_path(path), None, "{path}");
         }
     }
 }

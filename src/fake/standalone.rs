@@ -57,6 +57,7 @@ pub async fn start(listen: SocketAddr, setup: Setup) -> anyhow::Result<(FakeTele
     let mut text = format!(
         "fake Bot API listening on {url} (state in memory, until stopped)\n\
          \x20 Bot API:      {url}/bot<token>/<method>; in bots.toml: api_url = \"{url}\"\n\
+         \x20 files:        {url}/file/bot<token>/<file_path> (the path from getFile)\n\
          \x20 control API:  {url}/fake/... (JSON; the routes: switchboard fake --help)\n\
          \x20 create a bot: curl -s -d '{{\"username\":\"my_bot\"}}' {url}/fake/bots\n"
     );

@@ -1659,3 +1659,562 @@ async fn a_message_keyboard_is_edited_removed_and_not_edited_for_nothing() {
     .await;
     assert!(removed.get("reply_markup").is_none());
 }
+
+// ---- files and multipart uploads ----------------------------------------------
+
+/// One part of a multipart body: a parameter, or a file with a name.
+enum Part<'a> {
+    Text(&'a str, String),
+    File {
+        name: &'a str,
+        file_name: &'a str,
+        mime: &'a str,
+        bytes: &'a [u8],
+    },
+}
+
+/// A `multipart/form-data` body, as Bot API clients send it: its content
+/// type and its bytes.
+fn multipart_body(parts: &[Part<'_>]) -> (String, Vec<u8>) {
+    const BOUNDARY: &str = "----fakeTelegramBoundary7MA4YWxk";
+    let mut body = Vec::new();
+    for part in parts {
+        body.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
+        match part {
+            Part::Text(name, value) => {
+                let head = format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n");
+                body.extend_from_slice(head.as_bytes());
+                body.extend_from_slice(value.as_bytes());
+            }
+            Part::File {
+                name,
+                file_name,
+                mime,
+                bytes,
+            } => {
+                let head = format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\n\
+                     Content-Type: {mime}\r\n\r\n"
+                );
+                body.extend_from_slice(head.as_bytes());
+                body.extend_from_slice(bytes);
+            }
+        }
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={BOUNDARY}"), body)
+}
+
+/// POSTs a multipart body; returns the HTTP status and the body.
+async fn call_multipart(
+    fake: &FakeTelegram,
+    token: &str,
+    method: &str,
+    parts: &[Part<'_>],
+) -> (u16, Value) {
+    let (content_type, body) = multipart_body(parts);
+    let response = reqwest::Client::new()
+        .post(method_url(fake, token, method))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+/// A PNG header for a `width`×`height` image, then `payload` bytes.
+fn png(width: u32, height: u32, payload: usize) -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+    bytes.extend_from_slice(&width.to_be_bytes());
+    bytes.extend_from_slice(&height.to_be_bytes());
+    bytes.extend((0..payload).map(|i| u8::try_from(i % 251).unwrap()));
+    bytes
+}
+
+/// `GET {api_url}/file/bot{token}/{path}`: the status and the bytes.
+async fn download(fake: &FakeTelegram, token: &str, path: &str) -> (u16, Vec<u8>) {
+    let url = format!("{}/file/bot{token}/{path}", fake.api_url());
+    let response = reqwest::get(url).await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.bytes().await.unwrap().to_vec())
+}
+
+/// The bot's `getFile` path for `file_id`.
+async fn file_path(fake: &FakeTelegram, bot: &FakeBot, file_id: &str) -> String {
+    let file = ok(fake, bot, "getFile", json!({ "file_id": file_id })).await;
+    file["file_path"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn an_uploaded_photo_reaches_the_user_and_downloads_as_sent() {
+    let d = desk().await;
+    d.fake.user_sends(&d.bot, &d.user, "/start");
+    let bytes = png(1000, 600, 4000);
+    let keyboard = json!({ "inline_keyboard": [[ { "text": "Nice", "callback_data": "nice" } ]] });
+    let parts = [
+        Part::Text("chat_id", d.user.id.to_string()),
+        Part::Text("caption", "<b>Your</b> order".into()),
+        Part::Text("parse_mode", "HTML".into()),
+        Part::Text("reply_markup", keyboard.to_string()),
+        Part::File {
+            name: "photo",
+            file_name: "order.png",
+            mime: "image/png",
+            bytes: &bytes,
+        },
+    ];
+    let (status, body) = call_multipart(&d.fake, &d.bot.token, "sendPhoto", &parts).await;
+    assert_eq!(status, 200, "{body}");
+    let sent = &body["result"];
+    let decoded: frankenstein::types::Message = serde_json::from_value(sent.clone()).unwrap();
+    let sizes = decoded.photo.unwrap();
+    let dimensions: Vec<(u32, u32)> = sizes.iter().map(|s| (s.width, s.height)).collect();
+    assert_eq!(dimensions, [(90, 54), (320, 192), (800, 480), (1000, 600)]);
+    let largest = sizes.last().unwrap();
+    assert_eq!(largest.file_size, Some(bytes.len() as u64));
+    assert_eq!(sent["caption"], "Your order");
+    assert_eq!(sent["caption_entities"][0]["type"], "bold");
+    assert_eq!(sent["reply_markup"], keyboard);
+
+    // The user sees it; the test sees the bytes, and the request as it came.
+    let shown = d.fake.private_chat(&d.bot, &d.user).pop().unwrap();
+    assert_eq!(shown.file_id(), Some(largest.file_id.as_str()));
+    assert_eq!(shown.caption.as_deref(), Some("Your order"));
+    assert_eq!(d.fake.file_bytes(&largest.file_id), Some(bytes.clone()));
+    let file = d.fake.file(&largest.file_id).unwrap();
+    assert_eq!(
+        (file.kind, file.uploaded, file.file_size),
+        ("photo", true, bytes.len() as u64)
+    );
+    let recorded = d.fake.requests().pop().unwrap().params;
+    assert_eq!(
+        recorded["photo"],
+        json!({ "file_name": "order.png", "mime_type": "image/png", "file_size": bytes.len() })
+    );
+    assert_eq!(recorded["chat_id"], d.user.id);
+
+    // getFile, then the download, with the token as typed or percent-encoded.
+    let path = file_path(&d.fake, &d.bot, &largest.file_id).await;
+    assert_eq!(path, "photos/file_0.jpg");
+    assert_eq!(
+        file_path(&d.fake, &d.bot, &largest.file_id).await,
+        path,
+        "the same file keeps its path"
+    );
+    assert_eq!(
+        download(&d.fake, &d.bot.token, &path).await,
+        (200, bytes.clone())
+    );
+    let encoded = d.bot.token.replace(':', "%3A");
+    assert_eq!(download(&d.fake, &encoded, &path).await, (200, bytes));
+    let small = file_path(&d.fake, &d.bot, &sizes[0].file_id).await;
+    let (status, made_up) = download(&d.fake, &d.bot.token, &small).await;
+    assert_eq!(status, 200);
+    assert_eq!(Some(made_up.len() as u64), sizes[0].file_size);
+
+    // Another bot's token, an unknown path, an unknown token: Telegram's 404.
+    let other = d.fake.add_bot("other_bot");
+    for (token, path) in [
+        (other.token.as_str(), path.as_str()),
+        (d.bot.token.as_str(), "photos/file_9.jpg"),
+        ("123:nope", path.as_str()),
+    ] {
+        let url = format!("{}/file/bot{token}/{path}", d.fake.api_url());
+        let response = reqwest::get(url).await.unwrap();
+        assert_eq!(response.status().as_u16(), 404, "{token} {path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            body,
+            json!({ "ok": false, "error_code": 404, "description": "Not Found" })
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_document_is_sent_again_by_file_id_and_copied_into_a_topic() {
+    let d = desk().await;
+    d.fake.user_sends(&d.bot, &d.user, "/start");
+    let report = b"%PDF-1.4 the report".to_vec();
+    let parts = [
+        Part::Text("chat_id", d.user.id.to_string()),
+        Part::Text("document", "attach://file1".into()),
+        Part::File {
+            name: "file1",
+            file_name: "report.pdf",
+            mime: "application/octet-stream",
+            bytes: &report,
+        },
+    ];
+    let (status, body) = call_multipart(&d.fake, &d.bot.token, "sendDocument", &parts).await;
+    assert_eq!(status, 200, "{body}");
+    let document = body["result"]["document"].clone();
+    assert_eq!(document["file_name"], "report.pdf");
+    assert_eq!(document["mime_type"], "application/pdf");
+    assert_eq!(document["file_size"], report.len());
+    let file_id = document["file_id"].as_str().unwrap();
+    assert!(file_id.starts_with("BQAC"), "{file_id}");
+    let sent_id = body["result"]["message_id"].clone();
+
+    // By file_id, into a topic: the same file.
+    let topic = ok(
+        &d.fake,
+        &d.bot,
+        "createForumTopic",
+        json!({ "chat_id": d.group, "name": "Alice" }),
+    )
+    .await["message_thread_id"]
+        .as_i64()
+        .unwrap();
+    let again = json!({ "chat_id": d.group, "message_thread_id": topic,
+                        "document": file_id, "caption": "the same" });
+    let resent = ok(&d.fake, &d.bot, "sendDocument", again).await;
+    assert_eq!(resent["document"], document);
+    assert_eq!(resent["message_thread_id"], topic);
+    let decoded: frankenstein::types::Message = serde_json::from_value(resent).unwrap();
+    assert_eq!(decoded.caption.as_deref(), Some("the same"));
+
+    // A copy of the bot's document keeps the file.
+    let copy = json!({ "chat_id": d.group, "message_thread_id": topic,
+                       "from_chat_id": d.user.id, "message_id": sent_id });
+    ok(&d.fake, &d.bot, "copyMessage", copy).await;
+    let shown = d.fake.topic_messages(d.group, topic);
+    assert_eq!(shown.len(), 3, "created, resent, copied");
+    assert!(shown[1..].iter().all(|m| m.file_id() == Some(file_id)));
+    assert_eq!(d.fake.file_bytes(file_id), Some(report));
+
+    // A document's file_id cannot stand in for a photo.
+    let as_photo = json!({ "chat_id": d.user.id, "photo": file_id });
+    assert_eq!(
+        fails(&d.fake, &d.bot, "sendPhoto", as_photo, 400).await,
+        "Bad Request: can't use file of type Document as Photo"
+    );
+}
+
+#[tokio::test]
+async fn attached_parts_make_one_album() {
+    let d = desk().await;
+    let topic = ok(
+        &d.fake,
+        &d.bot,
+        "createForumTopic",
+        json!({ "chat_id": d.group, "name": "Alice" }),
+    )
+    .await["message_thread_id"]
+        .as_i64()
+        .unwrap();
+    let (one, two) = (png(640, 480, 100), png(480, 640, 200));
+    let known = d
+        .fake
+        .user_sends_content(&d.bot, &d.user, photo_content(None));
+    let known_id = d.fake.private_chat(&d.bot, &d.user)[usize::try_from(known - 1).unwrap()]
+        .file_id()
+        .unwrap()
+        .to_owned();
+    let media = json!([
+        { "type": "photo", "media": "attach://one", "caption": "first" },
+        { "type": "photo", "media": "attach://two", "has_spoiler": true },
+        { "type": "photo", "media": known_id },
+        { "type": "video", "media": "https://example.com/clip.mp4", "width": 640, "height": 360 },
+    ]);
+    let file = |name, bytes| Part::File {
+        name,
+        file_name: "p.png",
+        mime: "image/png",
+        bytes,
+    };
+    let parts = [
+        Part::Text("chat_id", d.group.to_string()),
+        Part::Text("message_thread_id", topic.to_string()),
+        Part::Text("media", media.to_string()),
+        file("one", &one),
+        file("two", &two),
+    ];
+    let (status, body) = call_multipart(&d.fake, &d.bot.token, "sendMediaGroup", &parts).await;
+    assert_eq!(status, 200, "{body}");
+    let sent: Vec<frankenstein::types::Message> =
+        serde_json::from_value(body["result"].clone()).unwrap();
+    assert_eq!(sent.len(), 4);
+    let album = sent[0].media_group_id.clone().unwrap();
+    assert!(
+        sent.iter()
+            .all(|m| m.media_group_id.as_ref() == Some(&album))
+    );
+    assert_eq!(sent[0].caption.as_deref(), Some("first"));
+    assert!(sent[1].caption.is_none());
+    assert_eq!(sent[1].has_media_spoiler, Some(true));
+    let video = sent[3].video.as_ref().unwrap();
+    assert_eq!((video.width, video.height), (640, 360));
+    assert_eq!(video.file_name.as_deref(), Some("clip.mp4"));
+
+    let shown = d.fake.topic_messages(d.group, topic);
+    assert_eq!(shown.len(), 5, "the topic's creation, then the album");
+    assert!(
+        shown[1..]
+            .iter()
+            .all(|m| m.media_group_id() == Some(&*album))
+    );
+    assert_eq!(shown[3].file_id(), Some(known_id.as_str()));
+    let first = shown[1].file_id().unwrap();
+    assert_eq!(d.fake.file_bytes(first), Some(one));
+    let path = file_path(&d.fake, &d.bot, shown[2].file_id().unwrap()).await;
+    assert_eq!(download(&d.fake, &d.bot.token, &path).await, (200, two));
+
+    // One item is sent alone, outside any album.
+    let single = json!({ "chat_id": d.group, "media": [{ "type": "photo", "media": known_id }] });
+    let alone = ok(&d.fake, &d.bot, "sendMediaGroup", single).await;
+    assert_eq!(alone.as_array().unwrap().len(), 1);
+    assert!(alone[0].get("media_group_id").is_none());
+}
+
+#[tokio::test]
+async fn albums_telegram_refuses_send_nothing() {
+    let d = desk().await;
+    let known = d
+        .fake
+        .user_sends_content(&d.bot, &d.user, photo_content(None));
+    let known_id = d.fake.private_chat(&d.bot, &d.user)[usize::try_from(known - 1).unwrap()]
+        .file_id()
+        .unwrap()
+        .to_owned();
+
+    // What Telegram refuses, in its words; nothing is sent.
+    let photo = json!({ "type": "photo", "media": known_id });
+    let cases = [
+        (json!([]), "Bad Request: there are no messages to send"),
+        (
+            Value::Array(vec![photo.clone(); 11]),
+            "Bad Request: too many messages to send as an album",
+        ),
+        (
+            json!([photo, { "type": "document", "media": "https://example.com/a.pdf" }]),
+            "Bad Request: document can't be mixed with other media types",
+        ),
+        (
+            json!([photo, { "type": "photo", "media": "attach://missing" }]),
+            "Bad Request: can't parse InputMedia: media not found",
+        ),
+        (
+            json!([photo, { "type": "animation", "media": known_id }]),
+            "Bad Request: can't parse InputMedia: type \"animation\" can't be used in sendMediaGroup",
+        ),
+        (
+            json!({ "type": "photo" }),
+            "Bad Request: expected an Array of InputMedia",
+        ),
+    ];
+    for (media, expected) in cases {
+        let params = json!({ "chat_id": d.group, "media": media });
+        assert_eq!(
+            fails(&d.fake, &d.bot, "sendMediaGroup", params, 400).await,
+            expected,
+            "{media}"
+        );
+    }
+    assert_eq!(
+        d.fake.general_messages(d.group).len(),
+        1,
+        "only its creation"
+    );
+}
+
+#[tokio::test]
+async fn missing_and_wrong_files_get_telegrams_400s() {
+    let d = desk().await;
+    d.fake.user_sends(&d.bot, &d.user, "/start");
+    let to_user = |extra: Value| {
+        let mut params = json!({ "chat_id": d.user.id });
+        params
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        params
+    };
+    let cases = [
+        (
+            "sendPhoto",
+            json!({}),
+            "Bad Request: there is no photo in the request",
+        ),
+        (
+            "sendDocument",
+            json!({ "document": "" }),
+            "Bad Request: there is no document in the request",
+        ),
+        (
+            "sendVoice",
+            json!({}),
+            "Bad Request: there is no voice in the request",
+        ),
+        (
+            "sendPhoto",
+            json!({ "photo": "attach://nothing" }),
+            "Bad Request: there is no photo in the request",
+        ),
+        (
+            "sendPhoto",
+            json!({ "photo": "AgACAgIAAxkBAAIBdmVyeU5vdEFGaWxl" }),
+            "Bad Request: wrong file identifier/HTTP URL specified",
+        ),
+        (
+            "sendVideo",
+            json!({ "video": "nope" }),
+            "Bad Request: wrong file identifier/HTTP URL specified",
+        ),
+        (
+            "getFile",
+            json!({ "file_id": "nope" }),
+            "Bad Request: invalid file_id",
+        ),
+        ("getFile", json!({}), "Bad Request: file_id not specified"),
+    ];
+    for (method, extra, expected) in cases {
+        let params = to_user(extra.clone());
+        assert_eq!(
+            fails(&d.fake, &d.bot, method, params, 400).await,
+            expected,
+            "{method} {extra}"
+        );
+    }
+    let empty = [
+        Part::Text("chat_id", d.user.id.to_string()),
+        Part::File {
+            name: "photo",
+            file_name: "empty.jpg",
+            mime: "image/jpeg",
+            bytes: b"",
+        },
+    ];
+    let (status, body) = call_multipart(&d.fake, &d.bot.token, "sendPhoto", &empty).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["description"], "Bad Request: file must be non-empty");
+    let broken = reqwest::Client::new()
+        .post(method_url(&d.fake, &d.bot.token, "sendPhoto"))
+        .header("content-type", "multipart/form-data; boundary=xyz")
+        .body("--xyz\r\nContent-Disposition: form-data; name=\"chat_id\"\r\n\r\n1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(broken.status().as_u16(), 400);
+    assert_eq!(
+        d.fake.private_chat(&d.bot, &d.user).len(),
+        1,
+        "nothing was sent"
+    );
+}
+
+#[tokio::test]
+async fn files_sent_by_url_and_by_people_are_made_up() {
+    let d = desk().await;
+    d.fake.user_sends(&d.bot, &d.user, "/start");
+    let by_url =
+        json!({ "chat_id": d.user.id, "document": "HTTPS://example.com/files/report.pdf?v=2" });
+    let sent = ok(&d.fake, &d.bot, "sendDocument", by_url).await;
+    assert_eq!(sent["document"]["file_name"], "report.pdf");
+    assert_eq!(sent["document"]["mime_type"], "application/pdf");
+    let file_id = sent["document"]["file_id"].as_str().unwrap();
+    assert!(!d.fake.file(file_id).unwrap().uploaded);
+    let photo = json!({ "chat_id": d.user.id, "photo": "https://example.com/cat.jpg" });
+    let sent = ok(&d.fake, &d.bot, "sendPhoto", photo).await;
+    assert_eq!(sent["photo"].as_array().unwrap().len(), 4);
+
+    // A person's photo and document download as made-up bytes of their size.
+    let message = d
+        .fake
+        .user_sends_content(&d.bot, &d.user, photo_content(Some("look")));
+    let chat = d.fake.private_chat(&d.bot, &d.user);
+    let photo = chat[usize::try_from(message - 1).unwrap()]
+        .file_id()
+        .unwrap();
+    let path = file_path(&d.fake, &d.bot, photo).await;
+    let (status, bytes) = download(&d.fake, &d.bot.token, &path).await;
+    assert_eq!((status, bytes.len()), (200, 98_000));
+    assert_eq!(d.fake.file_bytes(photo), Some(bytes));
+    let audio = json!({ "chat_id": d.user.id, "audio": photo });
+    assert_eq!(
+        fails(&d.fake, &d.bot, "sendAudio", audio, 400).await,
+        "Bad Request: can't use file of type Photo as Audio"
+    );
+
+    // getFile refuses what is over 20 MB, as the Bot API server does.
+    let size = (20 << 20) + 1;
+    let big = d
+        .fake
+        .user_sends_content(&d.bot, &d.user, document_content("big.zip", size, None));
+    let chat = d.fake.private_chat(&d.bot, &d.user);
+    let big = chat[usize::try_from(big - 1).unwrap()].file_id().unwrap();
+    assert_eq!(d.fake.file(big).unwrap().file_size, size);
+    assert_eq!(
+        fails(&d.fake, &d.bot, "getFile", json!({ "file_id": big }), 400).await,
+        "Bad Request: file is too big"
+    );
+    let fits = d.fake.user_sends_content(
+        &d.bot,
+        &d.user,
+        document_content("fits.zip", 20 << 20, None),
+    );
+    let chat = d.fake.private_chat(&d.bot, &d.user);
+    let fits = chat[usize::try_from(fits - 1).unwrap()].file_id().unwrap();
+    assert_eq!(
+        file_path(&d.fake, &d.bot, fits).await,
+        "documents/file_1.zip"
+    );
+}
+
+#[tokio::test]
+async fn an_upload_over_20_mb_is_kept_but_not_downloadable() {
+    let d = desk().await;
+    d.fake.user_sends(&d.bot, &d.user, "/start");
+    let bytes = vec![7_u8; (20 << 20) + 1024];
+    let parts = [
+        Part::Text("chat_id", d.user.id.to_string()),
+        Part::File {
+            name: "document",
+            file_name: "backup.tar",
+            mime: "application/x-tar",
+            bytes: &bytes,
+        },
+    ];
+    let (status, body) = call_multipart(&d.fake, &d.bot.token, "sendDocument", &parts).await;
+    assert_eq!(status, 200, "{body}");
+    let document = &body["result"]["document"];
+    assert_eq!(document["mime_type"], "application/x-tar");
+    let file_id = document["file_id"].as_str().unwrap();
+    assert_eq!(d.fake.file(file_id).unwrap().file_size, bytes.len() as u64);
+    assert_eq!(
+        fails(
+            &d.fake,
+            &d.bot,
+            "getFile",
+            json!({ "file_id": file_id }),
+            400
+        )
+        .await,
+        "Bad Request: file is too big"
+    );
+}
+
+#[tokio::test]
+async fn each_message_of_an_album_counts_against_the_limits() {
+    let d = desk().await;
+    d.fake.user_sends(&d.bot, &d.user, "/start");
+    d.fake.set_limits(Limits {
+        per_private_chat: Some(Rate::new(3, Duration::from_secs(60))),
+        ..Limits::off()
+    });
+    let photo = json!({ "type": "photo", "media": "https://example.com/a.jpg" });
+    let album = json!({ "chat_id": d.user.id, "media": [photo, photo] });
+    ok(&d.fake, &d.bot, "sendMediaGroup", album.clone()).await;
+    let (status, _) = call(&d.fake, &d.bot.token, "sendMediaGroup", album).await;
+    assert_eq!(status, 429, "2 + 2 is over 3");
+    let one = json!({ "chat_id": d.user.id, "photo": "https://example.com/b.jpg" });
+    ok(&d.fake, &d.bot, "sendPhoto", one).await;
+    assert_eq!(
+        d.fake
+            .stats()
+            .max_in_window(d.user.id, Duration::from_secs(60)),
+        3
+    );
+}

@@ -1,4 +1,5 @@
-//! The HTTP server on `[http] listen`: `GET /healthz` for monitoring.
+//! The HTTP server on `[http] listen`: `GET /healthz` for monitoring, and
+//! the Bot API proxy for existing bots ([`crate::proxy`]) on every other path.
 //!
 //! `/healthz` answers 200 while everything works, 503 (`"status":
 //! "degraded"`) while a bot has stopped (a rejected token, an invalid table
@@ -156,6 +157,8 @@ pub struct AppState {
     /// The configuration in force and the running bots, with their senders'
     /// wakes; follows reloads.
     pub running: watch::Receiver<Arc<Running>>,
+    /// The Bot API proxy, served on every path but `/healthz`.
+    pub proxy: crate::proxy::Proxy,
 }
 
 async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<HealthReport>) {
@@ -197,6 +200,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let router = Router::new()
         .route("/healthz", get(healthz))
+        .fallback(crate::proxy::handle)
         .with_state(state);
     server::serve(listener, router, shutdown).await
 }

@@ -59,6 +59,9 @@ pub enum Purpose {
     TopicChange { dialog: i64 },
     /// One message of a broadcast to a user.
     Broadcast,
+    /// A message the existing bot sent the dialog's user (proxy and forward
+    /// mode), mirrored into the dialog's topic.
+    Mirror { dialog: i64 },
 }
 
 /// The Bot API call a job makes.
@@ -71,6 +74,10 @@ pub enum Action {
         to: Target,
         from_chat: i64,
         message_ids: Vec<i32>,
+        /// The keyboard the copy shows (a mirror of a message with one; a
+        /// single message only, as Telegram allows).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        keyboard: Option<Keyboard>,
     },
     /// `sendMessage`.
     SendText { to: Target, text: String },
@@ -88,6 +95,54 @@ pub enum Action {
     CloseTopic { dialog: i64 },
     /// `reopenForumTopic` of the dialog's topic, if it has one.
     ReopenTopic { dialog: i64 },
+}
+
+/// An inline keyboard as a mirror shows it to operators: the rows and the
+/// texts of the existing bot's keyboard, where a URL button stays a URL
+/// button and every other button (a callback, ...) becomes a button of
+/// switchboard's ([`Keyboard::INERT`]), so that a press in the group never
+/// reaches the bot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Keyboard(pub Vec<Vec<Button>>);
+
+/// One button of a [`Keyboard`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Button {
+    pub text: String,
+    /// A URL button's link; `None`: the bot's button, shown inert.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+impl Keyboard {
+    /// The `callback_data` of a mirrored button that is not a link: a press
+    /// only gets switchboard's answer.
+    pub const INERT: &'static str = "switchboard:bot-button";
+
+    /// The mirror of a message's `reply_markup`, if it has an inline
+    /// keyboard with at least one button.
+    #[must_use]
+    pub fn mirror(reply_markup: &serde_json::Value) -> Option<Keyboard> {
+        let rows = reply_markup.get("inline_keyboard")?.as_array()?;
+        let rows: Vec<Vec<Button>> = rows
+            .iter()
+            .filter_map(serde_json::Value::as_array)
+            .map(|row| {
+                row.iter()
+                    .filter_map(|button| {
+                        let text = button.get("text")?.as_str()?.to_owned();
+                        let url = button
+                            .get("url")
+                            .and_then(serde_json::Value::as_str)
+                            .map(str::to_owned);
+                        Some(Button { text, url })
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .filter(|row| !row.is_empty())
+            .collect();
+        (!rows.is_empty()).then_some(Keyboard(rows))
+    }
 }
 
 /// One outgoing Bot API call: why, and what.
@@ -298,6 +353,7 @@ mod tests {
                 to: Target::TopicOf(3),
                 from_chat: 42,
                 message_ids: vec![7],
+                keyboard: None,
             },
         };
         let json = serde_json::to_value(&job).unwrap();

@@ -9,6 +9,9 @@ pub enum Kind {
     Update,
     /// A report of the sender (JSON of `outbox::Report`).
     Report,
+    /// A call of an existing bot's that sent or changed a message (JSON of
+    /// `proxy::intercept::Intercepted`).
+    Intercepted,
 }
 
 impl Kind {
@@ -16,6 +19,7 @@ impl Kind {
         match self {
             Kind::Update => "update",
             Kind::Report => "report",
+            Kind::Intercepted => "intercepted",
         }
     }
 
@@ -25,6 +29,7 @@ impl Kind {
         match text {
             "update" => Ok(Kind::Update),
             "report" => Ok(Kind::Report),
+            "intercepted" => Ok(Kind::Intercepted),
             other => Err(other.to_owned()),
         }
     }

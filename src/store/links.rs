@@ -12,6 +12,8 @@ pub enum Direction {
     ToTopic,
     /// An operator's message, copied to the dialog's user.
     ToUser,
+    /// The existing bot's message to the user, mirrored into the topic.
+    FromBot,
 }
 
 impl Direction {
@@ -19,6 +21,7 @@ impl Direction {
         match self {
             Direction::ToTopic => "to_topic",
             Direction::ToUser => "to_user",
+            Direction::FromBot => "from_bot",
         }
     }
 
@@ -26,6 +29,7 @@ impl Direction {
         match text {
             "to_topic" => Ok(Direction::ToTopic),
             "to_user" => Ok(Direction::ToUser),
+            "from_bot" => Ok(Direction::FromBot),
             other => Err(rusqlite::Error::FromSqlConversionFailure(
                 1,
                 rusqlite::types::Type::Text,

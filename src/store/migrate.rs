@@ -22,6 +22,7 @@ const STEPS: &[Step] = &[
     Step::Sql(include_str!("schema_v2.sql")),
     Step::SqlThen(include_str!("schema_v3.sql"), legacy::rewrite_jobs),
     Step::Sql(include_str!("schema_v4.sql")),
+    Step::Sql(include_str!("schema_v5.sql")),
 ];
 
 /// The schema version this switchboard writes.
@@ -247,6 +248,7 @@ mod legacy {
                         to: to.into(),
                         from_chat,
                         message_ids: vec![message_id],
+                        keyboard: None,
                     },
                 }
             }
@@ -392,7 +394,8 @@ mod tests {
             Action::Copy {
                 to: Target::TopicOf(5),
                 from_chat: 42,
-                message_ids: vec![3]
+                message_ids: vec![3],
+                keyboard: None,
             }
         );
         let payload: String = conn

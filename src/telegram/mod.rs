@@ -21,10 +21,10 @@ use frankenstein::AsyncTelegramApi;
 use frankenstein::client_reqwest::Bot;
 use frankenstein::methods::{
     CloseForumTopicParams, CopyMessageParams, CopyMessagesParams, CreateForumTopicParams,
-    GetUpdatesParams, ReopenForumTopicParams, SendMessageParams,
+    ReopenForumTopicParams, SendMessageParams,
 };
 use frankenstein::response::{ErrorResponse, MethodResponse};
-use frankenstein::types::{AllowedUpdate, ForumTopic, Message, MessageId, User};
+use frankenstein::types::{ForumTopic, Message, MessageId, User};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -154,7 +154,7 @@ fn mask_secret(text: &str, token: &Token) -> String {
     crate::config::mask_tokens(&text)
 }
 
-fn error_chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
@@ -185,8 +185,18 @@ pub struct RawUpdate {
 
 /// The update types switchboard asks for. Passed explicitly on every
 /// `getUpdates`: Telegram otherwise keeps whatever the last caller chose.
-pub const ALLOWED_UPDATES: &[AllowedUpdate] =
-    &[AllowedUpdate::Message, AllowedUpdate::MyChatMember];
+/// An existing bot's (proxy and forward mode) are added to them.
+pub const ALLOWED_UPDATES: &[&str] = &["message", "my_chat_member"];
+
+/// A webhook set at Telegram (`getWebhookInfo`), read leniently.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TelegramWebhook {
+    pub url: String,
+    #[serde(default)]
+    pub allowed_updates: Option<Vec<String>>,
+    #[serde(default)]
+    pub max_connections: Option<i64>,
+}
 
 /// A Bot API client for one bot. Deliberately not `Debug`: it holds the token.
 #[derive(Clone)]
@@ -219,18 +229,29 @@ impl Client {
         self.call(self.bot.get_me()).await
     }
 
-    /// Long-polls for updates from `offset` on, each kept as raw JSON.
+    /// Long-polls for updates of the `allowed` types from `offset` on, each
+    /// kept as raw JSON.
     pub async fn get_updates(
         &self,
         offset: i64,
         timeout: Duration,
+        allowed: &[String],
     ) -> Result<Vec<RawUpdate>, Error> {
-        let params = GetUpdatesParams::builder()
-            .offset(offset)
-            .limit(100)
-            .timeout(u32::try_from(timeout.as_secs()).unwrap_or(u32::MAX))
-            .allowed_updates(ALLOWED_UPDATES.to_vec())
-            .build();
+        // Types as text: an existing bot may ask for one frankenstein does
+        // not know yet.
+        #[derive(Debug, serde::Serialize)]
+        struct GetUpdates<'a> {
+            offset: i64,
+            limit: u32,
+            timeout: u32,
+            allowed_updates: &'a [String],
+        }
+        let params = GetUpdates {
+            offset,
+            limit: 100,
+            timeout: u32::try_from(timeout.as_secs()).unwrap_or(u32::MAX),
+            allowed_updates: allowed,
+        };
         let response: MethodResponse<Vec<Box<RawValue>>> = self
             .bot
             .request("getUpdates", Some(params))
@@ -248,6 +269,34 @@ impl Client {
             }
         }
         Ok(updates)
+    }
+
+    /// The webhook Telegram has for this token, if any.
+    pub async fn webhook(&self) -> Result<Option<TelegramWebhook>, Error> {
+        let response: MethodResponse<TelegramWebhook> = self
+            .bot
+            .request("getWebhookInfo", None::<()>)
+            .await
+            .map_err(|e| self.error(e))?;
+        let info = response.result;
+        Ok((!info.url.is_empty()).then_some(info))
+    }
+
+    /// Removes the token's webhook at Telegram, keeping its pending updates.
+    pub async fn delete_webhook(&self) -> Result<(), Error> {
+        #[derive(Debug, serde::Serialize)]
+        struct DeleteWebhook {
+            drop_pending_updates: bool,
+        }
+        let params = DeleteWebhook {
+            drop_pending_updates: false,
+        };
+        let _: MethodResponse<bool> = self
+            .bot
+            .request("deleteWebhook", Some(params))
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(())
     }
 
     /// Awaits a call, classifying (and masking) its failure.

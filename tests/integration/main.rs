@@ -18,6 +18,9 @@ mod failures;
 /// `switchboard fake`: the fake Bot API in a process of its own, driven
 /// over its control API, with the real binary relaying through it.
 mod fake_process;
+/// The parallel connection: an existing bot (a frankenstein client) through
+/// the Bot API proxy.
+mod proxy;
 /// User <-> topic relaying, isolation between bots.
 mod relay;
 /// Live reload on SIGHUP: bots added, removed, changed; bad files refused.

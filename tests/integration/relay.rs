@@ -312,6 +312,7 @@ async fn several_messages_copied_at_once_each_get_their_link() {
             to: Target::TopicOf(dialog.id),
             from_chat: alice.id,
             message_ids: originals.clone(),
+            keyboard: None,
         },
     };
     queue::enqueue(&conn, "shop", &Lane::Topic(alice.id), group, &job, 0).expect("enqueue");

@@ -1,9 +1,11 @@
-//! The Bot API methods the fake implements: one table, and the methods.
+//! The Bot API methods the fake implements: one table, and the methods
+//! (but those that send files, in `media.rs`, and `getFile`, in `files.rs`).
 
 use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
+use super::files::FileKind;
 use super::{
     ChatKey, GENERAL_THREAD_ID, Group, Topic, World, content_map, message_id, message_index,
     next_message_id, now, private_chat_json, reply_copy, topic_state_content, user_json,
@@ -19,7 +21,7 @@ const ICON_COLORS: [i64; 6] = [
     7_322_096, 16_766_590, 13_338_331, 9_367_192, 16_749_490, 16_478_047,
 ];
 const MAX_TEXT_CHARS: usize = 4096;
-const MAX_CAPTION_CHARS: usize = 1024;
+pub(super) const MAX_CAPTION_CHARS: usize = 1024;
 /// Counted as Telegram counts it, in UTF-16 code units.
 const MAX_TOPIC_NAME_UTF16: usize = 128;
 /// Message fields a copy carries over.
@@ -101,6 +103,26 @@ const METHODS: &[Method] = &[
         Ok(w.get_webhook_info(bot))
     }),
     Method::apply("sendMessage", Posts::OneMessage, World::send_message),
+    Method::apply("sendPhoto", Posts::OneMessage, |w, bot, p| {
+        w.send_file(bot, p, FileKind::Photo)
+    }),
+    Method::apply("sendDocument", Posts::OneMessage, |w, bot, p| {
+        w.send_file(bot, p, FileKind::Document)
+    }),
+    Method::apply("sendVideo", Posts::OneMessage, |w, bot, p| {
+        w.send_file(bot, p, FileKind::Video)
+    }),
+    Method::apply("sendAudio", Posts::OneMessage, |w, bot, p| {
+        w.send_file(bot, p, FileKind::Audio)
+    }),
+    Method::apply("sendVoice", Posts::OneMessage, |w, bot, p| {
+        w.send_file(bot, p, FileKind::Voice)
+    }),
+    Method::apply("sendAnimation", Posts::OneMessage, |w, bot, p| {
+        w.send_file(bot, p, FileKind::Animation)
+    }),
+    Method::apply("sendMediaGroup", Posts::EachMedia, World::send_media_group),
+    Method::apply("getFile", Posts::Nothing, World::get_file),
     Method::apply("copyMessage", Posts::OneMessage, World::copy_message),
     Method::apply("copyMessages", Posts::EachCopy, World::copy_messages),
     Method::apply(
@@ -443,7 +465,7 @@ impl World {
     }
 
     /// Where a bot's message to `chat_id` goes, or why it cannot.
-    fn destination(
+    pub(super) fn destination(
         &self,
         bot: i64,
         chat_id: i64,
@@ -558,7 +580,11 @@ impl World {
 
     /// The message a new message replies to, from `reply_parameters` or the
     /// older `reply_to_message_id`.
-    fn reply_target(&self, chat: ChatKey, p: &Params) -> Result<Option<Value>, ApiError> {
+    pub(super) fn reply_target(
+        &self,
+        chat: ChatKey,
+        p: &Params,
+    ) -> Result<Option<Value>, ApiError> {
         let (id, allow_missing) = if let Some(params) = p.opt_json("reply_parameters")? {
             let id = params
                 .get("message_id")
@@ -624,12 +650,12 @@ impl World {
     }
 }
 
-fn random_digits(n: usize) -> String {
+pub(super) fn random_digits(n: usize) -> String {
     (0..n).map(|_| fastrand::digit(10)).collect()
 }
 
 /// Text and entities after the parse mode; explicit entities are kept as given.
-fn formatted(
+pub(super) fn formatted(
     text: String,
     parse_mode: Option<String>,
     entities: Option<Value>,
@@ -660,7 +686,7 @@ fn formatted(
 }
 
 /// `reply_markup` if it is an inline keyboard (the only kind a Message shows).
-fn inline_markup(p: &Params) -> Result<Option<Value>, ApiError> {
+pub(super) fn inline_markup(p: &Params) -> Result<Option<Value>, ApiError> {
     Ok(p.opt_json("reply_markup")?
         .filter(|m| m.get("inline_keyboard").is_some()))
 }
@@ -753,6 +779,6 @@ mod tests {
                 Some(*name)
             );
         }
-        assert!(find_method("sendPhoto").is_none());
+        assert!(find_method("sendSticker").is_none());
     }
 }

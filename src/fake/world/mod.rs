@@ -13,10 +13,15 @@
 //! - `people`: what users and operators do, and what they see.
 //! - `updates`: the update queues, `getUpdates` and webhooks.
 //! - `methods`: the table of the Bot API methods the fake implements, and
-//!   the methods themselves.
+//!   the methods themselves, but for those of the next two parts.
+//! - `media`: the methods that send files (`sendPhoto`, .., `sendMediaGroup`).
+//! - `files`: the file store (uploads, files sent by URL, people's files),
+//!   `getFile` and downloads.
 //! - `requests`: the record of requests and the injected faults.
 
 mod accounts;
+mod files;
+mod media;
 mod methods;
 mod people;
 mod requests;
@@ -30,6 +35,7 @@ use serde_json::{Map, Value, json};
 use super::limits::{FakeStats, Limiter, Limits};
 use super::{FakeBot, FakeUser, FaultRule, RecordedRequest};
 
+pub(super) use self::files::{FileKind, new_file_ids};
 pub(super) use self::methods::{Handler, find_method, method_names};
 pub(super) use self::updates::{PollRequest, Update};
 
@@ -64,6 +70,8 @@ pub(super) struct World {
     polls_changed: BTreeSet<i64>,
     /// Button presses sent to bots as `callback_query` updates, by id.
     callback_queries: HashMap<String, CallbackQuery>,
+    /// Every file, and the paths `getFile` gave out.
+    files: files::Files,
 }
 
 /// A button press, and whether the bot answered it.
@@ -143,6 +151,7 @@ impl World {
             limiter: Limiter::default(),
             polls_changed: BTreeSet::new(),
             callback_queries: HashMap::new(),
+            files: files::Files::default(),
         }
     }
 

@@ -28,6 +28,7 @@ impl World {
             self.set_blocked(bot, user, false);
         }
         self.private_chats.entry((bot, user)).or_default().started = true;
+        self.files.register_shown(&content);
         let message = self.post(
             ChatKey::Private { bot, user },
             Some(from),
@@ -157,6 +158,7 @@ impl World {
                 .map(reply_copy)
                 .unwrap_or_else(|| panic!("fake Telegram: group {group_id} has no message {id}"))
         });
+        self.files.register_shown(&content);
         let message = self.post(ChatKey::Group(group_id), Some(from), thread, reply, content);
         self.fan_out_to_group(group_id, &message);
         message_id(&message)

@@ -20,7 +20,7 @@ use tracing::info;
 
 use super::Sender;
 use crate::outbox::queue::Row;
-use crate::outbox::{Action, FailureKind, Target};
+use crate::outbox::{Action, FailureKind, Keyboard, Target};
 use crate::store::{self, dialogs};
 use crate::telegram;
 
@@ -255,6 +255,7 @@ impl Sender {
                 to,
                 from_chat,
                 message_ids,
+                keyboard,
             } => {
                 let (chat, thread) = self.resolve(to).await?;
                 *used = Used {
@@ -268,6 +269,7 @@ impl Sender {
                             .maybe_message_thread_id(thread)
                             .from_chat_id(*from_chat)
                             .message_id(*one)
+                            .maybe_reply_markup(keyboard.as_ref().map(inline_keyboard))
                             .build();
                         vec![self.client.copy_message(&params).await?.message_id]
                     }
@@ -376,6 +378,31 @@ impl Sender {
             },
         }
     }
+}
+
+/// A mirror's keyboard as Telegram takes it.
+fn inline_keyboard(keyboard: &Keyboard) -> frankenstein::types::ReplyMarkup {
+    use frankenstein::types::{InlineKeyboardButton, InlineKeyboardMarkup, ReplyMarkup};
+    let rows = keyboard
+        .0
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|button| {
+                    let built = InlineKeyboardButton::builder().text(button.text.clone());
+                    match &button.url {
+                        Some(url) => built.url(url.clone()).build(),
+                        None => built.callback_data(Keyboard::INERT).build(),
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    ReplyMarkup::InlineKeyboardMarkup(
+        InlineKeyboardMarkup::builder()
+            .inline_keyboard(rows)
+            .build(),
+    )
 }
 
 #[cfg(test)]

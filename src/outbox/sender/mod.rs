@@ -853,12 +853,14 @@ fn record_one(
 }
 
 /// The message links a copy makes, by the purpose of its job: a user's
-/// message into the topic, or an operator's to the user. Other copies
+/// message into the topic, an operator's to the user, or the existing bot's
+/// message into the topic (a mirror). Other copies
 /// (broadcasts) relay nothing and link nothing.
 fn links_of(purpose: &Purpose, copied: &Copied) -> Vec<Link> {
     let (dialog, direction) = match purpose {
         Purpose::Inbound { dialog, .. } => (*dialog, Direction::ToTopic),
         Purpose::Reply { dialog, .. } => (*dialog, Direction::ToUser),
+        Purpose::Mirror { dialog } => (*dialog, Direction::FromBot),
         _ => return Vec::new(),
     };
     copied
