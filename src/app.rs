@@ -235,6 +235,7 @@ pub async fn run_with_reload(
         Arc::clone(&scheduler).run(shutdown)
     });
     let http_address = listener.local_addr()?;
+    warn_if_exposed(http_address, &bots.subscribe().borrow().config);
     let http_shutdown = shutdown.clone();
     let state = AppState {
         health,
@@ -266,6 +267,20 @@ pub async fn run_with_reload(
         warn!("some tasks did not stop in time; pending work resumes on the next start");
     }
     Ok(())
+}
+
+/// The Bot API proxy serves the tokens of proxy- and forward-mode bots on
+/// `[http] listen`: on an address other machines reach, a warning names the
+/// risk.
+fn warn_if_exposed(address: SocketAddr, config: &Config) {
+    let connected = config.bots.iter().any(|bot| bot.mode.is_connected());
+    if connected && !address.ip().is_loopback() {
+        warn!(http = %address,
+            "the Bot API proxy listens on an address other machines can reach: whoever can \
+             connect and knows a proxy bot's token can act as that bot and take its updates. \
+             Listen on 127.0.0.1 unless the existing bot runs on another machine, and then \
+             allow only that machine (a firewall, or a private network)");
+    }
 }
 
 /// What building a bot's tasks needs; the same for every bot.
@@ -522,6 +537,9 @@ impl Bots {
             if let Some(bot) = self.tasks.get(name) {
                 bot.stop();
                 trackers.push(bot.tracker.clone());
+            }
+            if let Some(existing) = self.running.borrow().existing.get(name) {
+                existing.retire();
             }
         }
         let ended = async move {

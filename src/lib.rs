@@ -24,12 +24,19 @@
 //!    and jobs that failed for good go back to the dispatcher.
 //! 4. [`store`]: SQLite, read through a pool and written by one writer thread
 //!    that commits in batches; migrations; queries grouped by table.
-//! 5. [`app`] starts and stops all of it: each bot's tasks under a supervisor
+//! 5. [`proxy`] (proxy and forward mode): switchboard as the Bot API server
+//!    of an existing bot. Its calls pass on to Telegram, streamed; what it
+//!    sends users is recorded in the inbox for the dispatcher, which mirrors
+//!    it into the topics (`dispatch::mirror`); the dispatcher also offers it
+//!    each update it should see (`dispatch::offer`, [`store::offered`]),
+//!    which the proxy serves as `getUpdates` or delivers to its webhook
+//!    ([`proxy::webhook`]).
+//! 6. [`app`] starts and stops all of it: each bot's tasks under a supervisor
 //!    of their own (restarted when they fail; started, stopped or restarted
 //!    one by one when `SIGHUP` reloads bots.toml, see `app::reload`); its
 //!    scheduler runs autoclose and prunes old records;
-//!    [`http`] serves `/healthz` ([`http::server`]: timeouts, a connection
-//!    cap, a bounded graceful stop).
+//!    [`http`] serves `/healthz` and the proxy ([`http::server`]: timeouts,
+//!    a connection cap, a bounded graceful stop).
 //!
 //! [`config`] loads `bots.toml` (one table declares every per-bot key); [`fake`] is a stateful fake Bot API used by
 //! the tests and by `switchboard demo` ([`demo`]), and served on its own by

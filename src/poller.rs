@@ -74,7 +74,7 @@ impl Poller {
         let mut wanted = self.existing.as_ref().map(|bot| bot.wanted());
         loop {
             let allowed: Vec<String> = match &mut wanted {
-                Some(wanted) => wanted.borrow_and_update().with(telegram::ALLOWED_UPDATES),
+                Some(wanted) => wanted.borrow_and_update().with(telegram::CONNECTED_UPDATES),
                 None => telegram::ALLOWED_UPDATES
                     .iter()
                     .map(|&k| k.to_owned())

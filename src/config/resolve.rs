@@ -615,53 +615,45 @@ impl<'a> Resolver<'a> {
     /// `token`: `${VAR}` expanded, then checked.
     fn token_value(&mut self, path: &str, value: &Spanned<String>) -> Option<Token> {
         let key = format!("{path}.token");
-        let span = value.span();
-        let expanded = match expand_env(value.get_ref(), self.env) {
-            Ok(expanded) => expanded,
-            Err(messages) => {
-                for message in messages {
-                    self.report(Some(span.clone()), &key, message);
-                }
-                return None;
-            }
-        };
-        match check_token(&expanded) {
-            Ok(()) => Some(Token::new(expanded)),
-            Err(why) => {
-                let origin = if value.get_ref().contains("${") {
-                    "the token (after ${VAR} expansion)"
-                } else {
-                    "the token"
-                };
-                self.report(Some(span), &key, format!("{origin} {why}"));
-                None
-            }
-        }
+        self.secret(&key, "the token", value, check_token)
+            .map(Token::new)
     }
 
-    /// `forward_secret`: `${VAR}` expanded, then checked. Never puts the
-    /// secret into a message.
+    /// `forward_secret`: `${VAR}` expanded, then checked.
     fn forward_secret(&mut self, path: &str, value: &Spanned<String>) -> Option<HookSecret> {
         let key = format!("{path}.forward_secret");
+        self.secret(&key, "forward_secret", value, check_hook_secret)
+            .map(HookSecret::new)
+    }
+
+    /// A secret (a token, a webhook secret): `${VAR}` expanded, then
+    /// checked. Problems name it `what` and never quote it.
+    fn secret(
+        &mut self,
+        key: &str,
+        what: &str,
+        value: &Spanned<String>,
+        check: fn(&str) -> Result<(), String>,
+    ) -> Option<String> {
         let span = value.span();
         let expanded = match expand_env(value.get_ref(), self.env) {
             Ok(expanded) => expanded,
             Err(messages) => {
                 for message in messages {
-                    self.report(Some(span.clone()), &key, message);
+                    self.report(Some(span.clone()), key, message);
                 }
                 return None;
             }
         };
-        match check_hook_secret(&expanded) {
-            Ok(()) => Some(HookSecret::new(expanded)),
+        match check(&expanded) {
+            Ok(()) => Some(expanded),
             Err(why) => {
                 let origin = if value.get_ref().contains("${") {
-                    "forward_secret (after ${VAR} expansion)"
+                    format!("{what} (after ${{VAR}} expansion)")
                 } else {
-                    "forward_secret"
+                    what.to_owned()
                 };
-                self.report(Some(span), &key, format!("{origin} {why}"));
+                self.report(Some(span), key, format!("{origin} {why}"));
                 None
             }
         }

@@ -10,17 +10,22 @@
 //! - A message to a user without an open dialog is remembered (ids and
 //!   keyboard only), the newest `intercept_history` per user; when a dialog
 //!   opens, they are mirrored first, before the message that opened it.
+//! - A user's press of a button in their chat shows in the topic as a
+//!   short line, so operators can follow the bot's flow.
 //! - Every mirror records its message link (direction `from_bot`): the
-//!   bot's later edits find their mirror through it.
+//!   bot's later edits (text, caption, media, keyboard) find their mirror
+//!   through it and are made on it.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use tracing::debug;
 
-use super::Ctx;
-use crate::outbox::{Action, Keyboard, Purpose, Target};
+use super::{Ctx, texts};
+use crate::outbox::{Action, EditKind, Job, Keyboard, Lane, Purpose, Target};
 use crate::proxy::intercept::Intercepted;
 use crate::store::dialogs::{self, Dialog, Status};
 use crate::store::intercepted::{self, Remembered};
+use crate::store::links::{self, Direction};
+use crate::telegram::update::ButtonPress;
 
 /// One message the bot sent, as far as a mirror needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,8 +38,11 @@ struct Sent {
 
 impl Ctx<'_> {
     pub(super) fn on_intercepted(&mut self, call: &Intercepted) -> anyhow::Result<()> {
-        if !self.bot.settings.intercept_external || call.is_edit() {
+        if !self.bot.settings.intercept_external {
             return Ok(());
+        }
+        if call.is_edit() {
+            return self.on_bot_edit(call);
         }
         let sent = sent_messages(call);
         let Some(first) = sent.first() else {
@@ -77,6 +85,85 @@ impl Ctx<'_> {
                 Ok(())
             }
         }
+    }
+
+    /// The bot changed a message: its mirror, if it has one, follows, in
+    /// the dialog's topic lane (after the mirror itself). A message edited
+    /// before its mirror was made needs nothing: the copy shows it as it is
+    /// then. Live locations are not followed.
+    fn on_bot_edit(&mut self, call: &Intercepted) -> anyhow::Result<()> {
+        let message = &call.result;
+        let (Some(chat), Some(id)) = (
+            message.pointer("/chat/id").and_then(Value::as_i64),
+            message.get("message_id").and_then(Value::as_i64),
+        ) else {
+            // `true`: an inline message, which has no mirror.
+            return Ok(());
+        };
+        let Some(link) = links::by_original(self.tx, &self.bot.name, chat, id)?
+            .filter(|link| link.direction == Direction::FromBot)
+        else {
+            return Ok(());
+        };
+        let Some(dialog) = dialogs::by_id(self.tx, link.dialog)? else {
+            return Ok(());
+        };
+        let (change, params) = match call.method.as_str() {
+            "editmessagetext" => (
+                EditKind::Text,
+                json!({"text": message["text"], "entities": message.get("entities")}),
+            ),
+            "editmessagecaption" => (
+                EditKind::Caption,
+                json!({"caption": message["caption"], "caption_entities": message.get("caption_entities")}),
+            ),
+            "editmessagemedia" => match input_media(message) {
+                Some(media) => (EditKind::Media, json!({ "media": media })),
+                None => return Ok(()),
+            },
+            "editmessagereplymarkup" => (EditKind::Keyboard, Value::Null),
+            _ => return Ok(()),
+        };
+        let job = Job {
+            purpose: Purpose::MirrorEdit { dialog: dialog.id },
+            action: Action::Edit {
+                chat: link.copy_chat,
+                message_id: link.copy_id,
+                change,
+                params: strip_nulls(params),
+                keyboard: message.get("reply_markup").and_then(Keyboard::mirror),
+            },
+        };
+        self.queue_in(&Lane::Topic(dialog.user_id), link.copy_chat, &job)
+    }
+
+    /// A user pressed a button of a message in their chat (the bot's: the
+    /// only one with buttons there): operators following the dialog see a
+    /// short line saying which.
+    pub(super) fn on_button_press(&mut self, press: &ButtonPress) -> anyhow::Result<()> {
+        if !self.bot.mode.is_connected() || !self.bot.settings.intercept_external {
+            return Ok(());
+        }
+        let Some((chat, _)) = press.message else {
+            return Ok(());
+        };
+        if chat <= 0 || chat != press.from.id {
+            return Ok(());
+        }
+        let Some(dialog) = dialogs::by_user(self.tx, &self.bot.name, chat)?
+            .filter(|dialog| dialog.status != Status::Closed)
+        else {
+            return Ok(());
+        };
+        let button = press
+            .button
+            .as_deref()
+            .or(press.data.as_deref())
+            .unwrap_or("a button");
+        self.notify_topic(
+            &dialog,
+            &texts::button_pressed(&press.from.first_name, button),
+        )
     }
 
     /// Mirrors the bot's messages remembered for the dialog's user (a
@@ -132,6 +219,35 @@ impl Ctx<'_> {
     }
 }
 
+/// A message's media as `editMessageMedia` takes it: its file by id, with
+/// its caption.
+fn input_media(message: &Value) -> Option<Value> {
+    let (kind, file_id) = if let Some(sizes) = message.get("photo").and_then(Value::as_array) {
+        ("photo", sizes.last()?.get("file_id")?)
+    } else {
+        // An animation also shows as a document: it is named first.
+        ["animation", "video", "audio", "document"]
+            .into_iter()
+            .find_map(|kind| Some((kind, message.get(kind)?.get("file_id")?)))?
+    };
+    Some(strip_nulls(json!({
+        "type": kind,
+        "media": file_id,
+        "caption": message.get("caption"),
+        "caption_entities": message.get("caption_entities"),
+    })))
+}
+
+/// `value` without the object keys whose value is `null` (absent).
+fn strip_nulls(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).collect())
+        }
+        other => other,
+    }
+}
+
 /// The messages a call's answer names: a `Message`, a list of them
 /// (`sendMediaGroup`), or message ids (`copyMessage(s)`,
 /// `forwardMessages`) in the chat the call named.
@@ -165,7 +281,6 @@ fn sent_messages(call: &Intercepted) -> Vec<Sent> {
 mod tests {
     use super::*;
     use crate::outbox::Button;
-    use serde_json::json;
 
     #[test]
     fn the_answer_names_the_messages_sent() {
@@ -219,5 +334,20 @@ mod tests {
             result: json!({"message_id": 12}),
         };
         assert!(sent_messages(&unnamed).is_empty(), "no chat, no mirror");
+    }
+
+    #[test]
+    fn new_media_is_named_by_its_file() {
+        let photo = json!({"photo": [{"file_id": "small"}, {"file_id": "large"}], "caption": "c"});
+        assert_eq!(
+            input_media(&photo),
+            Some(json!({"type": "photo", "media": "large", "caption": "c"}))
+        );
+        let animation = json!({"animation": {"file_id": "a"}, "document": {"file_id": "a"}});
+        assert_eq!(
+            input_media(&animation),
+            Some(json!({"type": "animation", "media": "a"}))
+        );
+        assert_eq!(input_media(&json!({"text": "no media"})), None);
     }
 }

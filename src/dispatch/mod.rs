@@ -546,6 +546,7 @@ impl Ctx<'_> {
                     "ignoring a change of the bot's membership in a group");
                 Ok(())
             }
+            UpdateKind::CallbackQuery(press) => self.on_button_press(press),
             UpdateKind::Other(kind) => {
                 debug!(bot = %self.bot.name, update = update.update_id, kind = %kind,
                     "ignoring an update kind without a rule");

@@ -10,7 +10,7 @@
 //! | welcome, user notice, broadcast | otherwise | nobody (the sender logged it) |
 //! | mirror (the existing bot's message) | any | operators, in the topic, with the error |
 //! | topic creation | any | operators, in General: the topic is missing |
-//! | other topic changes, notices to operators | any | nobody (the sender logged it) |
+//! | other topic changes, notices to operators, edits of mirrors | any | nobody (the sender logged it) |
 //!
 //! A report that a deleted topic was replaced gets a notice in the new topic.
 
@@ -97,7 +97,8 @@ impl Ctx<'_> {
                 | Purpose::Broadcast
                 | Purpose::TopicChange { .. }
                 | Purpose::TopicNotice { .. }
-                | Purpose::GeneralNotice,
+                | Purpose::GeneralNotice
+                | Purpose::MirrorEdit { .. },
                 _,
             ) => {
                 debug!(bot = %self.bot.name, purpose = ?job.purpose, "a failed job nobody waits for");

@@ -88,6 +88,10 @@ pub fn not_sent_uncopyable(what: &str) -> String {
 
 /// The topic of a dialog could not be created.
 #[must_use]
+pub fn button_pressed(who: &str, button: &str) -> String {
+    format!("🔘 {who} pressed “{button}”")
+}
+
 pub fn mirror_failed(error: &str) -> String {
     format!("⚠️ The bot sent the user a message that cannot be shown here: {error}")
 }

@@ -7,8 +7,12 @@
 //!   send a file, each message of a `sendMediaGroup` album, and the service
 //!   message that `createForumTopic`, `editForumTopic`, `closeForumTopic` and
 //!   `reopenForumTopic` leave in the group (Telegram throttles topic management
-//!   with the group's messages). No other method counts. The methods table
-//!   says this for each method ([`Posts`]).
+//!   with the group's messages). No other method counts: in particular the
+//!   edits (`editMessageText`, `editMessageCaption`, `editMessageMedia`,
+//!   `editMessageReplyMarkup`) post no message and use no budget, though
+//!   each is a request like any other ([`super::FakeTelegram::requests`]);
+//!   Telegram's own flood control of edits is not modelled. The methods
+//!   table says this for each method ([`Posts`]).
 //! - Every send falls in two *scopes*: its bot (all chats together) and its
 //!   chat — the private chat of (bot, user), or (bot, group) with all topics of
 //!   the group together. Budgets are per bot, as Telegram's are: two bots in

@@ -23,9 +23,8 @@
 //!   `sendPhoto`, `sendDocument`, `sendVideo`, `sendAudio`, `sendVoice`,
 //!   `sendAnimation`, `sendMediaGroup`, `getFile` (see **Files**),
 //!   `copyMessage`, `copyMessages`, `createForumTopic`, `closeForumTopic`,
-//!   `reopenForumTopic`, `editForumTopic`, `editMessageReplyMarkup` (a
-//!   bot's own message; not inline messages), `answerCallbackQuery`,
-//!   `getChat`, `getChatMember`, each
+//!   `reopenForumTopic`, `editForumTopic`, `answerCallbackQuery`,
+//!   `getChat`, `getChatMember`, the edits (see **Edits**), each
 //!   declared once in the methods table (`world/methods.rs`), and matched in
 //!   any case as Telegram matches them (`sendmessage`). Other
 //!   methods answer 404 like Telegram does for unknown ones. Topic names are
@@ -59,11 +58,29 @@
 //!   test. Ids are shared by all bots (Telegram's are per bot); thumbnails,
 //!   stickers and video notes sent by bots, and content checks (an image
 //!   that does not decode) are not modelled.
+//! - **Edits** of a bot's own messages (`world/edits.rs`):
+//!   `editMessageText` (`text` with `entities` or `parse_mode`, of a text
+//!   message), `editMessageCaption` (`caption`, `caption_entities`,
+//!   `show_caption_above_media`, of a message with a file),
+//!   `editMessageMedia` (an `InputMedia` named as in `sendMediaGroup`:
+//!   upload, `attach://`, `file_id` or URL; file, caption and spoiler
+//!   replaced) and `editMessageReplyMarkup`. Each takes `reply_markup`, and
+//!   an edit without it removes the inline keyboard, as Telegram does. The
+//!   message is replaced in its chat with `edit_date` set
+//!   ([`FakeMessage::edit_date`]), and the edited `Message` is the answer.
+//!   Telegram's 400s: `message to edit not found`, `message can't be
+//!   edited` (another's message, a service message, a sticker, ...), `there
+//!   is no text in the message to edit` (and `caption`, `media`), `message
+//!   is not modified: ...` for an edit that changes nothing, `MESSAGE_TOO_LONG`,
+//!   `MEDIA_CAPTION_TOO_LONG`, `can't change media type in the album`, ...
+//!   Inline messages (`inline_message_id`) are not modelled (400). Edits
+//!   send no update and do not count against the rate limits.
 //! - **Rate limits** (off by default; [`FakeTelegram::set_limits`] with
 //!   [`Limits::telegram`] or custom [`Rate`]s): sliding windows per bot, per
 //!   private chat and per group (all topics together). Messages posted by
-//!   `sendMessage`, `copyMessage`, `copyMessages` (each copy) and the topic
-//!   methods count; a send over budget gets 429 with `retry_after` (whole
+//!   `sendMessage`, the methods that send files (each message of an album),
+//!   `copyMessage`, `copyMessages` (each copy) and the topic methods count (edits do not: Telegram's flood control of edits is not
+//!   modelled); a send over budget gets 429 with `retry_after` (whole
 //!   seconds until there is room) and is not applied. [`FakeTelegram::stats`]
 //!   counts the 429s per scope and lists every accepted send, to check that no
 //!   window went over budget. The algorithm is described in `limits.rs`.
@@ -95,8 +112,9 @@
 //!
 //! Not modelled (yet): Telegram's dynamic limits (the fake's windows are
 //! fixed) and paid broadcasts, Markdown parse modes (the text is kept as
-//! sent), message edits (but for inline keyboards) and deletions, webhook
-//! delivery.
+//! sent), edits of inline messages (`inline_message_id`) and of
+//! messages other than texts and files (live locations, polls, checklists),
+//! deletions, webhook delivery.
 //!
 //! Concurrency: the whole world lives behind one `std::sync::Mutex` that is never
 //! held across an `.await`. Every change bumps a `tokio::sync::watch` version
@@ -216,6 +234,15 @@ impl FakeMessage {
         ]
         .iter()
         .find_map(|field| self.json[*field]["file_id"].as_str())
+    }
+
+    /// When the message was last edited (Unix time), if it was: an edit by
+    /// `editMessageText`, `editMessageCaption`, `editMessageMedia` or
+    /// `editMessageReplyMarkup`. [`FakeMessage::json`] and the other fields
+    /// show the message as edited.
+    #[must_use]
+    pub fn edit_date(&self) -> Option<i64> {
+        self.json["edit_date"].as_i64()
     }
 
     /// The album the message belongs to, if any.

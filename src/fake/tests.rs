@@ -2218,3 +2218,604 @@ async fn each_message_of_an_album_counts_against_the_limits() {
         3
     );
 }
+
+// ---- edits of a bot's own messages --------------------------------------------
+
+/// The message `id` of a chat, as a test sees it.
+fn nth(messages: &[FakeMessage], id: i64) -> &FakeMessage {
+    &messages[usize::try_from(id - 1).unwrap()]
+}
+
+const NOT_MODIFIED: &str = "Bad Request: message is not modified: specified new message content \
+                            and reply markup are exactly the same as a current content and reply \
+                            markup of the message";
+
+#[tokio::test]
+async fn a_text_is_edited_and_its_keyboard_goes_unless_sent_again() {
+    let d = desk().await;
+    let choice = send_choice(&d).await;
+    let keyboard = json!({ "inline_keyboard": [[ { "text": "Undo", "callback_data": "undo" } ]] });
+
+    // HTML, as sendMessage takes it; without `reply_markup` the keyboard goes.
+    let edited = ok(
+        &d.fake,
+        &d.bot,
+        "editMessageText",
+        json!({ "chat_id": d.user.id, "message_id": choice, "text": "<b>Done</b>, thanks",
+                "parse_mode": "HTML", "link_preview_options": { "is_disabled": true } }),
+    )
+    .await;
+    assert_eq!(edited["message_id"], choice);
+    assert_eq!(edited["text"], "Done, thanks");
+    assert_eq!(
+        edited["entities"],
+        json!([{ "type": "bold", "offset": 0, "length": 4 }])
+    );
+    assert!(edited.get("reply_markup").is_none(), "{edited}");
+    assert!(edited["edit_date"].as_i64().unwrap() >= edited["date"].as_i64().unwrap());
+    let shown = d.fake.private_chat(&d.bot, &d.user);
+    let shown = nth(&shown, choice);
+    assert_eq!(shown.text.as_deref(), Some("Done, thanks"));
+    assert_eq!(shown.edit_date(), edited["edit_date"].as_i64());
+    assert_eq!(shown.json, edited);
+    assert_eq!(
+        nth(&d.fake.private_chat(&d.bot, &d.user), 1).edit_date(),
+        None,
+        "the user's message was not edited"
+    );
+
+    // Explicit entities, and a keyboard sent with the edit stays.
+    let api = frankenstein_bot(&d.fake, &d.bot);
+    let params = frankenstein::methods::EditMessageTextParams::builder()
+        .chat_id(d.user.id)
+        .message_id(i32::try_from(choice).unwrap())
+        .text("Done, really")
+        .entities(vec![
+            frankenstein::types::MessageEntity::builder()
+                .type_field(MessageEntityType::Italic)
+                .offset(6)
+                .length(6)
+                .build(),
+        ])
+        .reply_markup(serde_json::from_value(keyboard.clone()).unwrap())
+        .build();
+    let frankenstein::response::MessageOrBool::Message(message) =
+        api.edit_message_text(&params).await.unwrap().result
+    else {
+        panic!("an edit of a chat's message answers the message");
+    };
+    assert_eq!(message.text.as_deref(), Some("Done, really"));
+    assert!(message.edit_date.is_some());
+    let shown = d.fake.private_chat(&d.bot, &d.user);
+    assert_eq!(nth(&shown, choice).json["reply_markup"], keyboard);
+    assert_eq!(nth(&shown, choice).json["entities"][0]["type"], "italic");
+
+    // The same text, entities and keyboard: not modified, and nothing changes.
+    let same = json!({ "chat_id": d.user.id, "message_id": choice, "text": "Done, really",
+                       "entities": [{ "type": "italic", "offset": 6, "length": 6 }],
+                       "reply_markup": keyboard });
+    assert_eq!(
+        fails(&d.fake, &d.bot, "editMessageText", same.clone(), 400).await,
+        NOT_MODIFIED
+    );
+    // The same text without the keyboard is a change: the keyboard goes.
+    let mut without = same;
+    without.as_object_mut().unwrap().remove("reply_markup");
+    let edited = ok(&d.fake, &d.bot, "editMessageText", without).await;
+    assert!(edited.get("reply_markup").is_none());
+
+    // A command gets its entity again, as a sent one does.
+    let command = json!({ "chat_id": d.user.id, "message_id": choice, "text": "/help me" });
+    let edited = ok(&d.fake, &d.bot, "editMessageText", command).await;
+    assert_eq!(edited["entities"][0]["type"], "bot_command");
+}
+
+#[tokio::test]
+async fn text_edits_telegram_refuses_change_nothing() {
+    let d = desk().await;
+    let choice = send_choice(&d).await;
+    let photo = ok(
+        &d.fake,
+        &d.bot,
+        "sendPhoto",
+        json!({ "chat_id": d.user.id, "photo": "https://example.com/a.jpg", "caption": "A" }),
+    )
+    .await["message_id"]
+        .as_i64()
+        .unwrap();
+    let topic = ok(
+        &d.fake,
+        &d.bot,
+        "createForumTopic",
+        json!({ "chat_id": d.group, "name": "Alice" }),
+    )
+    .await["message_thread_id"]
+        .as_i64()
+        .unwrap();
+    let in_topic = ok(
+        &d.fake,
+        &d.bot,
+        "sendMessage",
+        json!({ "chat_id": d.group, "message_thread_id": topic, "text": "hi" }),
+    )
+    .await["message_id"]
+        .as_i64()
+        .unwrap();
+    let other = d.fake.add_bot("other_bot");
+    d.fake.add_bot_to_group(d.group, &other, true);
+    let others = ok(
+        &d.fake,
+        &other,
+        "sendMessage",
+        json!({ "chat_id": d.group, "text": "mine" }),
+    )
+    .await["message_id"]
+        .as_i64()
+        .unwrap();
+    let operators = d.fake.operator_sends(d.group, None, &d.operator, "hello");
+
+    let to_user =
+        |id: i64, text: &str| json!({ "chat_id": d.user.id, "message_id": id, "text": text });
+    let to_group = |id: i64| json!({ "chat_id": d.group, "message_id": id, "text": "edited" });
+    let long = "x".repeat(4097);
+    let cases = [
+        (to_user(1, "x"), "Bad Request: message can't be edited"),
+        (
+            to_user(photo, "x"),
+            "Bad Request: there is no text in the message to edit",
+        ),
+        (to_user(99, "x"), "Bad Request: message to edit not found"),
+        (to_user(0, "x"), "Bad Request: message to edit not found"),
+        (to_user(choice, " "), "Bad Request: message text is empty"),
+        (
+            json!({ "chat_id": d.user.id, "message_id": choice }),
+            "Bad Request: message text is empty",
+        ),
+        (to_user(choice, &long), "Bad Request: MESSAGE_TOO_LONG"),
+        (
+            json!({ "chat_id": d.user.id, "message_id": choice, "text": "<b>open",
+                    "parse_mode": "HTML" }),
+            "Bad Request: can't parse entities: Can't find end tag corresponding to start tag \"b\"",
+        ),
+        (
+            json!({ "inline_message_id": "AgAAAC", "text": "x" }),
+            "Bad Request: inline messages are not modelled by the fake",
+        ),
+        (
+            json!({ "text": "x" }),
+            "Bad Request: message identifier is not specified",
+        ),
+        (
+            json!({ "chat_id": -42, "message_id": 1, "text": "x" }),
+            "Bad Request: chat not found",
+        ),
+        (to_group(topic), "Bad Request: message can't be edited"),
+        (to_group(others), "Bad Request: message can't be edited"),
+        (to_group(operators), "Bad Request: message can't be edited"),
+    ];
+    for (params, expected) in cases {
+        assert_eq!(
+            fails(&d.fake, &d.bot, "editMessageText", params.clone(), 400).await,
+            expected,
+            "{params}"
+        );
+    }
+    let unchanged = d.fake.private_chat(&d.bot, &d.user);
+    assert!(
+        unchanged.iter().all(|m| m.edit_date().is_none()),
+        "nothing was edited"
+    );
+    assert_eq!(nth(&unchanged, choice).text.as_deref(), Some("Sure?"));
+
+    // A deleted topic's messages are gone for Telegram: nothing to edit.
+    ok(&d.fake, &d.bot, "editMessageText", to_group(in_topic)).await;
+    d.fake.delete_topic(d.group, topic);
+    let gone = json!({ "chat_id": d.group, "message_id": in_topic, "text": "again" });
+    assert_eq!(
+        fails(&d.fake, &d.bot, "editMessageText", gone, 400).await,
+        "Bad Request: message to edit not found"
+    );
+}
+
+#[tokio::test]
+async fn captions_are_edited_above_the_media_and_removed() {
+    let d = desk().await;
+    d.fake.user_sends(&d.bot, &d.user, "/start");
+    let keyboard = json!({ "inline_keyboard": [[ { "text": "Buy", "callback_data": "buy" } ]] });
+    let photo = ok(
+        &d.fake,
+        &d.bot,
+        "sendPhoto",
+        json!({ "chat_id": d.user.id, "photo": "https://example.com/a.jpg", "caption": "Old",
+                "has_spoiler": true, "reply_markup": keyboard }),
+    )
+    .await;
+    let id = photo["message_id"].as_i64().unwrap();
+    let at = |extra: Value| {
+        let mut params = json!({ "chat_id": d.user.id, "message_id": id });
+        params
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        params
+    };
+
+    let edited = ok(
+        &d.fake,
+        &d.bot,
+        "editMessageCaption",
+        at(json!({ "caption": "<i>New</i> price", "parse_mode": "HTML",
+                   "show_caption_above_media": true, "reply_markup": keyboard })),
+    )
+    .await;
+    assert_eq!(edited["caption"], "New price");
+    assert_eq!(edited["caption_entities"][0]["type"], "italic");
+    assert_eq!(edited["show_caption_above_media"], true);
+    assert_eq!(edited["reply_markup"], keyboard);
+    assert_eq!(edited["photo"], photo["photo"], "the file stays");
+    assert_eq!(edited["has_media_spoiler"], true, "the spoiler stays");
+    let shown = d.fake.private_chat(&d.bot, &d.user);
+    assert_eq!(nth(&shown, id).caption.as_deref(), Some("New price"));
+    assert!(nth(&shown, id).edit_date().is_some());
+
+    let same = at(
+        json!({ "caption": "New price", "show_caption_above_media": true,
+                          "caption_entities": [{ "type": "italic", "offset": 0, "length": 3 }],
+                          "reply_markup": keyboard }),
+    );
+    assert_eq!(
+        fails(&d.fake, &d.bot, "editMessageCaption", same, 400).await,
+        NOT_MODIFIED
+    );
+
+    // No caption: the caption goes, and so does the keyboard not sent again.
+    let bare = ok(&d.fake, &d.bot, "editMessageCaption", at(json!({}))).await;
+    for field in [
+        "caption",
+        "caption_entities",
+        "show_caption_above_media",
+        "reply_markup",
+    ] {
+        assert!(bare.get(field).is_none(), "{field}: {bare}");
+    }
+    let shown = d.fake.private_chat(&d.bot, &d.user);
+    assert_eq!(nth(&shown, id).caption, None);
+    assert_eq!(
+        fails(&d.fake, &d.bot, "editMessageCaption", at(json!({})), 400).await,
+        NOT_MODIFIED
+    );
+
+    // A voice message has a caption too.
+    let voice = ok(
+        &d.fake,
+        &d.bot,
+        "sendVoice",
+        json!({ "chat_id": d.user.id, "voice": "https://example.com/v.ogg" }),
+    )
+    .await["message_id"]
+        .as_i64()
+        .unwrap();
+    let said = json!({ "chat_id": d.user.id, "message_id": voice, "caption": "said" });
+    assert_eq!(
+        ok(&d.fake, &d.bot, "editMessageCaption", said).await["caption"],
+        "said"
+    );
+
+    let text = ok(
+        &d.fake,
+        &d.bot,
+        "sendMessage",
+        json!({ "chat_id": d.user.id, "text": "plain" }),
+    )
+    .await["message_id"]
+        .as_i64()
+        .unwrap();
+    let cases = [
+        (
+            json!({ "chat_id": d.user.id, "message_id": text, "caption": "x" }),
+            "Bad Request: there is no caption in the message to edit",
+        ),
+        (
+            json!({ "chat_id": d.user.id, "message_id": 1, "caption": "x" }),
+            "Bad Request: message can't be edited",
+        ),
+        (
+            json!({ "chat_id": d.user.id, "message_id": 99, "caption": "x" }),
+            "Bad Request: message to edit not found",
+        ),
+        (
+            at(json!({ "caption": "x".repeat(1025) })),
+            "Bad Request: MEDIA_CAPTION_TOO_LONG",
+        ),
+        (
+            json!({ "inline_message_id": "AgAAAC", "caption": "x" }),
+            "Bad Request: inline messages are not modelled by the fake",
+        ),
+    ];
+    for (params, expected) in cases {
+        assert_eq!(
+            fails(&d.fake, &d.bot, "editMessageCaption", params.clone(), 400).await,
+            expected,
+            "{params}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn media_is_replaced_by_an_upload_a_file_id_or_a_url() {
+    let d = desk().await;
+    let topic = ok(
+        &d.fake,
+        &d.bot,
+        "createForumTopic",
+        json!({ "chat_id": d.group, "name": "Alice" }),
+    )
+    .await["message_thread_id"]
+        .as_i64()
+        .unwrap();
+    let keyboard = json!({ "inline_keyboard": [[ { "text": "Open", "callback_data": "open" } ]] });
+    let sent = ok(
+        &d.fake,
+        &d.bot,
+        "sendPhoto",
+        json!({ "chat_id": d.group, "message_thread_id": topic, "photo": "https://example.com/a.jpg",
+                "caption": "Old", "has_spoiler": true, "reply_markup": keyboard }),
+    )
+    .await;
+    let id = sent["message_id"].as_i64().unwrap();
+
+    // An upload through attach://, with its caption; the keyboard sent again stays.
+    let bytes = png(640, 480, 300);
+    let media = json!({ "type": "photo", "media": "attach://new", "caption": "<b>New</b>",
+                        "parse_mode": "HTML" });
+    let parts = [
+        Part::Text("chat_id", d.group.to_string()),
+        Part::Text("message_id", id.to_string()),
+        Part::Text("media", media.to_string()),
+        Part::Text("reply_markup", keyboard.to_string()),
+        Part::File {
+            name: "new",
+            file_name: "new.png",
+            mime: "image/png",
+            bytes: &bytes,
+        },
+    ];
+    let (status, body) = call_multipart(&d.fake, &d.bot.token, "editMessageMedia", &parts).await;
+    assert_eq!(status, 200, "{body}");
+    let edited: frankenstein::types::Message =
+        serde_json::from_value(body["result"].clone()).unwrap();
+    assert!(edited.edit_date.is_some());
+    assert_eq!(edited.caption.as_deref(), Some("New"));
+    assert_eq!(
+        edited.has_media_spoiler, None,
+        "the InputMedia has no spoiler"
+    );
+    let sizes = edited.photo.unwrap();
+    assert_eq!(
+        (sizes.last().unwrap().width, sizes.last().unwrap().height),
+        (640, 480)
+    );
+    assert_eq!(body["result"]["reply_markup"], keyboard);
+    assert_eq!(body["result"]["message_thread_id"], topic);
+    let shown = d.fake.topic_messages(d.group, topic);
+    let now = shown.iter().find(|m| m.message_id == id).unwrap();
+    assert_eq!(now.json, body["result"]);
+    assert_eq!(d.fake.file_bytes(now.file_id().unwrap()), Some(bytes));
+    let path = file_path(&d.fake, &d.bot, now.file_id().unwrap()).await;
+    assert_eq!(download(&d.fake, &d.bot.token, &path).await.0, 200);
+
+    // A document by file_id, in JSON: no caption, no keyboard any more.
+    let pdf = ok(
+        &d.fake,
+        &d.bot,
+        "sendDocument",
+        json!({ "chat_id": d.group, "document": "https://example.com/r.pdf" }),
+    )
+    .await;
+    let pdf_id = pdf["document"]["file_id"].as_str().unwrap().to_owned();
+    let by_id = json!({ "chat_id": d.group, "message_id": id,
+                        "media": { "type": "document", "media": pdf_id } });
+    let edited = ok(&d.fake, &d.bot, "editMessageMedia", by_id.clone()).await;
+    assert_eq!(edited["document"], pdf["document"]);
+    for field in ["photo", "caption", "caption_entities", "reply_markup"] {
+        assert!(edited.get(field).is_none(), "{field}: {edited}");
+    }
+    assert_eq!(
+        fails(&d.fake, &d.bot, "editMessageMedia", by_id, 400).await,
+        NOT_MODIFIED
+    );
+
+    // A video by URL, and an animation (which no album takes, but a message may).
+    let video = json!({ "chat_id": d.group, "message_id": id,
+                        "media": { "type": "video", "media": "https://example.com/c.mp4",
+                                   "width": 320, "height": 240, "caption": "clip" } });
+    let edited = ok(&d.fake, &d.bot, "editMessageMedia", video).await;
+    assert_eq!(edited["video"]["width"], 320);
+    assert!(edited.get("document").is_none());
+    let gif = json!({ "chat_id": d.group, "message_id": id,
+                      "media": { "type": "animation", "media": "https://example.com/g.gif" } });
+    let edited = ok(&d.fake, &d.bot, "editMessageMedia", gif).await;
+    assert!(edited["animation"]["file_id"].is_string());
+    assert!(
+        edited["document"]["file_id"].is_string(),
+        "shown as a document too"
+    );
+    assert_eq!(
+        d.fake.topic_messages(d.group, topic).len(),
+        2,
+        "the topic's creation and the one message, edited"
+    );
+}
+
+#[tokio::test]
+async fn media_edits_telegram_refuses_change_nothing() {
+    let d = desk().await;
+    d.fake.user_sends(&d.bot, &d.user, "/start");
+    let send = |method: &str, field: &str, url: &str| {
+        let params = json!({ "chat_id": d.user.id, field: url });
+        let (fake, bot, method) = (d.fake.clone(), d.bot.clone(), method.to_owned());
+        async move {
+            ok(&fake, &bot, &method, params).await["message_id"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let photo = send("sendPhoto", "photo", "https://example.com/a.jpg").await;
+    let voice = send("sendVoice", "voice", "https://example.com/v.ogg").await;
+    let text = ok(
+        &d.fake,
+        &d.bot,
+        "sendMessage",
+        json!({ "chat_id": d.user.id, "text": "plain" }),
+    )
+    .await["message_id"]
+        .as_i64()
+        .unwrap();
+    let photo_id = nth(&d.fake.private_chat(&d.bot, &d.user), photo)
+        .file_id()
+        .unwrap()
+        .to_owned();
+    let album = ok(
+        &d.fake,
+        &d.bot,
+        "sendMediaGroup",
+        json!({ "chat_id": d.user.id, "media": [
+            { "type": "photo", "media": "https://example.com/1.jpg" },
+            { "type": "photo", "media": "https://example.com/2.jpg" },
+        ] }),
+    )
+    .await;
+    let in_album = album[0]["message_id"].as_i64().unwrap();
+
+    let edit =
+        |id: i64, media: Value| json!({ "chat_id": d.user.id, "message_id": id, "media": media });
+    let url = |kind: &str| json!({ "type": kind, "media": "https://example.com/f" });
+    let cases = [
+        (
+            edit(text, url("photo")),
+            "Bad Request: there is no media in the message to edit",
+        ),
+        (
+            edit(voice, url("audio")),
+            "Bad Request: there is no media in the message to edit",
+        ),
+        (
+            edit(1, url("photo")),
+            "Bad Request: message can't be edited",
+        ),
+        (
+            edit(99, url("photo")),
+            "Bad Request: message to edit not found",
+        ),
+        (
+            json!({ "chat_id": d.user.id, "message_id": photo }),
+            "Bad Request: parameter \"media\" is required",
+        ),
+        (
+            edit(photo, json!("{not json")),
+            "Bad Request: can't parse input media JSON object",
+        ),
+        (
+            edit(
+                photo,
+                json!({ "type": "photo", "media": "attach://missing" }),
+            ),
+            "Bad Request: can't parse InputMedia: media not found",
+        ),
+        (
+            edit(photo, json!({ "type": "photo" })),
+            "Bad Request: can't parse InputMedia: media not found",
+        ),
+        (
+            edit(photo, url("sticker")),
+            "Bad Request: can't parse InputMedia: type \"sticker\" is unsupported",
+        ),
+        (
+            edit(photo, json!({ "type": "document", "media": photo_id })),
+            "Bad Request: can't use file of type Photo as Document",
+        ),
+        (
+            edit(photo, json!({ "type": "photo", "media": "nope" })),
+            "Bad Request: wrong file identifier/HTTP URL specified",
+        ),
+        (
+            edit(
+                photo,
+                json!({ "type": "photo", "media": photo_id, "caption": "x".repeat(1025) }),
+            ),
+            "Bad Request: message caption is too long",
+        ),
+        (
+            edit(in_album, url("document")),
+            "Bad Request: can't change media type in the album",
+        ),
+        (
+            edit(in_album, url("animation")),
+            "Bad Request: message content type can't be used in an album",
+        ),
+        (
+            edit(photo, json!({ "type": "photo", "media": photo_id })),
+            NOT_MODIFIED,
+        ),
+        (
+            json!({ "inline_message_id": "AgAAAC", "media": url("photo") }),
+            "Bad Request: inline messages are not modelled by the fake",
+        ),
+    ];
+    for (params, expected) in cases {
+        assert_eq!(
+            fails(&d.fake, &d.bot, "editMessageMedia", params.clone(), 400).await,
+            expected,
+            "{params}"
+        );
+    }
+    let shown = d.fake.private_chat(&d.bot, &d.user);
+    assert!(
+        shown.iter().all(|m| m.edit_date().is_none()),
+        "nothing was edited"
+    );
+
+    // In an album a photo may become a video, and stays in the album.
+    let video = ok(
+        &d.fake,
+        &d.bot,
+        "editMessageMedia",
+        edit(in_album, url("video")),
+    )
+    .await;
+    assert!(video["video"].is_object());
+    assert_eq!(video["media_group_id"], album[0]["media_group_id"]);
+}
+
+#[tokio::test]
+async fn edits_use_no_rate_budget_but_are_requests() {
+    let d = desk().await;
+    d.fake.user_sends(&d.bot, &d.user, "/start");
+    d.fake.set_limits(Limits {
+        per_private_chat: Some(Rate::new(1, Duration::from_secs(60))),
+        ..Limits::off()
+    });
+    let sent = ok(
+        &d.fake,
+        &d.bot,
+        "sendMessage",
+        json!({ "chat_id": d.user.id, "text": "v0" }),
+    )
+    .await["message_id"]
+        .as_i64()
+        .unwrap();
+    for n in 1..=5 {
+        let params = json!({ "chat_id": d.user.id, "message_id": sent, "text": format!("v{n}") });
+        ok(&d.fake, &d.bot, "editMessageText", params).await;
+    }
+    assert_eq!(d.fake.request_count("editMessageText"), 5);
+    let stats = d.fake.stats();
+    assert_eq!(stats.sends.len(), 1, "{:?}", stats.sends);
+    assert_eq!(stats.throttled, 0);
+    let shown = d.fake.private_chat(&d.bot, &d.user);
+    assert_eq!(shown.len(), 2, "edits post no message");
+    assert_eq!(nth(&shown, sent).text.as_deref(), Some("v5"));
+    // The chat's budget is still spent by the one send.
+    let again = json!({ "chat_id": d.user.id, "text": "more" });
+    fails(&d.fake, &d.bot, "sendMessage", again, 429).await;
+}

@@ -62,6 +62,9 @@ pub enum Purpose {
     /// A message the existing bot sent the dialog's user (proxy and forward
     /// mode), mirrored into the dialog's topic.
     Mirror { dialog: i64 },
+    /// The existing bot changed a message it sent the dialog's user: the
+    /// mirror follows.
+    MirrorEdit { dialog: i64 },
 }
 
 /// The Bot API call a job makes.
@@ -90,6 +93,19 @@ pub enum Action {
         /// it exists, to say so in it).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         replaces: Option<i64>,
+    },
+    /// An edit of a message switchboard sent (a mirror): `editMessageText`,
+    /// `editMessageCaption`, `editMessageMedia` or `editMessageReplyMarkup`
+    /// of the message `message_id` in `chat`, with `params` (the new text,
+    /// caption or media) and the keyboard to show.
+    Edit {
+        chat: i64,
+        message_id: i64,
+        change: EditKind,
+        #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+        params: serde_json::Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        keyboard: Option<Keyboard>,
     },
     /// `closeForumTopic` of the dialog's topic, if it has one.
     CloseTopic { dialog: i64 },
@@ -145,6 +161,29 @@ impl Keyboard {
     }
 }
 
+/// What an [`Action::Edit`] changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EditKind {
+    Text,
+    Caption,
+    Media,
+    Keyboard,
+}
+
+impl EditKind {
+    /// The Bot API method.
+    #[must_use]
+    pub fn method(self) -> &'static str {
+        match self {
+            EditKind::Text => "editMessageText",
+            EditKind::Caption => "editMessageCaption",
+            EditKind::Media => "editMessageMedia",
+            EditKind::Keyboard => "editMessageReplyMarkup",
+        }
+    }
+}
+
 /// One outgoing Bot API call: why, and what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {
@@ -168,7 +207,7 @@ impl Job {
             | Action::CreateTopic { dialog, .. }
             | Action::CloseTopic { dialog }
             | Action::ReopenTopic { dialog } => Some(*dialog),
-            Action::Copy { .. } | Action::SendText { .. } => None,
+            Action::Copy { .. } | Action::SendText { .. } | Action::Edit { .. } => None,
         }
     }
 
@@ -185,6 +224,7 @@ impl Job {
             Action::CreateTopic { .. } | Action::CloseTopic { .. } | Action::ReopenTopic { .. } => {
                 group
             }
+            Action::Edit { chat, .. } => *chat,
         }
     }
 

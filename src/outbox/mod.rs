@@ -14,7 +14,9 @@ pub mod sender;
 
 use serde::{Deserialize, Serialize};
 
-pub use job::{Action, Button, Job, Keyboard, Lane, Priority, Purpose, Target, UnknownValue};
+pub use job::{
+    Action, Button, EditKind, Job, Keyboard, Lane, Priority, Purpose, Target, UnknownValue,
+};
 
 /// Why a job failed for good, where the product reacts to the reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

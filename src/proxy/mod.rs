@@ -8,7 +8,7 @@
 //! 1. The path names the token: `/bot<TOKEN>/<METHOD>` or
 //!    `/file/bot<TOKEN>/<PATH>`, the token possibly percent-encoded. Any
 //!    other path gets Telegram's 404. The token is compared with every
-//!    proxy-mode bot's in constant time ([`subtle`]), so the comparison
+//!    proxy- and forward-mode bot's in constant time ([`subtle`]), so the comparison
 //!    tells nothing about how much of a guess was right; a token that is not
 //!    one of them gets Telegram's 401 and nothing is sent anywhere. The Host
 //!    header plays no part: calls only ever go to `api_url`, with a
@@ -23,7 +23,7 @@
 //!    Telegram matches them.
 //! 4. Every other call, and every file download, is passed to `api_url`
 //!    unchanged, and Telegram's answer comes back unchanged, status included
-//!    ([`pass`]). Bodies are streamed both ways, never held whole.
+//!    (`pass.rs`). Bodies are streamed both ways, never held whole.
 //!
 //! What the bot is offered is decided by the dispatcher, which sees each
 //! update in order with the dialogs' state: every update of a type the bot
@@ -223,6 +223,12 @@ impl ExistingBot {
     fn is_latest_poll(&self, number: u64) -> bool {
         self.polls.load(Ordering::SeqCst) == number
     }
+
+    /// The bot stops (a reload stops or restarts it): a long poll waiting
+    /// here answers now, and the bot's next call finds what replaced it.
+    pub fn retire(&self) {
+        self.start_poll();
+    }
 }
 
 /// What the proxy shares across requests.
@@ -377,6 +383,30 @@ mod tests {
             "/botx/../admin",
         ] {
             assert_eq!(route(other), None, "{other}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_path_is_read_without_a_panic(path in "\\PC*") {
+            let _ = route(&path);
+        }
+
+        #[test]
+        fn a_token_comes_back_as_sent_encoded_or_not(
+            id in 1u64..10_000_000_000,
+            secret in "[A-Za-z0-9_-]{1,46}",
+            method in "[A-Za-z]{1,30}",
+        ) {
+            let token = format!("{id}:{secret}");
+            let encoded = token.replace(':', "%3A");
+            for sent in [&token, &encoded] {
+                let path = format!("/bot{sent}/{method}");
+                proptest::prop_assert_eq!(
+                    route(&path),
+                    Some(Route::Method { token: token.as_bytes().to_vec(), method: &method })
+                );
+            }
         }
     }
 

@@ -212,6 +212,25 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_body_is_read_or_refused_without_a_panic(
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+            kind in proptest::sample::select(vec![
+                "application/json", "application/x-www-form-urlencoded",
+                "multipart/form-data; boundary=X", "multipart/form-data", "text/plain",
+            ]),
+            query in "\\PC{0,40}",
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            runtime.block_on(async {
+                if let Ok(params) = Params::read(Some(&query), Some(kind), bytes::Bytes::from(body)).await {
+                    let _ = (params.int("offset"), params.strings("allowed_updates"), params.flag("x"));
+                }
+            });
+        }
+    }
+
     #[tokio::test]
     async fn wrong_types_are_named() {
         let params = read(

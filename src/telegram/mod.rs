@@ -73,10 +73,12 @@ impl Error {
         )
     }
 
-    /// 400 TOPIC_NOT_MODIFIED: the topic is already in the requested state.
+    /// 400 TOPIC_NOT_MODIFIED or "message is not modified": the topic or
+    /// message is already in the requested state.
     #[must_use]
     pub fn is_not_modified(&self) -> bool {
-        matches!(self, Error::Rejected { description, .. } if description.contains("TOPIC_NOT_MODIFIED"))
+        matches!(self, Error::Rejected { description, .. }
+            if description.contains("TOPIC_NOT_MODIFIED") || description.contains("message is not modified"))
     }
 
     fn from_response(response: ErrorResponse) -> Error {
@@ -188,6 +190,10 @@ pub struct RawUpdate {
 /// An existing bot's (proxy and forward mode) are added to them.
 pub const ALLOWED_UPDATES: &[&str] = &["message", "my_chat_member"];
 
+/// The update types switchboard asks for beside an existing bot: its
+/// button presses too, shown in the topics (`intercept_external`).
+pub const CONNECTED_UPDATES: &[&str] = &["message", "my_chat_member", "callback_query"];
+
 /// A webhook set at Telegram (`getWebhookInfo`), read leniently.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TelegramWebhook {
@@ -269,6 +275,20 @@ impl Client {
             }
         }
         Ok(updates)
+    }
+
+    /// Any method, with JSON parameters and a JSON result.
+    pub async fn call_json(
+        &self,
+        method: &str,
+        params: &serde_json::Value,
+    ) -> Result<serde_json::Value, Error> {
+        let response: MethodResponse<serde_json::Value> = self
+            .bot
+            .request(method, Some(params))
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(response.result)
     }
 
     /// The webhook Telegram has for this token, if any.

@@ -60,6 +60,8 @@ pub enum UpdateKind {
     /// `my_chat_member`: the bot's membership in a chat changed (in a private
     /// chat: the user blocked or unblocked it).
     MyChatMember(MemberChange),
+    /// `callback_query`: someone pressed an inline button.
+    CallbackQuery(ButtonPress),
     /// Any other kind, named by its key(s): `edited_message`, `poll`, ...;
     /// "nothing" for an update with no key besides `update_id`.
     Other(String),
@@ -151,6 +153,20 @@ pub struct MemberChange {
     pub new_status: Option<String>,
 }
 
+/// A `callback_query` update: `from` pressed a button of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ButtonPress {
+    pub from: Sender,
+    /// The chat and id of the message whose button it was; `None` for an
+    /// inline message (or one too old for Telegram to send).
+    pub message: Option<(i64, i64)>,
+    /// The button's `callback_data`, if any.
+    pub data: Option<String>,
+    /// The text of the button with that data in the message's keyboard, if
+    /// the message came with it.
+    pub button: Option<String>,
+}
+
 /// Decodes one update from its JSON text. Fails only on an update that
 /// cannot be used (see the module doc); never panics.
 pub fn decode(json: &str) -> Result<Update, DecodeError> {
@@ -177,6 +193,8 @@ pub fn decode_value(value: &Value) -> Result<Update, DecodeError> {
         UpdateKind::Message(Box::new(message_from(message, "message").map_err(with_id)?))
     } else if let Some(change) = map.get("my_chat_member").filter(|v| !v.is_null()) {
         UpdateKind::MyChatMember(member_change_from(change, "my_chat_member").map_err(with_id)?)
+    } else if let Some(press) = map.get("callback_query").filter(|v| !v.is_null()) {
+        UpdateKind::CallbackQuery(button_press_from(press, "callback_query").map_err(with_id)?)
     } else {
         let kinds: Vec<&str> = map
             .keys()
@@ -198,13 +216,7 @@ fn message_from(value: &Value, path: &str) -> Result<Message, String> {
     let message_id = i32::try_from(message_id)
         .map_err(|_| format!("{path}.message_id {message_id} does not fit in a 32-bit integer"))?;
     let from = match message.object("from") {
-        Some(from) => Some(Sender {
-            id: from.required_id("id")?,
-            is_bot: from.flag("is_bot"),
-            first_name: from.string("first_name").unwrap_or_default(),
-            last_name: from.string("last_name"),
-            username: from.string("username"),
-        }),
+        Some(from) => Some(sender_from(&from)?),
         None => None,
     };
     let sender_chat = match message.object("sender_chat") {
@@ -233,6 +245,49 @@ fn message_from(value: &Value, path: &str) -> Result<Message, String> {
             .filter(|(_, value)| !value.is_null())
             .map(|(key, _)| key.clone())
             .collect(),
+    })
+}
+
+fn sender_from(from: &Object<'_>) -> Result<Sender, String> {
+    Ok(Sender {
+        id: from.required_id("id")?,
+        is_bot: from.flag("is_bot"),
+        first_name: from.string("first_name").unwrap_or_default(),
+        last_name: from.string("last_name"),
+        username: from.string("username"),
+    })
+}
+
+fn button_press_from(value: &Value, path: &str) -> Result<ButtonPress, String> {
+    let press = Object::of(value, path)?;
+    let from = sender_from(&press.required_object("from")?)?;
+    let data = press.string("data");
+    let (message, button) = match press.object("message") {
+        Some(message) => {
+            let chat = message.required_object("chat")?.required_id("id")?;
+            let id = message.required_id("message_id")?;
+            let button = data.as_deref().and_then(|data| {
+                message
+                    .get("reply_markup")?
+                    .get("inline_keyboard")?
+                    .as_array()?
+                    .iter()
+                    .filter_map(Value::as_array)
+                    .flatten()
+                    .find(|b| b.get("callback_data").and_then(Value::as_str) == Some(data))?
+                    .get("text")?
+                    .as_str()
+                    .map(str::to_owned)
+            });
+            (Some((chat, id)), button)
+        }
+        None => (None, None),
+    };
+    Ok(ButtonPress {
+        from,
+        message,
+        data,
+        button,
     })
 }
 

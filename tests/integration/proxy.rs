@@ -592,8 +592,14 @@ async fn forward_mode_posts_every_update_to_the_bots_webhook() {
     endpoint.wait_texts(&["one", "two", "reply"]).await;
     assert_eq!(endpoint.secrets(), vec![Some("fw-secret".to_owned()); 3]);
     wait_chat_contains(&desk, &user, "answered in the webhook reply").await;
-    // The dialog goes on as usual beside the bot.
+    // The dialog goes on as usual beside the bot, the webhook reply shown.
     let thread = desk.topic_of(&user).await;
+    desk.wait_topic_texts(
+        desk.group(),
+        thread,
+        &["one", "two", "reply", "answered in the webhook reply"],
+    )
+    .await;
     desk.fake
         .operator_sends(desk.group(), Some(thread), &desk.operator, "Olga here");
     wait_chat_contains(&desk, &user, "Olga here").await;
@@ -716,6 +722,87 @@ async fn every_update_reaches_the_bot_once_across_a_sigkill() {
     existing.stop().await;
     let logs = process.stop();
     assert!(!logs.contains(&bot.token), "the token is never logged");
+    let secret = bot.token.split_once(':').unwrap().1.as_bytes();
+    for file in std::fs::read_dir(dir.path()).unwrap() {
+        let path = file.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret),
+            "the token is not stored in {}",
+            path.display()
+        );
+    }
+}
+
+#[tokio::test]
+async fn files_download_through_the_proxy_and_method_names_match_in_any_case() {
+    let (desk, user, _thread, api) = open_dialog_beside_the_bot().await;
+    let bytes: Vec<u8> = (0..200_000u32).map(|n| (n % 251) as u8).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("price list.pdf");
+    std::fs::write(&path, &bytes).unwrap();
+    let sent = api
+        .send_document(
+            &frankenstein::methods::SendDocumentParams::builder()
+                .chat_id(user.id)
+                .document(path)
+                .build(),
+        )
+        .await
+        .unwrap()
+        .result;
+    let file_id = sent.document.unwrap().file_id;
+    let file = api
+        .get_file(
+            &frankenstein::methods::GetFileParams::builder()
+                .file_id(file_id)
+                .build(),
+        )
+        .await
+        .unwrap()
+        .result;
+    let file_path = file.file_path.expect("a path to download");
+    // python-telegram-bot asks with the token percent-encoded.
+    let encoded = desk.bot().token.replace(':', "%3A");
+    let downloaded = reqwest::get(format!(
+        "http://{}/file/bot{encoded}/{file_path}",
+        desk.http
+    ))
+    .await
+    .unwrap();
+    assert_eq!(downloaded.status().as_u16(), 200);
+    assert_eq!(downloaded.bytes().await.unwrap().to_vec(), bytes);
+
+    // Telegram matches method names in any case; so does the proxy, for
+    // the methods it answers itself.
+    let before = desk.fake.request_count("getWebhookInfo");
+    let info: serde_json::Value = reqwest::get(format!(
+        "http://{}/bot{}/GETWEBHOOKINFO",
+        desk.http,
+        desk.bot().token
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(info["result"]["url"], "");
+    assert_eq!(
+        desk.fake.request_count("getWebhookInfo"),
+        before,
+        "answered by switchboard"
+    );
+    let me: serde_json::Value = reqwest::get(format!(
+        "http://{}/bot{}/GETME",
+        desk.http,
+        desk.bot().token
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(me["result"]["username"], "shop_bot", "passed on as named");
 }
 
 #[tokio::test]
@@ -745,4 +832,190 @@ async fn a_webhook_left_at_telegram_is_taken_over_when_asked() {
         endpoint.url
     );
     desk.topic_of(&user).await;
+}
+
+/// A proxy-mode desk with one user whose dialog is open (no existing bot
+/// polling: the test calls the proxy itself), and a frankenstein client
+/// on the proxy.
+async fn open_dialog_beside_the_bot() -> (Desk, switchboard::fake::FakeUser, i64, Bot) {
+    let desk = proxy_desk(BotSettings::default()).await;
+    let user = desk.fake.add_user("Ann", None);
+    desk.fake.user_sends(desk.bot(), &user, "hello");
+    let thread = desk.topic_of(&user).await;
+    desk.wait_topic_texts(desk.group(), thread, &["hello"])
+        .await;
+    let api = Bot::new_url(format!("http://{}/bot{}", desk.http, desk.bot().token));
+    (desk, user, thread, api)
+}
+
+#[tokio::test]
+async fn a_photo_the_bot_uploads_reaches_the_user_and_the_topic() {
+    let (desk, user, thread, api) = open_dialog_beside_the_bot().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("menu.jpg");
+    std::fs::write(&path, vec![7u8; 300 * 1024]).unwrap();
+    let params = frankenstein::methods::SendPhotoParams::builder()
+        .chat_id(user.id)
+        .photo(path)
+        .caption("Today's menu")
+        .build();
+    let sent = api
+        .send_photo(&params)
+        .await
+        .expect("the upload goes through")
+        .result;
+    let photo = sent.photo.expect("a photo").last().unwrap().file_id.clone();
+    assert_eq!(
+        desk.fake.file_bytes(&photo).map(|b| b.len()),
+        Some(300 * 1024)
+    );
+    let shown = desk
+        .wait("the photo's mirror", |fake| {
+            fake.topic_messages(desk.group(), thread)
+                .into_iter()
+                .find(|m| m.caption.as_deref() == Some("Today's menu"))
+        })
+        .await;
+    assert_eq!(shown.file_id(), Some(photo.as_str()), "the same photo");
+    let received = desk.fake.private_chat(desk.bot(), &user);
+    assert_eq!(
+        received
+            .iter()
+            .filter(|m| m.file_id() == Some(photo.as_str()))
+            .count(),
+        1,
+        "the user got it once"
+    );
+}
+
+#[tokio::test]
+async fn the_bots_edits_follow_its_mirror_and_button_presses_show() {
+    use frankenstein::methods::{EditMessageReplyMarkupParams, EditMessageTextParams};
+    let (desk, user, thread, api) = open_dialog_beside_the_bot().await;
+    let ReplyMarkup::InlineKeyboardMarkup(markup) = keyboard() else {
+        unreachable!("an inline keyboard")
+    };
+    let sent = api
+        .send_message(
+            &SendMessageParams::builder()
+                .chat_id(user.id)
+                .text("Choose:")
+                .reply_markup(keyboard())
+                .build(),
+        )
+        .await
+        .unwrap()
+        .result;
+    desk.wait_topic_texts(desk.group(), thread, &["hello", "Choose:"])
+        .await;
+
+    let query =
+        desk.fake
+            .user_presses_button(desk.bot(), &user, i64::from(sent.message_id), "prices");
+    desk.wait_topic_texts(
+        desk.group(),
+        thread,
+        &["hello", "Choose:", "🔘 Ann pressed “Prices”"],
+    )
+    .await;
+    // The bot gets the press and answers it, as always.
+    let updates = api
+        .get_updates(&GetUpdatesParams::builder().build())
+        .await
+        .unwrap()
+        .result;
+    assert!(
+        updates
+            .iter()
+            .any(|u| matches!(&u.content, UpdateContent::CallbackQuery(q) if q.id == query)),
+        "{updates:?}"
+    );
+
+    api.edit_message_text(
+        &EditMessageTextParams::builder()
+            .chat_id(user.id)
+            .message_id(sent.message_id)
+            .text("Prices: 10 €")
+            .reply_markup(markup)
+            .build(),
+    )
+    .await
+    .unwrap();
+    desk.wait_topic_texts(
+        desk.group(),
+        thread,
+        &["hello", "Prices: 10 €", "🔘 Ann pressed “Prices”"],
+    )
+    .await;
+    api.edit_message_reply_markup(
+        &EditMessageReplyMarkupParams::builder()
+            .chat_id(user.id)
+            .message_id(sent.message_id)
+            .build(),
+    )
+    .await
+    .unwrap();
+    let mirror = desk
+        .wait("the mirror without its keyboard", |fake| {
+            fake.topic_messages(desk.group(), thread)
+                .into_iter()
+                .find(|m| {
+                    m.text.as_deref() == Some("Prices: 10 €")
+                        && m.json.get("reply_markup").is_none()
+                })
+        })
+        .await;
+    assert!(mirror.from_is_bot);
+}
+
+#[tokio::test]
+async fn an_album_the_bot_sends_stays_one_album_in_the_topic() {
+    use frankenstein::input_media::{InputMediaPhoto, MediaGroupInputMedia};
+    let (desk, user, thread, api) = open_dialog_beside_the_bot().await;
+    let media = (1..=3)
+        .map(|n| {
+            MediaGroupInputMedia::Photo(
+                InputMediaPhoto::builder()
+                    .media(format!("https://shop.example/photo{n}.jpg"))
+                    .caption(format!("photo {n}"))
+                    .build(),
+            )
+        })
+        .collect();
+    let sent = api
+        .send_media_group(
+            &frankenstein::methods::SendMediaGroupParams::builder()
+                .chat_id(user.id)
+                .media(media)
+                .build(),
+        )
+        .await
+        .expect("the album is sent")
+        .result;
+    assert_eq!(sent.len(), 3);
+    let album = desk
+        .wait("the album's mirror", |fake| {
+            let mirrored: Vec<_> = fake
+                .topic_messages(desk.group(), thread)
+                .into_iter()
+                .filter(|m| {
+                    m.caption
+                        .as_deref()
+                        .is_some_and(|c| c.starts_with("photo "))
+                })
+                .collect();
+            (mirrored.len() == 3).then_some(mirrored)
+        })
+        .await;
+    let groups: Vec<_> = album.iter().map(|m| m.media_group_id()).collect();
+    assert!(
+        groups[0].is_some() && groups.iter().all(|g| *g == groups[0]),
+        "one album: {groups:?}"
+    );
+    desk.settle().await;
+    assert_eq!(
+        desk.fake.request_count("copyMessages"),
+        1,
+        "one call for the whole album"
+    );
 }

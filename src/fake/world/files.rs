@@ -46,7 +46,7 @@ pub(in crate::fake) enum FileKind {
 
 impl FileKind {
     /// Every kind, in the order a message's fields are looked at.
-    const ALL: [FileKind; 8] = [
+    pub(super) const ALL: [FileKind; 8] = [
         FileKind::Photo,
         FileKind::Animation,
         FileKind::Document,
@@ -56,6 +56,14 @@ impl FileKind {
         FileKind::Sticker,
         FileKind::VideoNote,
     ];
+
+    /// The kind of file a message shows (an animation, not the document
+    /// Telegram shows it as too), if any.
+    pub(super) fn of_message(message: &Map<String, Value>) -> Option<FileKind> {
+        FileKind::ALL
+            .into_iter()
+            .find(|kind| message.get(kind.field()).is_some())
+    }
 
     /// The message field that shows it, also the send method's parameter.
     pub(super) fn field(self) -> &'static str {

@@ -1,5 +1,7 @@
 //! The methods that send files: `sendPhoto`, `sendDocument`, `sendVideo`,
-//! `sendAudio`, `sendVoice`, `sendAnimation` and `sendMediaGroup`.
+//! `sendAudio`, `sendVoice`, `sendAnimation` and `sendMediaGroup`; and the
+//! reading of an `InputMedia`, which `editMessageMedia` (in `edits.rs`)
+//! shares with `sendMediaGroup`.
 //!
 //! A file is named as the Bot API server reads it: a non-empty parameter is
 //! `attach://<part>` (an uploaded part), an `http(s)://` URL (a file the fake
@@ -27,9 +29,9 @@ enum Input<'p> {
     Url(String),
 }
 
-/// One `InputMedia` of `sendMediaGroup`, read.
-struct AlbumItem<'p> {
-    kind: FileKind,
+/// One `InputMedia` (of `sendMediaGroup` or `editMessageMedia`), read.
+pub(super) struct MediaItem<'p> {
+    pub(super) kind: FileKind,
     input: Input<'p>,
     meta: Meta,
     caption: Map<String, Value>,
@@ -87,7 +89,7 @@ impl World {
         };
         let items = media
             .iter()
-            .map(|item| self.album_item(p, item))
+            .map(|item| self.input_media(p, item, true))
             .collect::<Result<Vec<_>, _>>()?;
         if items.is_empty() {
             return Err(ApiError::bad_request("there are no messages to send"));
@@ -112,14 +114,7 @@ impl World {
         let from = self.bot_user_json(bot);
         let mut sent = Vec::with_capacity(items.len());
         for item in items {
-            let mut content = self.store_input(item.input, item.kind, item.meta);
-            add_caption(
-                &mut content,
-                item.kind,
-                item.caption,
-                item.has_spoiler,
-                item.caption_above,
-            );
+            let mut content = self.media_content(item);
             if let Some(album) = &album {
                 content.insert("media_group_id".into(), album.clone().into());
             }
@@ -130,8 +125,14 @@ impl World {
     }
 
     /// One `InputMedia` object, read and checked; errors as the Bot API
-    /// server words them (`can't parse InputMedia: media not found`).
-    fn album_item<'p>(&self, p: &'p Params, item: &Value) -> Result<AlbumItem<'p>, ApiError> {
+    /// server words them (`can't parse InputMedia: media not found`). An
+    /// animation is refused `for_album` (`sendMediaGroup`).
+    pub(super) fn input_media<'p>(
+        &self,
+        p: &'p Params,
+        item: &Value,
+        for_album: bool,
+    ) -> Result<MediaItem<'p>, ApiError> {
         let invalid = |why: &str| ApiError::bad_request(&format!("can't parse InputMedia: {why}"));
         let Value::Object(media) = item else {
             return Err(invalid("expected an Object"));
@@ -149,11 +150,12 @@ impl World {
             Some("video") => FileKind::Video,
             Some("document") => FileKind::Document,
             Some("audio") => FileKind::Audio,
-            Some(other @ "animation") => {
+            Some(other @ "animation") if for_album => {
                 return Err(invalid(&format!(
                     "type \"{other}\" can't be used in sendMediaGroup"
                 )));
             }
+            Some("animation") => FileKind::Animation,
             Some(other) => return Err(invalid(&format!("type \"{other}\" is unsupported"))),
         };
         let name = media.get("media").and_then(Value::as_str).unwrap_or("");
@@ -164,7 +166,7 @@ impl World {
         }
         .ok_or_else(|| invalid("media not found"))?;
         check_upload(&input, kind)?;
-        Ok(AlbumItem {
+        Ok(MediaItem {
             kind,
             input,
             meta: Meta::from_json(media),
@@ -172,6 +174,20 @@ impl World {
             has_spoiler: flag("has_spoiler"),
             caption_above: flag("show_caption_above_media"),
         })
+    }
+
+    /// Stores the file of an `InputMedia` read by [`World::input_media`]
+    /// and returns the message fields that show it, with its caption.
+    pub(super) fn media_content(&mut self, item: MediaItem<'_>) -> Map<String, Value> {
+        let mut content = self.store_input(item.input, item.kind, item.meta);
+        add_caption(
+            &mut content,
+            item.kind,
+            item.caption,
+            item.has_spoiler,
+            item.caption_above,
+        );
+        content
     }
 
     /// The file a non-empty file parameter names: `None` for `attach://` to
@@ -265,7 +281,7 @@ fn caption_fields(
 
 /// Adds the caption and, for the visual kinds, the spoiler and the
 /// caption's place.
-fn add_caption(
+pub(super) fn add_caption(
     content: &mut Map<String, Value>,
     kind: FileKind,
     caption: Map<String, Value>,

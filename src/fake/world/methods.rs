@@ -1,5 +1,6 @@
 //! The Bot API methods the fake implements: one table, and the methods
-//! (but those that send files, in `media.rs`, and `getFile`, in `files.rs`).
+//! (but those that send files, in `media.rs`, `getFile`, in `files.rs`, and
+//! the edits of messages, in `edits.rs`).
 
 use std::collections::HashMap;
 
@@ -8,7 +9,7 @@ use serde_json::{Map, Value, json};
 use super::files::FileKind;
 use super::{
     ChatKey, GENERAL_THREAD_ID, Group, Topic, World, content_map, message_id, message_index,
-    next_message_id, now, private_chat_json, reply_copy, topic_state_content, user_json,
+    next_message_id, private_chat_json, reply_copy, topic_state_content, user_json,
 };
 use crate::fake::error::ApiError;
 use crate::fake::html;
@@ -20,7 +21,7 @@ const DEFAULT_ICON_COLOR: i64 = 7_322_096;
 const ICON_COLORS: [i64; 6] = [
     7_322_096, 16_766_590, 13_338_331, 9_367_192, 16_749_490, 16_478_047,
 ];
-const MAX_TEXT_CHARS: usize = 4096;
+pub(super) const MAX_TEXT_CHARS: usize = 4096;
 pub(super) const MAX_CAPTION_CHARS: usize = 1024;
 /// Counted as Telegram counts it, in UTF-16 code units.
 const MAX_TOPIC_NAME_UTF16: usize = 128;
@@ -137,6 +138,17 @@ const METHODS: &[Method] = &[
         w.set_topic_closed(bot, p, false)
     }),
     Method::apply("editForumTopic", Posts::OneMessage, World::edit_forum_topic),
+    Method::apply("editMessageText", Posts::Nothing, World::edit_message_text),
+    Method::apply(
+        "editMessageCaption",
+        Posts::Nothing,
+        World::edit_message_caption,
+    ),
+    Method::apply(
+        "editMessageMedia",
+        Posts::Nothing,
+        World::edit_message_media,
+    ),
     Method::apply(
         "editMessageReplyMarkup",
         Posts::Nothing,
@@ -500,43 +512,6 @@ impl World {
         Ok((ChatKey::Group(chat_id), thread))
     }
 
-    /// The messages of a chat the bot can copy from.
-    /// Replaces (or, without `reply_markup`, removes) the inline keyboard of
-    /// one of the bot's own messages; answers the edited message. Telegram
-    /// refuses an edit that changes nothing, and messages of others.
-    fn edit_message_reply_markup(&mut self, bot: i64, p: &Params) -> Result<Value, ApiError> {
-        if p.opt_str("inline_message_id")?.is_some() {
-            return Err(ApiError::bad_request(
-                "inline messages are not modelled by the fake",
-            ));
-        }
-        let chat_id = p.chat_id("chat_id")?;
-        let id = p.req_i64("message_id")?;
-        let markup = inline_markup(p)?;
-        let messages = self.source_messages_mut(bot, chat_id)?;
-        let message = message_index(id)
-            .and_then(|i| messages.get_mut(i))
-            .ok_or_else(|| ApiError::bad_request("message to edit not found"))?;
-        if message["from"]["id"].as_i64() != Some(bot) {
-            return Err(ApiError::bad_request("message can't be edited"));
-        }
-        if message.get("reply_markup") == markup.as_ref() {
-            return Err(ApiError::bad_request(
-                "message is not modified: specified new message content and reply markup \
-                 are exactly the same as a current content and reply markup of the message",
-            ));
-        }
-        let Some(fields) = message.as_object_mut() else {
-            return Err(ApiError::bad_request("message can't be edited"));
-        };
-        match markup {
-            Some(markup) => fields.insert("reply_markup".into(), markup),
-            None => fields.remove("reply_markup"),
-        };
-        fields.insert("edit_date".into(), now().into());
-        Ok(message.clone())
-    }
-
     /// Answers a button press: once, and only one this bot was sent.
     fn answer_callback_query(&mut self, bot: i64, p: &Params) -> Result<Value, ApiError> {
         let id = p.req_str("callback_query_id")?;
@@ -552,20 +527,8 @@ impl World {
         }
     }
 
-    /// Like [`World::source_messages`], to change one.
-    fn source_messages_mut(&mut self, bot: i64, chat_id: i64) -> Result<&mut Vec<Value>, ApiError> {
-        if chat_id > 0 {
-            return self
-                .private_chats
-                .get_mut(&(bot, chat_id))
-                .map(|chat| &mut chat.messages)
-                .ok_or_else(|| ApiError::bad_request("chat not found"));
-        }
-        self.joined_group(bot, chat_id)?;
-        Ok(&mut self.group_mut(chat_id).messages)
-    }
-
-    fn source_messages(&self, bot: i64, chat_id: i64) -> Result<&[Value], ApiError> {
+    /// The messages of a chat the bot can copy from (or edit one of).
+    pub(super) fn source_messages(&self, bot: i64, chat_id: i64) -> Result<&[Value], ApiError> {
         if chat_id > 0 {
             if !self.users.contains_key(&chat_id) {
                 return Err(ApiError::bad_request("chat not found"));

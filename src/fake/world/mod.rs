@@ -4,7 +4,7 @@
 //! server decodes a request, locks, calls in here, unlocks, answers.
 //! Messages are stored as the Telegram `Message` JSON the Bot API would return,
 //! one `Vec` per chat with message id = index + 1 (ids are per chat, from 1,
-//! and nothing is ever deleted).
+//! and nothing is ever deleted); an edit replaces a message in place.
 //!
 //! This file holds the state ([`World`]) and what every part uses (posting a
 //! message, looking up accounts, the JSON of users and chats). The parts, by
@@ -15,11 +15,14 @@
 //! - `methods`: the table of the Bot API methods the fake implements, and
 //!   the methods themselves, but for those of the next two parts.
 //! - `media`: the methods that send files (`sendPhoto`, .., `sendMediaGroup`).
+//! - `edits`: the edits of a bot's own messages (`editMessageText`,
+//!   `editMessageCaption`, `editMessageMedia`, `editMessageReplyMarkup`).
 //! - `files`: the file store (uploads, files sent by URL, people's files),
 //!   `getFile` and downloads.
 //! - `requests`: the record of requests and the injected faults.
 
 mod accounts;
+mod edits;
 mod files;
 mod media;
 mod methods;

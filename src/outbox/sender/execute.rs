@@ -305,6 +305,34 @@ impl Sender {
                 self.client.send_message(&params).await?;
                 Ok((None, None))
             }
+            Action::Edit {
+                chat,
+                message_id,
+                change,
+                params,
+                keyboard,
+            } => {
+                *used = Used {
+                    chat: Some(*chat),
+                    topic: None,
+                };
+                let mut call = match params {
+                    serde_json::Value::Object(params) => params.clone(),
+                    _ => serde_json::Map::new(),
+                };
+                call.insert("chat_id".into(), (*chat).into());
+                call.insert("message_id".into(), (*message_id).into());
+                if let Some(keyboard) = keyboard {
+                    // Plain data: serialising it cannot fail.
+                    let markup = serde_json::to_value(inline_keyboard(keyboard))
+                        .unwrap_or(serde_json::Value::Null);
+                    call.insert("reply_markup".into(), markup);
+                }
+                self.client
+                    .call_json(change.method(), &serde_json::Value::Object(call))
+                    .await?;
+                Ok((None, None))
+            }
             Action::CloseTopic { dialog } | Action::ReopenTopic { dialog } => {
                 let Some((chat, thread)) = self.topic_of(*dialog).await? else {
                     return Ok((None, None));
