@@ -199,6 +199,7 @@ pub async fn run_with_reload(
         config.http.max_upload,
         store.clone(),
         Arc::clone(&dispatcher_wake),
+        options.retry_base,
         shutdown.clone(),
     )?;
     let context = BotContext {

@@ -12,10 +12,10 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tracing::error;
+use tracing::{error, warn};
 
 use super::{ExistingBot, Proxy};
-use crate::store::inbox;
+use crate::store::{self, inbox};
 
 /// A call of the existing bot's, as the dispatcher gets it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,9 +65,10 @@ pub fn needs_chat_id(method: &str) -> bool {
     matches!(method, "copymessage" | "copymessages" | "forwardmessages")
 }
 
-/// Records a successful call for the dispatcher. A failure to record is
-/// logged; the bot's call succeeded at Telegram all the same and is
-/// answered.
+/// Records a successful call for the dispatcher, before the bot is
+/// answered. While the database refuses (a full disk), the record is kept
+/// in memory and retried in the background instead, and the bot is answered:
+/// its call succeeded at Telegram all the same.
 pub async fn record(proxy: &Proxy, bot: &ExistingBot, call: Intercepted) {
     let payload = match serde_json::to_string(&call) {
         Ok(payload) => payload,
@@ -76,19 +77,44 @@ pub async fn record(proxy: &Proxy, bot: &ExistingBot, call: Intercepted) {
             return;
         }
     };
-    let name = bot.name.clone();
-    let written = proxy
+    if let Err(err) = append(proxy, &bot.name, &payload).await {
+        if !store::is_storage_error(&err) {
+            error!(bot = %bot.name, cause = %format!("{err:#}"),
+                "cannot record a message the bot sent; retrying");
+        }
+        let (proxy, name) = (proxy.clone(), bot.name.clone());
+        tokio::spawn(async move {
+            let mut failures = 1;
+            loop {
+                let pause =
+                    crate::backoff::delay_from(proxy.retry_base, failures - 1, store::RETRY_MAX);
+                tokio::select! {
+                    () = proxy.shutdown.cancelled() => {
+                        warn!(bot = %name, "stopping with a message of the bot's not recorded; it is not mirrored");
+                        return;
+                    }
+                    () = tokio::time::sleep(pause) => {}
+                }
+                if append(&proxy, &name, &payload).await.is_ok() {
+                    return;
+                }
+                failures += 1;
+            }
+        });
+    }
+}
+
+async fn append(proxy: &Proxy, bot: &str, payload: &str) -> anyhow::Result<()> {
+    let (bot, payload) = (bot.to_owned(), payload.to_owned());
+    proxy
         .store
         .write(move |tx| {
-            inbox::append(tx, &name, inbox::Kind::Intercepted, &payload)?;
+            inbox::append(tx, &bot, inbox::Kind::Intercepted, &payload)?;
             Ok(())
         })
-        .await;
-    match written {
-        Ok(()) => proxy.dispatcher_wake.notify_one(),
-        Err(err) => error!(bot = %bot.name, cause = %format!("{err:#}"),
-            "cannot record a message the bot sent; it is not mirrored into the topic"),
-    }
+        .await?;
+    proxy.dispatcher_wake.notify_one();
+    Ok(())
 }
 
 #[cfg(test)]

@@ -247,6 +247,9 @@ pub struct Proxy {
     pub store: Store,
     /// Woken after an intercepted call was recorded.
     pub dispatcher_wake: Arc<Notify>,
+    /// The first pause before a record the database refused is tried again
+    /// (doubling after).
+    pub retry_base: Duration,
 }
 
 /// A read of Telegram's answer that stalls this long fails.
@@ -258,6 +261,7 @@ impl Proxy {
         max_body: u64,
         store: Store,
         dispatcher_wake: Arc<Notify>,
+        retry_base: Duration,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Proxy> {
         let http = reqwest::Client::builder()
@@ -272,6 +276,7 @@ impl Proxy {
             shutdown,
             store,
             dispatcher_wake,
+            retry_base,
         })
     }
 }

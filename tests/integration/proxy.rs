@@ -643,27 +643,38 @@ async fn with_bot_sees_dialogs_off_the_bot_is_silent_while_a_human_talks() {
     existing.stop().await;
 }
 
+/// A bots.toml with one bot "shop" (token in `SHOP_TOKEN`) in proxy mode.
+fn write_proxy_config(
+    dir: &std::path::Path,
+    fake: &switchboard::fake::FakeTelegram,
+    listen: std::net::SocketAddr,
+    group: i64,
+) -> std::path::PathBuf {
+    let config = crate::util::write_bots_config(
+        dir,
+        &fake.api_url(),
+        listen,
+        &[("shop", "SHOP_TOKEN", group)],
+    );
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("mode = \"proxy\"\n");
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
 /// The existing bot long-polls the real binary, which is killed with
 /// SIGKILL while updates flow and started again: the bot gets every update
 /// once, in order, with its own offset saying what it has, and never a 409.
 #[tokio::test]
 async fn every_update_reaches_the_bot_once_across_a_sigkill() {
-    use crate::util::{Switchboard, free_port, switchboard_command, write_bots_config};
+    use crate::util::{Switchboard, free_port, switchboard_command};
     let fake = switchboard::fake::FakeTelegram::start().await.unwrap();
     let bot = fake.add_bot("shop_bot");
     let group = fake.add_forum_group("shop support", &[&bot]);
     let user = fake.add_user("Ann", None);
     let dir = tempfile::tempdir().unwrap();
     let http = free_port();
-    let config = write_bots_config(
-        dir.path(),
-        &fake.api_url(),
-        http,
-        &[("shop", "SHOP_TOKEN", group)],
-    );
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str("mode = \"proxy\"\n");
-    std::fs::write(&config, text).unwrap();
+    let config = write_proxy_config(dir.path(), &fake, http, group);
     let start = || {
         let mut command = switchboard_command(&config);
         command
@@ -1017,5 +1028,91 @@ async fn an_album_the_bot_sends_stays_one_album_in_the_topic() {
         desk.fake.request_count("copyMessages"),
         1,
         "one call for the whole album"
+    );
+}
+
+#[tokio::test]
+async fn a_message_the_bot_sends_while_the_disk_is_full_is_mirrored_once_it_frees() {
+    let (desk, user, thread, api) = open_dialog_beside_the_bot().await;
+    desk.faults.set_disk_full(true);
+    let sent = api
+        .send_message(
+            &SendMessageParams::builder()
+                .chat_id(user.id)
+                .text("sent during the outage")
+                .build(),
+        )
+        .await;
+    // Answered after the record was refused.
+    assert!(sent.is_ok(), "the bot's call is answered: {sent:?}");
+    desk.faults.set_disk_full(false);
+    desk.wait_topic_texts(desk.group(), thread, &["hello", "sent during the outage"])
+        .await;
+}
+
+#[tokio::test]
+async fn switchboard_polls_telegram_for_the_types_the_bot_asks_for() {
+    let desk = proxy_desk(BotSettings::default()).await;
+    let api = Bot::new_url(format!("http://{}/bot{}", desk.http, desk.bot().token));
+    let asked = GetUpdatesParams::builder()
+        .allowed_updates(vec![
+            AllowedUpdate::Message,
+            AllowedUpdate::ChatMember,
+            AllowedUpdate::MessageReaction,
+        ])
+        .build();
+    api.get_updates(&asked).await.unwrap();
+    let polled_for = |fake: &switchboard::fake::FakeTelegram| {
+        fake.requests()
+            .into_iter()
+            .rev()
+            .filter(|r| r.method == "getUpdates" && r.bot_id == Some(desk.bot().id))
+            .find_map(|r| r.params.get("allowed_updates").cloned())
+    };
+    let allowed = desk
+        .wait("a poll for the bot's types", |fake| {
+            polled_for(fake).filter(|allowed| {
+                allowed
+                    .as_array()
+                    .is_some_and(|a| a.contains(&"chat_member".into()))
+            })
+        })
+        .await;
+    for kind in [
+        "message",
+        "chat_member",
+        "message_reaction",
+        "my_chat_member",
+        "callback_query",
+    ] {
+        assert!(
+            allowed.as_array().unwrap().contains(&kind.into()),
+            "{kind} in {allowed}"
+        );
+    }
+}
+
+/// A proxy on an address other machines reach is named as a risk.
+#[tokio::test]
+async fn listening_beyond_loopback_warns() {
+    use crate::util::{Switchboard, free_port, switchboard_command};
+    let fake = switchboard::fake::FakeTelegram::start().await.unwrap();
+    let bot = fake.add_bot("shop_bot");
+    let group = fake.add_forum_group("shop support", &[&bot]);
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().port();
+    let all: std::net::SocketAddr = format!("0.0.0.0:{port}").parse().unwrap();
+    let config = write_proxy_config(dir.path(), &fake, all, group);
+    let mut command = switchboard_command(&config);
+    command
+        .env("SHOP_TOKEN", &bot.token)
+        .env("RUST_LOG", "warn");
+    let process = Switchboard::spawn(command, None);
+    let local: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    crate::util::wait_for_health(local, |h| h["bots"]["shop"]["state"] == "polling").await;
+    let logs = process.stop();
+    assert!(
+        logs.contains("other machines can reach") && logs.contains("0.0.0.0"),
+        "{logs}"
     );
 }
