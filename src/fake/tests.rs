@@ -56,6 +56,20 @@ async fn call(fake: &FakeTelegram, token: &str, method: &str, params: Value) -> 
 }
 
 /// Calls a method that must succeed; returns its `result`.
+impl Desk {
+    /// A new topic named `name` in the desk's group, made by its bot.
+    async fn topic(&self, name: &str) -> i64 {
+        let created = ok(
+            &self.fake,
+            &self.bot,
+            "createForumTopic",
+            json!({ "chat_id": self.group, "name": name }),
+        )
+        .await;
+        created["message_thread_id"].as_i64().unwrap()
+    }
+}
+
 async fn ok(fake: &FakeTelegram, bot: &FakeBot, method: &str, params: Value) -> Value {
     let (status, body) = call(fake, &bot.token, method, params).await;
     assert_eq!(status, 200, "{method}: {body}");
@@ -1305,15 +1319,7 @@ async fn chats_and_groups_have_their_own_budgets_and_topics_share_one() {
     });
 
     // The group: a topic, a message in it and one in General use its 3 sends.
-    let topic = ok(
-        &d.fake,
-        &d.bot,
-        "createForumTopic",
-        json!({ "chat_id": d.group, "name": "Alice" }),
-    )
-    .await["message_thread_id"]
-        .as_i64()
-        .unwrap();
+    let topic = d.topic("Alice").await;
     let in_topic = json!({ "chat_id": d.group, "message_thread_id": topic, "text": "x" });
     ok(&d.fake, &d.bot, "sendMessage", in_topic.clone()).await;
     ok(
@@ -1478,15 +1484,7 @@ async fn chaos_rules_hit_a_random_share_reproducibly() {
 async fn a_migrated_group_answers_with_its_new_id() {
     let d = desk().await;
     let first = d.fake.user_sends(&d.bot, &d.user, "hi");
-    let topic = ok(
-        &d.fake,
-        &d.bot,
-        "createForumTopic",
-        json!({ "chat_id": d.group, "name": "Alice" }),
-    )
-    .await["message_thread_id"]
-        .as_i64()
-        .unwrap();
+    let topic = d.topic("Alice").await;
     let copy = |chat: i64| json!({ "chat_id": chat, "message_thread_id": topic, "from_chat_id": d.user.id, "message_id": first });
     ok(&d.fake, &d.bot, "copyMessage", copy(d.group)).await;
     let updates = ok(&d.fake, &d.bot, "getUpdates", json!({})).await;
@@ -1859,15 +1857,7 @@ async fn a_document_is_sent_again_by_file_id_and_copied_into_a_topic() {
     let sent_id = body["result"]["message_id"].clone();
 
     // By file_id, into a topic: the same file.
-    let topic = ok(
-        &d.fake,
-        &d.bot,
-        "createForumTopic",
-        json!({ "chat_id": d.group, "name": "Alice" }),
-    )
-    .await["message_thread_id"]
-        .as_i64()
-        .unwrap();
+    let topic = d.topic("Alice").await;
     let again = json!({ "chat_id": d.group, "message_thread_id": topic,
                         "document": file_id, "caption": "the same" });
     let resent = ok(&d.fake, &d.bot, "sendDocument", again).await;
@@ -1896,15 +1886,7 @@ async fn a_document_is_sent_again_by_file_id_and_copied_into_a_topic() {
 #[tokio::test]
 async fn attached_parts_make_one_album() {
     let d = desk().await;
-    let topic = ok(
-        &d.fake,
-        &d.bot,
-        "createForumTopic",
-        json!({ "chat_id": d.group, "name": "Alice" }),
-    )
-    .await["message_thread_id"]
-        .as_i64()
-        .unwrap();
+    let topic = d.topic("Alice").await;
     let (one, two) = (png(640, 480, 100), png(480, 640, 200));
     let known = d
         .fake
@@ -2323,15 +2305,7 @@ async fn text_edits_telegram_refuses_change_nothing() {
     .await["message_id"]
         .as_i64()
         .unwrap();
-    let topic = ok(
-        &d.fake,
-        &d.bot,
-        "createForumTopic",
-        json!({ "chat_id": d.group, "name": "Alice" }),
-    )
-    .await["message_thread_id"]
-        .as_i64()
-        .unwrap();
+    let topic = d.topic("Alice").await;
     let in_topic = ok(
         &d.fake,
         &d.bot,
@@ -2544,15 +2518,7 @@ async fn captions_are_edited_above_the_media_and_removed() {
 #[tokio::test]
 async fn media_is_replaced_by_an_upload_a_file_id_or_a_url() {
     let d = desk().await;
-    let topic = ok(
-        &d.fake,
-        &d.bot,
-        "createForumTopic",
-        json!({ "chat_id": d.group, "name": "Alice" }),
-    )
-    .await["message_thread_id"]
-        .as_i64()
-        .unwrap();
+    let topic = d.topic("Alice").await;
     let keyboard = json!({ "inline_keyboard": [[ { "text": "Open", "callback_data": "open" } ]] });
     let sent = ok(
         &d.fake,

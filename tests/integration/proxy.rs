@@ -787,32 +787,21 @@ async fn files_download_through_the_proxy_and_method_names_match_in_any_case() {
     // Telegram matches method names in any case; so does the proxy, for
     // the methods it answers itself.
     let before = desk.fake.request_count("getWebhookInfo");
-    let info: serde_json::Value = reqwest::get(format!(
-        "http://{}/bot{}/GETWEBHOOKINFO",
-        desk.http,
-        desk.bot().token
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let get = |method: &str| {
+        let url = format!("http://{}/bot{}/{method}", desk.http, desk.bot().token);
+        async move {
+            let answer = reqwest::get(url).await.unwrap();
+            answer.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let info = get("GETWEBHOOKINFO").await;
     assert_eq!(info["result"]["url"], "");
     assert_eq!(
         desk.fake.request_count("getWebhookInfo"),
         before,
         "answered by switchboard"
     );
-    let me: serde_json::Value = reqwest::get(format!(
-        "http://{}/bot{}/GETME",
-        desk.http,
-        desk.bot().token
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let me = get("GETME").await;
     assert_eq!(me["result"]["username"], "shop_bot", "passed on as named");
 }
 
