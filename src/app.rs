@@ -48,6 +48,7 @@ use crate::http::{self, AppState, BotHealth, Health};
 use crate::outbox::limiter::Limiter;
 use crate::outbox::sender::{Sender, Wake};
 use crate::poller::Poller;
+use crate::proxy::intercept::Recorder;
 use crate::proxy::webhook::Delivery;
 use crate::proxy::{self, ExistingBot};
 use crate::store::{self, FaultSwitch, Store};
@@ -194,12 +195,20 @@ pub async fn run_with_reload(
         health: Arc::clone(&health),
         shutdown: shutdown.clone(),
     };
+    let (records, recorder) = Recorder::new(
+        store.clone(),
+        Arc::clone(&dispatcher_wake),
+        options.retry_base,
+    );
+    let recorder = Arc::new(recorder);
+    supervisor.spawn("proxy recorder".into(), move |shutdown| {
+        Arc::clone(&recorder).run(shutdown)
+    });
     let proxy = proxy::Proxy::new(
         &config.api_url,
         config.http.max_upload,
         store.clone(),
-        Arc::clone(&dispatcher_wake),
-        options.retry_base,
+        records,
         shutdown.clone(),
     )?;
     let context = BotContext {

@@ -25,6 +25,10 @@
 //!   delivered, latency percentiles, memory.
 //! - **backlog**: a million pending broadcast jobs: memory, and an operator
 //!   reply queued behind them.
+//! - **proxy**: the latency the Bot API proxy (`mode = "proxy"`) adds to an
+//!   existing bot's calls at a steady rate, and its CPU.
+//! - **upload**: switchboard's peak memory while a large file is uploaded
+//!   through the proxy.
 //!
 //! Figures are printed, with the targets next to them (PASS/MISS); timing
 //! never fails the run. Only errors (a stuck pipeline, a crashed child) do.
@@ -41,8 +45,10 @@ mod limiter;
 mod many;
 mod priority;
 mod process;
+mod proxy;
 mod scale;
 mod sender;
+mod upload;
 
 use std::time::Duration;
 
@@ -72,6 +78,12 @@ enum Scenario {
     /// the real binary with a million pending broadcast jobs: memory, and
     /// the latency of an operator reply queued behind them
     Backlog,
+    /// the real binary with a bot in proxy mode: what the Bot API proxy adds
+    /// to a call's latency (getMe, sendMessage) at a steady rate, and its CPU
+    Proxy,
+    /// the real binary with a bot in proxy mode: its peak memory while a
+    /// large sendDocument is streamed through the proxy
+    Upload,
     /// all of them, one after the other
     All,
 }
@@ -134,6 +146,18 @@ struct Args {
     /// instead of stopping after 10 s more
     #[arg(long)]
     drain: bool,
+    /// proxy: calls per second, paced, of each method and path
+    #[arg(long, default_value_t = 500, value_parser = at_least_one)]
+    proxy_rate: usize,
+    /// proxy: seconds of calls at that rate, for each method and path (at most 600)
+    #[arg(long, default_value_t = 20, value_parser = at_least_one)]
+    proxy_secs: usize,
+    /// upload: the file's size in MB (of 1,048,576 bytes; the proxy accepts 50)
+    #[arg(long, default_value_t = 20, value_parser = at_least_one)]
+    upload_mb: usize,
+    /// upload: uploads, one after the other
+    #[arg(long, default_value_t = 3, value_parser = at_least_one)]
+    uploads: usize,
     /// Passed by cargo to every bench binary.
     #[arg(long, hide = true)]
     bench: bool,
@@ -192,6 +216,12 @@ fn main() -> anyhow::Result<()> {
         }
         if run(Scenario::Backlog) {
             backlog::backlog(args.backlog, args.drain).await?;
+        }
+        if run(Scenario::Proxy) {
+            proxy::proxy(args.proxy_rate, seconds(args.proxy_secs)?).await?;
+        }
+        if run(Scenario::Upload) {
+            upload::upload(args.upload_mb, args.uploads).await?;
         }
         anyhow::Ok(())
     })

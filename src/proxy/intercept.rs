@@ -3,19 +3,28 @@
 //! them into the user's topic (`dispatch::mirror`).
 //!
 //! The proxy reads Telegram's answer to such a call (a `Message`, a list of
-//! them, or the ids of copies), records it in the inbox in one write, and
-//! only then answers the bot: what the bot was told it sent is durable. The
-//! dispatcher decides the rest (whether the user has a dialog, what the
-//! mirror shows), in order with the users' own updates. Only ids, the
-//! keyboard and, for edits, the new text reach the inbox, and they leave
-//! it once dispatched.
+//! them, or the ids of copies), hands it to the [`Recorder`] and answers the
+//! bot at once: a call through the proxy never waits for the disk (a
+//! checkpoint's sync takes milliseconds). The recorder, one task, appends
+//! what it was handed to the inbox in the order it was handed over, as many
+//! at a time as are waiting, in one write; while the database refuses (a
+//! full disk) it keeps them and tries again. A crash between Telegram's
+//! answer and that write loses the mirror, as a crash just before the
+//! answer would. The dispatcher decides the rest (whether the user has a
+//! dialog, what the mirror shows), in order with the users' own updates.
+//! Telegram's answer (the message) stays in the inbox only until dispatched.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tokio::sync::{Mutex, Notify, mpsc};
+use tokio_util::sync::CancellationToken;
 use tracing::{error, warn};
 
 use super::{ExistingBot, Proxy};
-use crate::store::{self, inbox};
+use crate::store::{self, Store, inbox};
 
 /// A call of the existing bot's, as the dispatcher gets it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,10 +74,121 @@ pub fn needs_chat_id(method: &str) -> bool {
     matches!(method, "copymessage" | "copymessages" | "forwardmessages")
 }
 
-/// Records a successful call for the dispatcher, before the bot is
-/// answered. While the database refuses (a full disk), the record is kept
-/// in memory and retried in the background instead, and the bot is answered:
-/// its call succeeded at Telegram all the same.
+/// Records waiting for the recorder, at most: a caller waits when the
+/// disk has been refusing them for that long.
+const QUEUED: usize = 10_000;
+/// Records written in one transaction, at most.
+const BATCH: usize = 512;
+
+/// One intercepted call, for one bot's inbox.
+#[derive(Debug)]
+struct Record {
+    bot: String,
+    payload: String,
+}
+
+/// Where the proxy hands intercepted calls (see the module's doc).
+#[derive(Clone, Debug)]
+pub struct Records(mpsc::Sender<Record>);
+
+/// Writes the intercepted calls into the inbox, in order.
+pub struct Recorder {
+    queue: Mutex<mpsc::Receiver<Record>>,
+    store: Store,
+    dispatcher_wake: Arc<Notify>,
+    /// The first pause after a refused write (doubling after).
+    retry_base: Duration,
+}
+
+impl Recorder {
+    #[must_use]
+    pub fn new(
+        store: Store,
+        dispatcher_wake: Arc<Notify>,
+        retry_base: Duration,
+    ) -> (Records, Recorder) {
+        let (sender, receiver) = mpsc::channel(QUEUED);
+        let recorder = Recorder {
+            queue: Mutex::new(receiver),
+            store,
+            dispatcher_wake,
+            retry_base,
+        };
+        (Records(sender), recorder)
+    }
+
+    /// Writes what comes until `shutdown`, then what is left, once.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut queue = self.queue.lock().await;
+        let mut pending: Vec<Record> = Vec::new();
+        let mut failures: u32 = 0;
+        loop {
+            if pending.is_empty() {
+                tokio::select! {
+                    record = queue.recv() => match record {
+                        Some(record) => pending.push(record),
+                        None => return,
+                    },
+                    () = shutdown.cancelled() => {
+                        while let Ok(record) = queue.try_recv() {
+                            pending.push(record);
+                        }
+                        if !pending.is_empty() && self.write(&pending).await.is_err() {
+                            warn!(records = pending.len(),
+                                "stopping with messages of existing bots not recorded; they are not mirrored");
+                        }
+                        return;
+                    }
+                }
+            }
+            while pending.len() < BATCH {
+                match queue.try_recv() {
+                    Ok(record) => pending.push(record),
+                    Err(_) => break,
+                }
+            }
+            match self.write(&pending).await {
+                Ok(()) => {
+                    pending.clear();
+                    failures = 0;
+                }
+                Err(err) => {
+                    if failures == 0 && !store::is_storage_error(&err) {
+                        error!(cause = %format!("{err:#}"),
+                            "cannot record messages existing bots sent; retrying");
+                    }
+                    failures += 1;
+                    let pause =
+                        crate::backoff::delay_from(self.retry_base, failures - 1, store::RETRY_MAX);
+                    tokio::select! {
+                        () = tokio::time::sleep(pause) => {}
+                        () = shutdown.cancelled() => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn write(&self, records: &[Record]) -> anyhow::Result<()> {
+        let batch: Vec<(String, String)> = records
+            .iter()
+            .map(|r| (r.bot.clone(), r.payload.clone()))
+            .collect();
+        self.store
+            .write(move |tx| {
+                for (bot, payload) in &batch {
+                    inbox::append(tx, bot, inbox::Kind::Intercepted, payload)?;
+                }
+                Ok(())
+            })
+            .await?;
+        self.dispatcher_wake.notify_one();
+        Ok(())
+    }
+}
+
+/// Hands a successful call to the recorder; the bot is answered right
+/// after (see the module's doc).
 pub async fn record(proxy: &Proxy, bot: &ExistingBot, call: Intercepted) {
     let payload = match serde_json::to_string(&call) {
         Ok(payload) => payload,
@@ -77,44 +197,13 @@ pub async fn record(proxy: &Proxy, bot: &ExistingBot, call: Intercepted) {
             return;
         }
     };
-    if let Err(err) = append(proxy, &bot.name, &payload).await {
-        if !store::is_storage_error(&err) {
-            error!(bot = %bot.name, cause = %format!("{err:#}"),
-                "cannot record a message the bot sent; retrying");
-        }
-        let (proxy, name) = (proxy.clone(), bot.name.clone());
-        tokio::spawn(async move {
-            let mut failures = 1;
-            loop {
-                let pause =
-                    crate::backoff::delay_from(proxy.retry_base, failures - 1, store::RETRY_MAX);
-                tokio::select! {
-                    () = proxy.shutdown.cancelled() => {
-                        warn!(bot = %name, "stopping with a message of the bot's not recorded; it is not mirrored");
-                        return;
-                    }
-                    () = tokio::time::sleep(pause) => {}
-                }
-                if append(&proxy, &name, &payload).await.is_ok() {
-                    return;
-                }
-                failures += 1;
-            }
-        });
+    let record = Record {
+        bot: bot.name.clone(),
+        payload,
+    };
+    if proxy.records.0.send(record).await.is_err() {
+        warn!(bot = %bot.name, "switchboard is stopping: a message the bot sent is not mirrored");
     }
-}
-
-async fn append(proxy: &Proxy, bot: &str, payload: &str) -> anyhow::Result<()> {
-    let (bot, payload) = (bot.to_owned(), payload.to_owned());
-    proxy
-        .store
-        .write(move |tx| {
-            inbox::append(tx, &bot, inbox::Kind::Intercepted, &payload)?;
-            Ok(())
-        })
-        .await?;
-    proxy.dispatcher_wake.notify_one();
-    Ok(())
 }
 
 #[cfg(test)]

@@ -45,7 +45,7 @@ use axum::extract::{Request, State};
 use axum::http::header;
 use axum::response::Response;
 use subtle::ConstantTimeEq;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{BotConfig, Forward, Mode, Token};
@@ -243,13 +243,10 @@ pub struct Proxy {
     pub max_body: u64,
     /// Long polls end (empty) when the process stops.
     pub shutdown: CancellationToken,
-    /// Where intercepted calls are recorded.
+    /// The buffer of updates, and what the bots asked for.
     pub store: Store,
-    /// Woken after an intercepted call was recorded.
-    pub dispatcher_wake: Arc<Notify>,
-    /// The first pause before a record the database refused is tried again
-    /// (doubling after).
-    pub retry_base: Duration,
+    /// Where intercepted calls go to be recorded.
+    pub records: intercept::Records,
 }
 
 /// A read of Telegram's answer that stalls this long fails.
@@ -260,8 +257,7 @@ impl Proxy {
         api_url: &str,
         max_body: u64,
         store: Store,
-        dispatcher_wake: Arc<Notify>,
-        retry_base: Duration,
+        records: intercept::Records,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Proxy> {
         let http = reqwest::Client::builder()
@@ -275,8 +271,7 @@ impl Proxy {
             max_body,
             shutdown,
             store,
-            dispatcher_wake,
-            retry_base,
+            records,
         })
     }
 }
