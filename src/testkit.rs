@@ -241,6 +241,7 @@ pub fn enqueue_broadcast(
             action: Action::SendText {
                 to: Target::User(user.id),
                 text: text.into(),
+                html: false,
             },
         };
         queue::enqueue(&tx, bot, &Lane::Broadcast(user.id), user.id, &job, 0)?;

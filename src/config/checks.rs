@@ -216,6 +216,90 @@ fn duration_terms(text: &str) -> Vec<&str> {
 }
 
 /// `database`: the path of a file, so not empty.
+/// Tags of Telegram's HTML format (`parse_mode = "HTML"`).
+const HTML_TAGS: &[&str] = &[
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "span",
+    "tg-spoiler",
+    "a",
+    "tg-emoji",
+    "code",
+    "pre",
+    "blockquote",
+];
+
+/// Checks `text` as Telegram's HTML would read it: only its tags, each
+/// closed in order, and `<`, `>`, `&` only as parts of a tag or of an entity
+/// (`&lt;`, `&gt;`, `&amp;`, `&quot;`, `&#NN;`). Telegram refuses the whole
+/// message otherwise, so the problem is found here, not at the first user.
+pub(super) fn check_telegram_html(text: &str) -> Result<(), String> {
+    let mut open: Vec<&str> = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(['<', '>', '&']) {
+        let (mark, after) = (&rest[at..=at], &rest[at + 1..]);
+        match mark {
+            ">" => return Err("a \">\" outside a tag: write &gt; for a literal >".into()),
+            "&" => {
+                let entity = after.split_once(';').map(|(name, _)| name);
+                let known = entity.is_some_and(|name| {
+                    matches!(name, "lt" | "gt" | "amp" | "quot")
+                        || name.strip_prefix("#x").is_some_and(|hex| {
+                            !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit())
+                        })
+                        || name.strip_prefix('#').is_some_and(|digits| {
+                            !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
+                        })
+                });
+                let Some(name) = entity.filter(|_| known) else {
+                    return Err(
+                        "an \"&\" that starts no entity: write &amp; for a literal &".into(),
+                    );
+                };
+                rest = &after[name.len() + 1..];
+            }
+            _ => {
+                let Some((tag, tail)) = after.split_once('>') else {
+                    return Err("a \"<\" that opens no tag: write &lt; for a literal <".into());
+                };
+                if let Some(closing) = tag.strip_prefix('/') {
+                    let name = closing.trim();
+                    match open.pop() {
+                        Some(last) if last == name => {}
+                        Some(last) => {
+                            return Err(format!(
+                                "</{name}> closes <{last}>: close tags in the order they were opened"
+                            ));
+                        }
+                        None => return Err(format!("</{name}> closes no tag")),
+                    }
+                } else {
+                    let name = tag.split_whitespace().next().unwrap_or_default();
+                    if !HTML_TAGS.contains(&name) {
+                        return Err(format!(
+                            "<{tag}> is not a tag of Telegram's HTML (write &lt; for a literal <); the tags are: {}",
+                            HTML_TAGS.join(", ")
+                        ));
+                    }
+                    open.push(name);
+                }
+                rest = tail;
+            }
+        }
+    }
+    match open.last() {
+        Some(tag) => Err(format!("<{tag}> is never closed")),
+        None => Ok(()),
+    }
+}
+
 pub(super) fn check_database(path: &str) -> Result<(), String> {
     if path.trim().is_empty() {
         return Err(r#"empty path: expected a file name like "switchboard.db""#.to_owned());

@@ -45,7 +45,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::checks::{is_off, parse_duration, parse_rate};
+use super::checks::{check_telegram_html, is_off, parse_duration, parse_rate};
 use super::raw::{RawChatId, RawChatIds, RawCount, RawDuration, RawRate};
 use super::resolve::Resolver;
 use super::{
@@ -168,6 +168,8 @@ fn check_welcome(
                 "welcome text is too long ({length} characters as Telegram counts them, an emoji as two): Telegram allows at most {MAX_WELCOME_CHARS}"
             ))
         } else {
+            check_telegram_html(text)
+                .map_err(|why| format!("welcome text is sent as Telegram HTML: {why}"))?;
             Ok(Some(text.to_owned()))
         }
     });

@@ -156,7 +156,7 @@ fn repository_example_parses() {
             .settings
             .welcome
             .as_deref()
-            .is_some_and(|w| w.starts_with("Hi!"))
+            .is_some_and(|w| w.starts_with("Hi {name}!"))
     );
     assert_eq!(
         support.settings.private_keywords,
@@ -2729,5 +2729,39 @@ mod properties {
             let _ = parse(&text);
             let _ = parse_for_run(&format!("{BOT}{text}"));
         }
+    }
+}
+
+#[test]
+fn welcome_is_telegram_html_checked_at_load() {
+    for good in [
+        "Hello, <b>{name}</b>! See <a href=\"https://shop.example\">our hours</a>.",
+        "Tom &amp; Jerry &lt;3 &#128512; &#x1F600;",
+        "<blockquote expandable>quoted</blockquote> <span class=\"tg-spoiler\">x</span>",
+        "<pre><code class=\"language-rust\">fn main() {}</code></pre>",
+    ] {
+        let config = parse_ok(&format!("{BOT}welcome = {good:?}\n"));
+        assert_eq!(config.bots[0].settings.welcome.as_deref(), Some(good));
+    }
+    for (bad, why) in [
+        ("I <3 you", "a \"<\" that opens no tag"),
+        ("a > b", "a \">\" outside a tag"),
+        ("Tom & Jerry", "an \"&\" that starts no entity"),
+        ("<b>bold", "<b> is never closed"),
+        ("<b><i>x</b></i>", "</b> closes <i>"),
+        (
+            "<blink>x</blink>",
+            "<blink> is not a tag of Telegram's HTML",
+        ),
+        ("x</b>", "</b> closes no tag"),
+    ] {
+        let p = problem(&format!("{BOT}welcome = {bad:?}\n"));
+        assert!(
+            p.message
+                .starts_with("welcome text is sent as Telegram HTML: ")
+                && p.message.contains(why),
+            "{bad}: {}",
+            p.message
+        );
     }
 }

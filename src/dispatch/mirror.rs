@@ -34,6 +34,8 @@ struct Sent {
     message_id: i32,
     album: Option<String>,
     keyboard: Option<Keyboard>,
+    /// The message of the chat it replies to, if any.
+    reply_to: Option<i32>,
 }
 
 impl Ctx<'_> {
@@ -182,6 +184,7 @@ impl Ctx<'_> {
                     message_id: i32::try_from(r.message_id).ok()?,
                     album: r.album,
                     keyboard: r.keyboard.and_then(|k| serde_json::from_str(&k).ok()),
+                    reply_to: None,
                 })
             })
             .collect();
@@ -211,6 +214,7 @@ impl Ctx<'_> {
                 } else {
                     None
                 },
+                reply_to: if album == 1 { first.reply_to } else { None },
             };
             self.queue(dialog, Purpose::Mirror { dialog: dialog.id }, action)?;
             rest = after;
@@ -272,6 +276,10 @@ fn sent_messages(call: &Intercepted) -> Vec<Sent> {
                     .and_then(Value::as_str)
                     .map(str::to_owned),
                 keyboard: item.get("reply_markup").and_then(Keyboard::mirror),
+                reply_to: item
+                    .pointer("/reply_to_message/message_id")
+                    .and_then(Value::as_i64)
+                    .and_then(|id| i32::try_from(id).ok()),
             })
         })
         .collect()
@@ -297,6 +305,7 @@ mod tests {
                 chat: 42,
                 message_id: 7,
                 album: None,
+                reply_to: None,
                 keyboard: Some(Keyboard(vec![vec![
                     Button {
                         text: "Yes".into(),

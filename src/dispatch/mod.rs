@@ -471,6 +471,7 @@ impl Ctx<'_> {
         let action = Action::SendText {
             to: Target::TopicOf(dialog.id),
             text: texts::fit_message(text),
+            html: false,
         };
         self.queue(dialog, Purpose::TopicNotice { dialog: dialog.id }, action)
     }
@@ -482,6 +483,7 @@ impl Ctx<'_> {
             action: Action::SendText {
                 to: Target::General(group),
                 text: texts::fit_message(text),
+                html: false,
             },
         };
         self.queue_in(&Lane::General, group, &job)
@@ -497,6 +499,7 @@ impl Ctx<'_> {
         let action = Action::SendText {
             to: Target::User(dialog.user_id),
             text: texts::fit_message(text),
+            html: false,
         };
         self.queue(dialog, purpose, action)
     }

@@ -81,6 +81,11 @@ impl Ctx<'_> {
             from_chat: message.chat.id,
             message_ids: vec![message.message_id],
             keyboard: None,
+            // In a topic, a message that is not a reply replies to the
+            // topic's first message (whose id is the thread's).
+            reply_to: message
+                .reply_to
+                .filter(|&id| Some(i64::from(id)) != message.message_thread_id),
         };
         let purpose = Purpose::Reply {
             dialog: dialog.id,

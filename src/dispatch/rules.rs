@@ -51,6 +51,17 @@ pub fn plan_user_message(
     }
 }
 
+/// The `welcome` template (Telegram HTML) for a user: `{name}` becomes their
+/// first name, escaped so that it is text, never markup.
+#[must_use]
+pub fn welcome_text(template: &str, first_name: &str) -> String {
+    let name = first_name
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    template.replace("{name}", &name)
+}
+
 /// Case-insensitive: does `text` contain one of `keywords`?
 #[must_use]
 pub fn contains_keyword(text: &str, keywords: &[String]) -> bool {
@@ -422,6 +433,17 @@ fn is_bidi_control(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_welcome_names_the_user_as_text() {
+        assert_eq!(welcome_text("Hi <b>{name}</b>!", "Ann"), "Hi <b>Ann</b>!");
+        assert_eq!(
+            welcome_text("Hi {name}, {name}", "<Bob & Co>"),
+            "Hi &lt;Bob &amp; Co&gt;, &lt;Bob &amp; Co&gt;"
+        );
+        assert_eq!(welcome_text("No name", "Ann"), "No name");
+    }
+
     use super::*;
     use crate::dispatch::texts::describe_user;
     use crate::telegram::update::testing::{message, private_message};

@@ -47,13 +47,13 @@ impl Ctx<'_> {
                 let group = dialogs::least_busy_group(self.tx, &self.bot.name, &self.groups()?)?;
                 let dialog =
                     dialogs::insert(self.tx, &self.bot.name, user.user_id, group, self.now)?;
-                self.welcome(&dialog)?;
+                self.welcome(&dialog, &user)?;
                 self.ensure_topic(&dialog, &user, false)?;
                 self.mirror_history(&dialog)?;
                 dialog
             }
             (UserPlan::Reopen, Some(dialog)) => {
-                self.welcome(&dialog)?;
+                self.welcome(&dialog, &user)?;
                 self.ensure_topic(&dialog, &user, true)?;
                 self.mirror_history(&dialog)?;
                 dialog
@@ -80,6 +80,7 @@ impl Ctx<'_> {
             from_chat: message.chat.id,
             message_ids: vec![message.message_id],
             keyboard: None,
+            reply_to: message.reply_to,
         };
         let purpose = Purpose::Inbound {
             dialog: dialog.id,
@@ -98,11 +99,18 @@ impl Ctx<'_> {
         self.send_to_user(dialog, purpose, texts::NOT_DELIVERED)
     }
 
-    fn welcome(&mut self, dialog: &Dialog) -> anyhow::Result<()> {
-        match self.bot.settings.welcome.clone() {
-            Some(text) => self.send_to_user(dialog, Purpose::Welcome { dialog: dialog.id }, &text),
-            None => Ok(()),
-        }
+    /// The greeting, in Telegram's HTML, `{name}` filled in with the user's
+    /// first name.
+    fn welcome(&mut self, dialog: &Dialog, user: &User) -> anyhow::Result<()> {
+        let Some(template) = &self.bot.settings.welcome else {
+            return Ok(());
+        };
+        let action = Action::SendText {
+            to: Target::User(dialog.user_id),
+            text: rules::welcome_text(template, &user.first_name),
+            html: true,
+        };
+        self.queue(dialog, Purpose::Welcome { dialog: dialog.id }, action)
     }
 
     /// `my_chat_member` in a private chat: the user blocked ("kicked") or

@@ -693,6 +693,17 @@ impl FakeTelegram {
         self.user_sends_content(bot, user, serde_json::json!({ "text": text }))
     }
 
+    /// `user` replies to message `reply_to` of their chat with `bot` with
+    /// `text`. Returns the new message id.
+    ///
+    /// # Panics
+    /// If that chat has no such message.
+    pub fn user_replies(&self, bot: &FakeBot, user: &FakeUser, reply_to: i64, text: &str) -> i64 {
+        let content = world::content_map(serde_json::json!({ "text": text }));
+        self.core
+            .mutate(|w| w.user_replies(bot.id, user.id, Some(reply_to), content))
+    }
+
     /// The user presses the inline button with `data` under the bot's
     /// message `message_id` in their chat: the bot gets a `callback_query`
     /// update. Returns the query's id.

@@ -81,9 +81,21 @@ pub enum Action {
         /// single message only, as Telegram allows).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         keyboard: Option<Keyboard>,
+        /// The message (in `from_chat`) the original replies to: the copy
+        /// replies to its counterpart in the target chat, found through the
+        /// message links when the job runs; without one, it is a plain
+        /// message. A single message only.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<i32>,
     },
-    /// `sendMessage`.
-    SendText { to: Target, text: String },
+    /// `sendMessage`; with `html`, the text is in Telegram's HTML format
+    /// (`parse_mode = "HTML"`).
+    SendText {
+        to: Target,
+        text: String,
+        #[serde(default, skip_serializing_if = "is_false")]
+        html: bool,
+    },
     /// `createForumTopic` for the dialog, unless it has a topic already.
     /// Always runs at the head of the dialog's topic lane (see `sender`).
     CreateTopic {
@@ -159,6 +171,10 @@ impl Keyboard {
             .collect();
         (!rows.is_empty()).then_some(Keyboard(rows))
     }
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// What an [`Action::Edit`] changes.
@@ -394,6 +410,7 @@ mod tests {
                 from_chat: 42,
                 message_ids: vec![7],
                 keyboard: None,
+                reply_to: None,
             },
         };
         let json = serde_json::to_value(&job).unwrap();

@@ -137,6 +137,7 @@ mod tests {
             action: Action::SendText {
                 to: Target::User(1),
                 text: t.into(),
+                html: false,
             },
         }
     }

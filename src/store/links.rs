@@ -123,6 +123,27 @@ fn find(
     .optional()
 }
 
+/// The counterpart in `in_chat` of the message `message_id` of `chat`: its
+/// copy there, or the original it is a copy of.
+pub fn counterpart(
+    conn: &Connection,
+    bot: &str,
+    chat: i64,
+    message_id: i64,
+    in_chat: i64,
+) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached(
+        "SELECT copy_id FROM message_links
+             WHERE bot = ?1 AND original_chat = ?2 AND original_id = ?3 AND copy_chat = ?4
+         UNION ALL
+         SELECT original_id FROM message_links
+             WHERE bot = ?1 AND copy_chat = ?2 AND copy_id = ?3 AND original_chat = ?4
+         LIMIT 1",
+    )?
+    .query_row(params![bot, chat, message_id, in_chat], |row| row.get(0))
+    .optional()
+}
+
 /// Every link of a dialog, oldest first.
 pub fn of_dialog(conn: &Connection, bot: &str, dialog: i64) -> rusqlite::Result<Vec<Link>> {
     let mut stmt = conn.prepare_cached(&format!(

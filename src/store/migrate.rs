@@ -249,6 +249,7 @@ mod legacy {
                         from_chat,
                         message_ids: vec![message_id],
                         keyboard: None,
+                        reply_to: None,
                     },
                 }
             }
@@ -266,6 +267,7 @@ mod legacy {
                     action: Action::SendText {
                         to: to.into(),
                         text,
+                        html: false,
                     },
                 }
             }
@@ -396,6 +398,7 @@ mod tests {
                 from_chat: 42,
                 message_ids: vec![3],
                 keyboard: None,
+                reply_to: None,
             }
         );
         let payload: String = conn

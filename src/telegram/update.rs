@@ -81,6 +81,11 @@ pub struct Message {
     pub message_thread_id: Option<i64>,
     /// Whether the message was sent in a forum topic (as opposed to General).
     pub is_topic_message: bool,
+    /// The id of the message this one replies to, in the same chat. In a
+    /// forum topic every message replies to the topic's first message (its
+    /// id is the thread's) unless it is a real reply. Read leniently: an
+    /// unreadable one counts as none.
+    pub reply_to: Option<i32>,
     /// Service message: the group moved to this new chat id.
     pub migrate_to_chat_id: Option<i64>,
     pub text: Option<String>,
@@ -234,6 +239,11 @@ fn message_from(value: &Value, path: &str) -> Result<Message, String> {
         sender_chat,
         message_thread_id: message.id("message_thread_id")?,
         is_topic_message: message.flag("is_topic_message"),
+        reply_to: message
+            .get("reply_to_message")
+            .and_then(|reply| reply.get("message_id"))
+            .and_then(Value::as_i64)
+            .and_then(|id| i32::try_from(id).ok()),
         migrate_to_chat_id: message.id("migrate_to_chat_id")?,
         text: message.string("text"),
         caption: message.string("caption"),

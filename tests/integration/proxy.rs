@@ -1105,3 +1105,38 @@ async fn listening_beyond_loopback_warns() {
         "{logs}"
     );
 }
+
+#[tokio::test]
+async fn the_bots_reply_to_a_users_message_is_a_reply_in_the_topic_too() {
+    let (desk, user, thread, api) = open_dialog_beside_the_bot().await;
+    let find = |messages: Vec<switchboard::fake::FakeMessage>, text: &str| {
+        messages
+            .into_iter()
+            .find(|m| m.text.as_deref() == Some(text))
+            .unwrap_or_else(|| panic!("{text:?} not found"))
+    };
+    let hello_there = find(desk.fake.private_chat(desk.bot(), &user), "hello");
+    let hello_here = find(desk.fake.topic_messages(desk.group(), thread), "hello");
+    let reply = frankenstein::types::ReplyParameters::builder()
+        .message_id(i32::try_from(hello_there.message_id).unwrap())
+        .build();
+    api.send_message(
+        &SendMessageParams::builder()
+            .chat_id(user.id)
+            .text("Hello to you")
+            .reply_parameters(reply)
+            .build(),
+    )
+    .await
+    .unwrap();
+    desk.wait_topic_texts(desk.group(), thread, &["hello", "Hello to you"])
+        .await;
+    let mirror = find(
+        desk.fake.topic_messages(desk.group(), thread),
+        "Hello to you",
+    );
+    assert_eq!(
+        mirror.json["reply_to_message"]["message_id"].as_i64(),
+        Some(hello_here.message_id)
+    );
+}

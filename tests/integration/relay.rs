@@ -313,6 +313,7 @@ async fn several_messages_copied_at_once_each_get_their_link() {
             from_chat: alice.id,
             message_ids: originals.clone(),
             keyboard: None,
+            reply_to: None,
         },
     };
     queue::enqueue(&conn, "shop", &Lane::Topic(alice.id), group, &job, 0).expect("enqueue");
@@ -339,4 +340,96 @@ async fn several_messages_copied_at_once_each_get_their_link() {
             "the latest copy"
         );
     }
+}
+
+/// The id of the message this one replies to, if it is a reply.
+fn replied_to(message: &switchboard::fake::FakeMessage) -> Option<i64> {
+    message.json["reply_to_message"]["message_id"].as_i64()
+}
+
+#[tokio::test]
+async fn a_reply_on_one_side_is_a_reply_on_the_other() {
+    let desk = Desk::one_bot().await;
+    let (ann, thread) = desk.open_dialog("Ann", "Where is my order?").await;
+    let find = |messages: Vec<switchboard::fake::FakeMessage>, text: &str| {
+        messages
+            .into_iter()
+            .find(|m| m.text.as_deref() == Some(text))
+            .unwrap_or_else(|| panic!("{text:?} not found"))
+    };
+    let question_there = find(
+        desk.fake.private_chat(desk.bot(), &ann),
+        "Where is my order?",
+    );
+    let question_here = find(
+        desk.fake.topic_messages(desk.group(), thread),
+        "Where is my order?",
+    );
+
+    // An operator replies to the user's message in the topic: the user gets
+    // a reply to their own message.
+    let answer_here = desk.fake.operator_replies(
+        desk.group(),
+        Some(thread),
+        &desk.operator,
+        question_here.message_id,
+        "It ships today",
+    );
+    desk.wait_chat_texts(
+        desk.bot(),
+        &ann,
+        &["Where is my order?", &welcome(), "It ships today"],
+    )
+    .await;
+    let answer_there = find(desk.fake.private_chat(desk.bot(), &ann), "It ships today");
+    assert_eq!(replied_to(&answer_there), Some(question_there.message_id));
+
+    // The user replies to the operator's message: the copy in the topic
+    // replies to the operator's original.
+    desk.fake
+        .user_replies(desk.bot(), &ann, answer_there.message_id, "Thanks!");
+    // A reply to a message without a counterpart (switchboard's welcome)
+    // arrives as a plain message.
+    let welcome_there = find(desk.fake.private_chat(desk.bot(), &ann), &welcome());
+    desk.fake
+        .user_replies(desk.bot(), &ann, welcome_there.message_id, "Hi to you too");
+    desk.wait_topic_texts(
+        desk.group(),
+        thread,
+        &[
+            "Where is my order?",
+            "It ships today",
+            "Thanks!",
+            "Hi to you too",
+        ],
+    )
+    .await;
+    // A message in the topic that is no reply stays one.
+    desk.fake
+        .operator_sends(desk.group(), Some(thread), &desk.operator, "Anything else?");
+    desk.wait_chat_texts(
+        desk.bot(),
+        &ann,
+        &[
+            "Where is my order?",
+            &welcome(),
+            "It ships today",
+            "Thanks!",
+            "Hi to you too",
+            "Anything else?",
+        ],
+    )
+    .await;
+    let topic = desk.fake.topic_messages(desk.group(), thread);
+    assert_eq!(
+        replied_to(&find(topic.clone(), "Thanks!")),
+        Some(answer_here)
+    );
+    assert_eq!(
+        replied_to(&find(topic, "Hi to you too")),
+        Some(thread),
+        "a plain message in the topic (replying to the topic's first message only)"
+    );
+    let chat = desk.fake.private_chat(desk.bot(), &ann);
+    assert_eq!(replied_to(&find(chat, "Anything else?")), None);
 }

@@ -339,3 +339,30 @@ async fn an_undeliverable_message_is_shown_to_operators_and_the_user_unless_sile
         );
     }
 }
+
+#[tokio::test]
+async fn the_welcome_greets_by_name_with_formatting() {
+    let desk = Desk::with(BotSettings {
+        welcome: Some("Hello, <b>{name}</b>! We answer within the hour.".into()),
+        ..BotSettings::default()
+    })
+    .await;
+    let ann = desk.fake.add_user("Ann <3", None);
+    desk.fake.user_sends(desk.bot(), &ann, "hi");
+    let greeting = desk
+        .wait("the welcome", |fake| {
+            fake.private_chat(desk.bot(), &ann)
+                .into_iter()
+                .find(|m| m.from_is_bot)
+        })
+        .await;
+    assert_eq!(
+        greeting.text.as_deref(),
+        Some("Hello, Ann <3! We answer within the hour."),
+        "the name is text, never markup"
+    );
+    assert_eq!(
+        greeting.json["entities"],
+        serde_json::json!([{"type": "bold", "offset": 7, "length": 6}])
+    );
+}

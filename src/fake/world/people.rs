@@ -17,6 +17,31 @@ impl World {
         user: i64,
         content: Map<String, Value>,
     ) -> i64 {
+        self.user_replies(bot, user, None, content)
+    }
+
+    /// Like `user_sends`, as a reply to message `reply_to` of the chat.
+    ///
+    /// # Panics
+    /// If the chat has no such message.
+    pub(in crate::fake) fn user_replies(
+        &mut self,
+        bot: i64,
+        user: i64,
+        reply_to: Option<i64>,
+        content: Map<String, Value>,
+    ) -> i64 {
+        let reply = reply_to.map(|id| {
+            self.private_chats
+                .get(&(bot, user))
+                .and_then(|chat| message_index(id).and_then(|i| chat.messages.get(i)))
+                .map(reply_copy)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "fake Telegram: the chat of user {user} with bot {bot} has no message {id}"
+                    )
+                })
+        });
         let from = user_json(self.user(user));
         self.bot(bot);
         if self
@@ -33,7 +58,7 @@ impl World {
             ChatKey::Private { bot, user },
             Some(from),
             None,
-            None,
+            reply,
             content,
         );
         self.enqueue(bot, "message", message.clone());

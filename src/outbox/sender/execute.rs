@@ -15,6 +15,7 @@ use frankenstein::methods::{
     CloseForumTopicParams, CopyMessageParams, CopyMessagesParams, CreateForumTopicParams,
     ReopenForumTopicParams, SendMessageParams,
 };
+use frankenstein::types::ReplyParameters;
 use lru::LruCache;
 use tracing::info;
 
@@ -256,8 +257,15 @@ impl Sender {
                 from_chat,
                 message_ids,
                 keyboard,
+                reply_to,
             } => {
                 let (chat, thread) = self.resolve(to).await?;
+                let reply = match reply_to {
+                    Some(id) if message_ids.len() == 1 => {
+                        self.counterpart(*from_chat, *id, chat).await?
+                    }
+                    _ => None,
+                };
                 *used = Used {
                     chat: Some(chat),
                     topic: thread.map(i64::from),
@@ -270,6 +278,12 @@ impl Sender {
                             .from_chat_id(*from_chat)
                             .message_id(*one)
                             .maybe_reply_markup(keyboard.as_ref().map(inline_keyboard))
+                            .maybe_reply_parameters(reply.map(|id| {
+                                ReplyParameters::builder()
+                                    .message_id(id)
+                                    .allow_sending_without_reply(true)
+                                    .build()
+                            }))
                             .build();
                         vec![self.client.copy_message(&params).await?.message_id]
                     }
@@ -291,7 +305,7 @@ impl Sender {
                 };
                 Ok((None, Some(copied)))
             }
-            Action::SendText { to, text } => {
+            Action::SendText { to, text, html } => {
                 let (chat, thread) = self.resolve(to).await?;
                 *used = Used {
                     chat: Some(chat),
@@ -301,6 +315,7 @@ impl Sender {
                     .chat_id(chat)
                     .maybe_message_thread_id(thread)
                     .text(text.clone())
+                    .maybe_parse_mode(html.then_some(frankenstein::ParseMode::Html))
                     .build();
                 self.client.send_message(&params).await?;
                 Ok((None, None))
@@ -376,6 +391,26 @@ impl Sender {
         };
         self.places.set(dialog, place);
         Ok(place)
+    }
+
+    /// The counterpart in `in_chat` of message `id` of `chat`, through the
+    /// message links (a reply's target on the other side).
+    async fn counterpart(&self, chat: i64, id: i32, in_chat: i64) -> Result<Option<i32>, Failure> {
+        let bot = self.bot.clone();
+        let found = self
+            .store
+            .run(move |conn| {
+                Ok(store::links::counterpart(
+                    conn,
+                    &bot,
+                    chat,
+                    i64::from(id),
+                    in_chat,
+                )?)
+            })
+            .await
+            .map_err(Failure::Store)?;
+        Ok(found.and_then(|id| i32::try_from(id).ok()))
     }
 
     /// The dialog's (group, topic), if it has a topic.

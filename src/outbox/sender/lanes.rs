@@ -179,6 +179,7 @@ mod tests {
                 action: Action::SendText {
                     to: Target::User(1),
                     text: id.to_string(),
+                    html: false,
                 },
             },
             attempts: 0,
