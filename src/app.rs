@@ -712,7 +712,19 @@ impl Scheduler {
             }
         }
         let running = Arc::clone(&self.running.borrow());
-        let now = self.options.clock.now();
+        match self
+            .store
+            .write(move |tx| dispatch::renames_due(tx, &running.bots, now))
+            .await
+        {
+            Ok(touched) => dispatch::wake_senders(&self.running.borrow().senders, &touched),
+            Err(err) => {
+                if !store::is_storage_error(&err) {
+                    error!(cause = %format!("{err:#}"), "renaming topics failed; will retry");
+                }
+            }
+        }
+        let running = Arc::clone(&self.running.borrow());
         let pruned = self
             .store
             .write(move |tx| {

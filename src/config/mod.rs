@@ -323,6 +323,10 @@ pub struct BotSettings {
     /// user's messages while their dialog is open (`false`: they go to the
     /// operators only). No effect in standalone mode.
     pub bot_sees_dialogs: bool,
+    /// The dialog's status as an icon at the start of its topic's name
+    /// (🟪 the user wrote last, 🟨 an operator answered last, ⬛️ closed;
+    /// 🚫 after it while the user has blocked the bot).
+    pub status_icons: bool,
     /// How fast the bot may send (`bot_limit`, `chat_limit`, `group_limit`).
     pub limits: Limits,
 }
@@ -337,6 +341,7 @@ impl Default for BotSettings {
             intercept_external: true,
             intercept_history: DEFAULT_INTERCEPT_HISTORY,
             bot_sees_dialogs: true,
+            status_icons: true,
             limits: DEFAULT_LIMITS,
         }
     }

@@ -137,6 +137,7 @@ bot_keys! {
         intercept_external: bool                 => intercept_external, set,             show_intercept;
         intercept_history:  Spanned<RawCount>    => intercept_history,  check_history,   show_history;
         bot_sees_dialogs:   bool                 => bot_sees_dialogs,   set,             show_bot_sees_dialogs;
+        status_icons:       bool                 => status_icons,       set,             show_status_icons;
         bot_limit:          Spanned<RawRate>     => limits.bot,         check_rate,      show_rate("all chats together");
         chat_limit:         Spanned<RawRate>     => limits.chat,        check_rate,      show_rate("into each private chat");
         group_limit:        Spanned<RawRate>     => limits.group,       check_rate,      show_rate("into each group, all topics together");
@@ -318,6 +319,15 @@ fn show_bot_sees_dialogs(sees: &bool, bot: &BotConfig) -> String {
             "true (the existing bot still gets users' messages in open dialogs)".to_owned()
         }
         None => "false (users' messages in open dialogs go to the operators only)".to_owned(),
+    }
+}
+
+fn show_status_icons(icons: &bool, _: &BotConfig) -> String {
+    if *icons {
+        "true (topic names show 🟪 the user wrote last, 🟨 an operator answered last, ⬛️ closed)"
+            .to_owned()
+    } else {
+        "false (topic names show no status)".to_owned()
     }
 }
 

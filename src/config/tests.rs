@@ -254,6 +254,7 @@ fn minimal_file_gets_all_defaults() {
             intercept_external: true,
             intercept_history: 5,
             bot_sees_dialogs: true,
+            status_icons: true,
             limits: DEFAULT_LIMITS,
         }
     );
@@ -593,12 +594,12 @@ fn unknown_key_is_reported_with_its_line() {
         &p,
         3,
         "defaults.welcom",
-        r#"unknown key "welcom" in [defaults]; did you mean "welcome"? expected one of: welcome, private_keywords, autoclose, silent_mode, intercept_external, intercept_history, bot_sees_dialogs, bot_limit, chat_limit, group_limit"#,
+        r#"unknown key "welcom" in [defaults]; did you mean "welcome"? expected one of: welcome, private_keywords, autoclose, silent_mode, intercept_external, intercept_history, bot_sees_dialogs, status_icons, bot_limit, chat_limit, group_limit"#,
     );
     assert_eq!(
         error(&format!("[defaults]\nwelcom = \"hi\"\n{BOT}")).to_string(),
         format!(
-            "{SOURCE}:2: defaults.welcom: unknown key \"welcom\" in [defaults]; did you mean \"welcome\"? expected one of: welcome, private_keywords, autoclose, silent_mode, intercept_external, intercept_history, bot_sees_dialogs, bot_limit, chat_limit, group_limit"
+            "{SOURCE}:2: defaults.welcom: unknown key \"welcom\" in [defaults]; did you mean \"welcome\"? expected one of: welcome, private_keywords, autoclose, silent_mode, intercept_external, intercept_history, bot_sees_dialogs, status_icons, bot_limit, chat_limit, group_limit"
         )
     );
 }

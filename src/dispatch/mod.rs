@@ -18,8 +18,11 @@ mod offer;
 mod operator_side;
 mod reports;
 pub mod rules;
+mod status;
 pub mod texts;
 mod user_side;
+
+pub use status::renames_due;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -521,9 +524,13 @@ impl Ctx<'_> {
             if !dialogs::request_topic(self.tx, dialog.id)? {
                 return Ok(());
             }
+            // Created with its status already in its name.
+            let icon = self.wanted_icon(dialog)?;
+            dialogs::set_icon_wanted(self.tx, dialog.id, &icon)?;
+            dialogs::set_icon_shown(self.tx, dialog.id, &icon, None)?;
             let action = Action::CreateTopic {
                 dialog: dialog.id,
-                name: rules::topic_name(user),
+                name: rules::titled(&icon, &rules::topic_name(user)),
                 replaces: None,
             };
             self.change_topic(dialog, action)

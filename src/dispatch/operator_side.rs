@@ -76,6 +76,7 @@ impl Ctx<'_> {
             return self.notify_topic(dialog, texts::BLOCKED);
         }
         dialogs::record_operator_reply(self.tx, dialog.id, self.now)?;
+        self.show_status(dialog.id)?;
         let copy = Action::Copy {
             to: Target::User(dialog.user_id),
             from_chat: message.chat.id,

@@ -45,7 +45,11 @@ impl Ctx<'_> {
                 ..
             } = job.action
             {
-                users::set_blocked(self.tx, &self.bot.name, user, true)?;
+                if users::set_blocked(self.tx, &self.bot.name, user, true)? {
+                    if let Some(dialog) = dialogs::by_user(self.tx, &self.bot.name, user)? {
+                        self.show_status(dialog.id)?;
+                    }
+                }
             }
         }
         match (&job.purpose, kind) {

@@ -51,6 +51,74 @@ pub fn plan_user_message(
     }
 }
 
+/// Icons of a dialog's status in its topic's name (`status_icons`).
+pub const ICON_USER_ANSWERED: &str = "🟪";
+pub const ICON_SUPPORT_ANSWERED: &str = "🟨";
+pub const ICON_CLOSED: &str = "⬛️";
+/// After the status icon while the user has blocked the bot.
+pub const ICON_BLOCKED: &str = "🚫";
+/// Room kept at the start of every topic name for the status icons and a
+/// space (the longest, ⬛️🚫, is 4 UTF-16 units), so that adding them never
+/// cuts the user's id off the end.
+pub const ICON_ROOM: usize = 5;
+/// A dialog's topic is renamed at most this often (seconds): a busy dialog
+/// never spends its group's budget on renames.
+pub const RENAME_EVERY: i64 = 60;
+
+/// The icon a dialog's topic name shows for its status.
+#[must_use]
+pub fn status_icon(status: Status, blocked: bool) -> String {
+    let icon = match status {
+        Status::UserAnswered => ICON_USER_ANSWERED,
+        Status::SupportAnswered => ICON_SUPPORT_ANSWERED,
+        Status::Closed => ICON_CLOSED,
+    };
+    if blocked {
+        format!("{icon}{ICON_BLOCKED}")
+    } else {
+        icon.to_owned()
+    }
+}
+
+/// A topic's name: the icon, then the name (cut to fit Telegram's limit).
+#[must_use]
+pub fn titled(icon: &str, name: &str) -> String {
+    let name = base_name(name);
+    if icon.is_empty() {
+        return name.to_owned();
+    }
+    let room = TOPIC_NAME_MAX.saturating_sub(utf16_len(icon) + 1);
+    format!("{icon} {}", prefix_within(name, room).trim_end())
+}
+
+/// A topic's name without the status icons in front of it.
+#[must_use]
+pub fn base_name(name: &str) -> &str {
+    let icons = [
+        ICON_USER_ANSWERED,
+        ICON_SUPPORT_ANSWERED,
+        ICON_CLOSED,
+        ICON_BLOCKED,
+    ];
+    let mut rest = name;
+    while let Some(after) = icons.iter().find_map(|icon| rest.strip_prefix(icon)) {
+        rest = after;
+    }
+    if rest.len() == name.len() {
+        name
+    } else {
+        rest.strip_prefix(' ').unwrap_or(rest)
+    }
+}
+
+/// Whether a topic showing `shown`, last renamed at `renamed_at`, is renamed
+/// to `wanted` now: only when they differ, and at most once a
+/// [`RENAME_EVERY`] (a later change waits, and only the latest is sent).
+#[must_use]
+pub fn rename_due(wanted: &str, shown: &str, renamed_at: Option<i64>, now: i64) -> bool {
+    wanted != shown && renamed_at.is_none_or(|at| now.saturating_sub(at) >= RENAME_EVERY)
+}
+
 /// The `welcome` template (Telegram HTML) for a user: `{name}` becomes their
 /// first name, escaped so that it is text, never markup.
 #[must_use]
@@ -379,7 +447,8 @@ pub fn is_private(m: &Message) -> bool {
 /// and bidirectional formatting characters (which could make the id read
 /// backwards) are removed; a name with nothing left is "User". The name is
 /// then cut to fit Telegram's 128 UTF-16 code units together with the id,
-/// which is always kept whole at the end.
+/// which is always kept whole at the end, and the status icons in front
+/// ([`ICON_ROOM`]).
 #[must_use]
 pub fn topic_name(user: &User) -> String {
     let mut name = clean_name(&user.full_name());
@@ -395,7 +464,7 @@ pub fn topic_name(user: &User) -> String {
         name.push_str("User");
     }
     let id = format!(" {}", user.user_id);
-    let room = TOPIC_NAME_MAX.saturating_sub(utf16_len(&id));
+    let room = (TOPIC_NAME_MAX - ICON_ROOM).saturating_sub(utf16_len(&id));
     let mut name = prefix_within(&name, room).trim_end().to_owned();
     name.push_str(&id);
     name
@@ -433,6 +502,26 @@ fn is_bidi_control(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn topic_names_show_the_status_first() {
+        assert_eq!(status_icon(Status::UserAnswered, false), "🟪");
+        assert_eq!(status_icon(Status::Closed, true), "⬛️🚫");
+        assert_eq!(titled("🟨", "Ann 42"), "🟨 Ann 42");
+        assert_eq!(
+            titled("🟪", "🟨🚫 Ann 42"),
+            "🟪 Ann 42",
+            "the old icon goes"
+        );
+        assert_eq!(titled("", "⬛️ Ann 42"), "Ann 42");
+        assert_eq!(base_name("Ann 42"), "Ann 42");
+        let long = titled("🟪", &"a".repeat(200));
+        assert_eq!(utf16_len(&long), 128);
+        assert!(rename_due("🟨", "🟪", None, 0));
+        assert!(!rename_due("🟪", "🟪", None, 0));
+        assert!(!rename_due("🟨", "🟪", Some(100), 159));
+        assert!(rename_due("🟨", "🟪", Some(100), 160));
+    }
 
     #[test]
     fn the_welcome_names_the_user_as_text() {
@@ -682,8 +771,15 @@ mod tests {
         assert_eq!(describe_user(&user), "Alice Smith (@alice, 42)");
         user.first_name = "é".repeat(300);
         let name = topic_name(&user);
-        assert_eq!(name.chars().count(), 128);
+        assert_eq!(name.chars().count(), 128 - ICON_ROOM);
         assert!(name.ends_with(" 42"));
+        let shown = titled(&status_icon(Status::Closed, true), &name);
+        assert_eq!(
+            utf16_len(&shown),
+            128,
+            "with the longest icons, it still fits"
+        );
+        assert!(shown.ends_with(" 42"));
     }
 
     #[test]
@@ -695,12 +791,13 @@ mod tests {
             username: None,
         };
         let name = topic_name(&user(&"😀".repeat(200), None));
-        // " 1000000001" is 11 units: 117 left, 58 emoji of 2 units each.
-        assert_eq!(name, format!("{} 1000000001", "😀".repeat(58)));
-        assert_eq!(utf16_len(&name), 127);
+        // " 1000000001" is 11 units: 112 left (5 for the icons), 56 emoji
+        // of 2 units each.
+        assert_eq!(name, format!("{} 1000000001", "😀".repeat(56)));
+        assert_eq!(utf16_len(&name), 123);
         // A cut that lands on a space leaves no double space before the id.
-        let name = topic_name(&user(&"a".repeat(116), Some("b")));
-        assert_eq!(name, format!("{} 1000000001", "a".repeat(116)));
+        let name = topic_name(&user(&"a".repeat(111), Some("b")));
+        assert_eq!(name, format!("{} 1000000001", "a".repeat(111)));
     }
 
     #[test]

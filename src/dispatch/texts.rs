@@ -37,7 +37,7 @@ pub const TOPIC_REPLACED: &str =
     "⚠️ The previous topic of this dialog was deleted; the dialog continues here.";
 
 /// What operators can do inside a dialog's topic, for the unknown-command answer.
-pub const TOPIC_HELP: &str = "In a dialog's topic: /close closes the dialog; a message starting with \"/ \" is a note for operators and is not sent.";
+pub const TOPIC_HELP: &str = "In a dialog's topic: /close closes the dialog; /hold marks it as waiting for support (🟪), /wait as waiting for the user (🟨); a message starting with \"/ \" is a note for operators and is not sent.";
 
 /// `/close` on a closed dialog.
 pub const ALREADY_CLOSED: &str = "This dialog is already closed.";

@@ -65,6 +65,7 @@ impl Ctx<'_> {
         };
         if dialog.status != Status::UserAnswered {
             dialogs::set_status(self.tx, dialog.id, Status::UserAnswered)?;
+            self.show_status(dialog.id)?;
         }
         let what = match content {
             Content::Copyable | Content::Service => None,
@@ -130,6 +131,7 @@ impl Ctx<'_> {
                     texts::USER_UNBLOCKED
                 };
                 self.notify_topic(&dialog, text)?;
+                self.show_status(dialog.id)?;
             }
         }
         Ok(())

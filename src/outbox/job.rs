@@ -119,6 +119,9 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         keyboard: Option<Keyboard>,
     },
+    /// `editForumTopic` of the dialog's topic, if it has one: its name
+    /// becomes `name` (a status shown in it).
+    RenameTopic { dialog: i64, name: String },
     /// `closeForumTopic` of the dialog's topic, if it has one.
     CloseTopic { dialog: i64 },
     /// `reopenForumTopic` of the dialog's topic, if it has one.
@@ -222,7 +225,8 @@ impl Job {
             }
             | Action::CreateTopic { dialog, .. }
             | Action::CloseTopic { dialog }
-            | Action::ReopenTopic { dialog } => Some(*dialog),
+            | Action::ReopenTopic { dialog }
+            | Action::RenameTopic { dialog, .. } => Some(*dialog),
             Action::Copy { .. } | Action::SendText { .. } | Action::Edit { .. } => None,
         }
     }
@@ -237,9 +241,10 @@ impl Job {
                 Target::General(chat) => *chat,
                 Target::TopicOf(_) => group,
             },
-            Action::CreateTopic { .. } | Action::CloseTopic { .. } | Action::ReopenTopic { .. } => {
-                group
-            }
+            Action::CreateTopic { .. }
+            | Action::CloseTopic { .. }
+            | Action::ReopenTopic { .. }
+            | Action::RenameTopic { .. } => group,
             Action::Edit { chat, .. } => *chat,
         }
     }
@@ -263,16 +268,20 @@ pub enum Priority {
     Inbound = 1,
     /// Answers to operators in General.
     General = 2,
-    /// Mass mailings: last, so they never delay a conversation.
+    /// Mass mailings: after the conversations, so they never delay one.
     Broadcast = 3,
+    /// Renames of topics (the status shown in their names): last, so a
+    /// rename never delays a message.
+    TopicEdit = 4,
 }
 
 impl Priority {
-    pub const ALL: [Priority; 4] = [
+    pub const ALL: [Priority; 5] = [
         Priority::Reply,
         Priority::Inbound,
         Priority::General,
         Priority::Broadcast,
+        Priority::TopicEdit,
     ];
 }
 
@@ -300,6 +309,9 @@ pub enum Lane {
     General,
     /// A broadcast message to this user.
     Broadcast(i64),
+    /// Renames of the topic of the dialog of this user: apart from its
+    /// messages, so that they never wait behind one another.
+    Rename(i64),
 }
 
 impl Lane {
@@ -310,10 +322,12 @@ impl Lane {
             Lane::Topic(_) => Priority::Inbound,
             Lane::General => Priority::General,
             Lane::Broadcast(_) => Priority::Broadcast,
+            Lane::Rename(_) => Priority::TopicEdit,
         }
     }
 
-    /// The lane as stored: `t<user>`, `u<user>`, `general`, `b<user>`.
+    /// The lane as stored: `t<user>`, `u<user>`, `general`, `b<user>`,
+    /// `r<user>`.
     #[must_use]
     pub fn key(&self) -> String {
         self.to_string()
@@ -334,6 +348,7 @@ impl Lane {
             "t" => Ok(Lane::Topic(user)),
             "u" => Ok(Lane::User(user)),
             "b" => Ok(Lane::Broadcast(user)),
+            "r" => Ok(Lane::Rename(user)),
             _ => Err(unknown()),
         }
     }
@@ -346,6 +361,7 @@ impl fmt::Display for Lane {
             Lane::User(user) => write!(f, "u{user}"),
             Lane::General => f.write_str("general"),
             Lane::Broadcast(user) => write!(f, "b{user}"),
+            Lane::Rename(user) => write!(f, "r{user}"),
         }
     }
 }
@@ -379,6 +395,7 @@ mod tests {
             Lane::User(-7),
             Lane::General,
             Lane::Broadcast(9),
+            Lane::Rename(3),
         ] {
             assert_eq!(Lane::parse(&lane.key()), Ok(lane.clone()));
         }
@@ -394,7 +411,7 @@ mod tests {
         for priority in Priority::ALL {
             assert_eq!(Priority::try_from(priority as i64), Ok(priority));
         }
-        assert!(Priority::try_from(4).is_err());
+        assert!(Priority::try_from(5).is_err());
         assert!(Priority::try_from(-1).is_err());
     }
 

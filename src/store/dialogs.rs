@@ -150,6 +150,47 @@ pub fn record_operator_reply(conn: &Connection, id: i64, now: i64) -> rusqlite::
     Ok(())
 }
 
+/// The icon the dialog's topic name should show (see `rules::status_icon`).
+pub fn set_icon_wanted(conn: &Connection, id: i64, icon: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE dialogs SET icon_wanted = ?2 WHERE id = ?1")?
+        .execute(params![id, icon])?;
+    Ok(())
+}
+
+/// The icon the topic's name shows (or is being renamed to), and when the
+/// last rename was queued.
+pub fn icon_shown(conn: &Connection, id: i64) -> rusqlite::Result<(String, Option<i64>)> {
+    conn.prepare_cached("SELECT icon_shown, renamed_at FROM dialogs WHERE id = ?1")?
+        .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
+}
+
+/// The topic shows `icon` from now on; with `at`, a rename was queued then
+/// (`None`: the topic is created with it).
+pub fn set_icon_shown(
+    conn: &Connection,
+    id: i64,
+    icon: &str,
+    at: Option<i64>,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE dialogs SET icon_shown = ?2, renamed_at = coalesce(?3, renamed_at) WHERE id = ?1",
+    )?
+    .execute(params![id, icon, at])?;
+    Ok(())
+}
+
+/// Dialogs with a topic whose name does not show the icon it should, and
+/// that were last renamed at or before `before` (or never): with the icon.
+pub fn due_renames(conn: &Connection, before: i64) -> rusqlite::Result<Vec<(Dialog, String)>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS}, icon_wanted FROM dialogs
+         WHERE icon_wanted != icon_shown AND (renamed_at IS NULL OR renamed_at <= ?1)
+           AND topic_name IS NOT NULL"
+    ))?;
+    let rows = stmt.query_map([before], |row| Ok((from_row(row)?, row.get(7)?)))?;
+    rows.collect()
+}
+
 /// Records the dialog's topic and the name it was created with; the topic
 /// is no longer requested.
 pub fn set_topic(conn: &Connection, id: i64, topic_id: i64, name: &str) -> rusqlite::Result<()> {

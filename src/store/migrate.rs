@@ -23,6 +23,7 @@ const STEPS: &[Step] = &[
     Step::SqlThen(include_str!("schema_v3.sql"), legacy::rewrite_jobs),
     Step::Sql(include_str!("schema_v4.sql")),
     Step::Sql(include_str!("schema_v5.sql")),
+    Step::Sql(include_str!("schema_v6.sql")),
 ];
 
 /// The schema version this switchboard writes.

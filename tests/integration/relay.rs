@@ -24,7 +24,7 @@ async fn first_message_creates_one_topic_and_later_messages_reuse_it() {
 
     let topics = desk.fake.topics(desk.group());
     assert_eq!(topics.len(), 1, "one topic per user: {topics:?}");
-    assert_eq!(topics[0].name, format!("Alice @alice {}", alice.id));
+    assert_eq!(topics[0].name, format!("🟪 Alice @alice {}", alice.id));
     // The copies are the bot's, in the topic.
     let copies = desk.fake.topic_messages(desk.group(), topic);
     assert!(
@@ -104,7 +104,7 @@ async fn two_bots_with_two_groups_never_see_each_others_users() {
     desk.settle().await;
 
     let shop_topics = desk.fake.topics(shop.group);
-    assert_eq!(shop_topics[0].name, format!("Alice {}", alice.id));
+    assert_eq!(shop_topics[0].name, format!("🟪 Alice {}", alice.id));
     assert_eq!(
         texts(
             &desk

@@ -98,6 +98,16 @@ async fn sighup_starts_stops_and_restarts_bots_while_the_others_relay() {
     let a_calls = calls_of(&fake, &a, None);
     let relayed_by_then = texts(&fake.topic_messages(c.group, carol_topic)).len();
     // While a's call was landing, before d started, c went on sending.
+    // (d's tasks are started when the line is logged; its first call may
+    // come a moment later.)
+    fake.wait_until(PATIENCE, |f| {
+        f.requests()
+            .iter()
+            .any(|r| r.bot_id == Some(d.fake.id) && r.method == "getMe")
+            .then_some(())
+    })
+    .await
+    .expect("d starts");
     let requests = fake.requests();
     let position = |bot: &Bot, method: &str| {
         requests

@@ -366,3 +366,107 @@ async fn the_welcome_greets_by_name_with_formatting() {
         serde_json::json!([{"type": "bold", "offset": 7, "length": 6}])
     );
 }
+
+#[tokio::test]
+async fn topic_names_show_the_status_and_a_busy_dialog_is_renamed_once_a_minute() {
+    let desk = Desk::with(BotSettings {
+        limits: switchboard::config::Limits::OFF,
+        ..BotSettings::default()
+    })
+    .await;
+    let (ann, thread) = desk.open_dialog("Ann", "hello").await;
+    let name = |desk: &Desk| {
+        desk.fake
+            .topics(desk.group())
+            .into_iter()
+            .find(|t| t.thread_id == thread)
+            .map(|t| t.name)
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        name(&desk),
+        format!("🟪 Ann {}", ann.id),
+        "created with its status"
+    );
+
+    // The first answer renames at once.
+    desk.fake
+        .operator_sends(desk.group(), Some(thread), &desk.operator, "Hi Ann");
+    desk.wait("🟨", |_| (name(&desk).starts_with("🟨 ")).then_some(()))
+        .await;
+    let renames = desk.fake.request_count("editForumTopic");
+
+    // 30 messages within the minute, the status flipping each time: no
+    // further rename, and none delays a message.
+    for n in 0..15 {
+        desk.fake
+            .user_sends(desk.bot(), &ann, &format!("question {n}"));
+        desk.fake.operator_sends(
+            desk.group(),
+            Some(thread),
+            &desk.operator,
+            &format!("answer {n}"),
+        );
+    }
+    desk.wait("the last answer", |fake| {
+        texts(&fake.private_chat(desk.bot(), &ann))
+            .contains(&"answer 14".to_owned())
+            .then_some(())
+    })
+    .await;
+    desk.settle().await;
+    assert_eq!(
+        desk.fake.request_count("editForumTopic"),
+        renames,
+        "coalesced"
+    );
+
+    // A minute later the scheduler sends the latest status, once.
+    desk.fake.user_sends(desk.bot(), &ann, "one more");
+    desk.settle().await;
+    desk.clock.advance(Duration::from_secs(60));
+    desk.scheduler_pass().await;
+    desk.settle().await;
+    assert_eq!(name(&desk), format!("🟪 Ann {}", ann.id));
+    assert_eq!(desk.fake.request_count("editForumTopic"), renames + 1);
+
+    // /wait and /hold by hand; a block shows too.
+    desk.clock.advance(Duration::from_secs(60));
+    desk.fake
+        .operator_sends(desk.group(), Some(thread), &desk.operator, "/wait");
+    desk.wait("/wait", |_| (name(&desk).starts_with("🟨 ")).then_some(()))
+        .await;
+    desk.clock.advance(Duration::from_secs(60));
+    desk.fake.user_blocks_bot(desk.bot(), &ann);
+    desk.wait("the block", |_| {
+        (name(&desk).starts_with("🟨🚫 ")).then_some(())
+    })
+    .await;
+    desk.clock.advance(Duration::from_secs(60));
+    desk.fake
+        .operator_sends(desk.group(), Some(thread), &desk.operator, "/hold");
+    desk.wait("/hold", |_| {
+        (name(&desk).starts_with("🟪🚫 ")).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn without_status_icons_topic_names_show_no_status() {
+    let desk = Desk::with(BotSettings {
+        status_icons: false,
+        ..BotSettings::default()
+    })
+    .await;
+    let (ann, thread) = desk.open_dialog("Ann", "hello").await;
+    desk.fake
+        .operator_sends(desk.group(), Some(thread), &desk.operator, "Hi Ann");
+    desk.wait_chat_texts(desk.bot(), &ann, &["hello", &welcome(), "Hi Ann"])
+        .await;
+    desk.settle().await;
+    assert_eq!(
+        desk.fake.topics(desk.group())[0].name,
+        format!("Ann {}", ann.id)
+    );
+    assert_eq!(desk.fake.request_count("editForumTopic"), 0);
+}

@@ -14,5 +14,6 @@ pub fn run(ctx: &mut Ctx<'_>, dialog: &Dialog) -> anyhow::Result<()> {
 /// Marks the dialog closed and queues closing its topic.
 pub fn close(ctx: &mut Ctx<'_>, dialog: &Dialog) -> anyhow::Result<()> {
     dialogs::set_status(ctx.tx, dialog.id, Status::Closed)?;
+    ctx.show_status(dialog.id)?;
     ctx.change_topic(dialog, Action::CloseTopic { dialog: dialog.id })
 }

@@ -1,19 +1,35 @@
-//! Operator commands, one file each. A command is never relayed to a user.
+//! Operator commands, one file each (the one-liners `/hold` and `/wait`
+//! here). A command is never relayed to a user.
 
 pub mod close;
 pub mod new;
 
 use super::rules::Command;
 use super::{Ctx, texts};
-use crate::store::dialogs::Dialog;
+use crate::store::dialogs::{self, Dialog, Status};
 
 /// A command written inside a dialog's topic.
 pub fn in_topic(ctx: &mut Ctx<'_>, dialog: &Dialog, command: &Command) -> anyhow::Result<()> {
     match command.name.as_str() {
         "close" => close::run(ctx, dialog),
+        "hold" | "wait" => mark(ctx, dialog, command.name == "hold"),
         "new" => ctx.notify_topic(dialog, texts::NEW_IN_GENERAL),
         other => ctx.notify_topic(dialog, &texts::unknown_command(other)),
     }
+}
+
+/// `/hold` (the dialog waits for support: 🟪) or `/wait` (it waits for the
+/// user: 🟨, and autoclose counts from now), by hand.
+fn mark(ctx: &mut Ctx<'_>, dialog: &Dialog, hold: bool) -> anyhow::Result<()> {
+    if dialog.status == Status::Closed {
+        return ctx.notify_topic(dialog, texts::ALREADY_CLOSED);
+    }
+    if hold {
+        dialogs::set_status(ctx.tx, dialog.id, Status::UserAnswered)?;
+    } else {
+        dialogs::record_operator_reply(ctx.tx, dialog.id, ctx.now)?;
+    }
+    ctx.show_status(dialog.id)
 }
 
 /// A command written in the General topic of `group`. Commands of other bots

@@ -26,6 +26,7 @@ pub fn run(ctx: &mut Ctx<'_>, group: i64, args: &str) -> anyhow::Result<()> {
         }
         Some(dialog) => {
             dialogs::set_status(ctx.tx, dialog.id, Status::UserAnswered)?;
+            ctx.show_status(dialog.id)?;
             ctx.ensure_topic(&dialog, &user, true)?;
             ctx.notify_general(group, &texts::reopened(&who))?;
             dialog

@@ -348,6 +348,22 @@ impl Sender {
                     .await?;
                 Ok((None, None))
             }
+            Action::RenameTopic { dialog, name } => {
+                let Some((chat, thread)) = self.topic_of(*dialog).await? else {
+                    return Ok((None, None));
+                };
+                *used = Used {
+                    chat: Some(chat),
+                    topic: Some(i64::from(thread)),
+                };
+                let params = serde_json::json!({
+                    "chat_id": chat,
+                    "message_thread_id": thread,
+                    "name": name,
+                });
+                self.client.call_json("editForumTopic", &params).await?;
+                Ok((None, None))
+            }
             Action::CloseTopic { dialog } | Action::ReopenTopic { dialog } => {
                 let Some((chat, thread)) = self.topic_of(*dialog).await? else {
                     return Ok((None, None));
