@@ -19,7 +19,7 @@
 use serde_json::{Value, json};
 use tracing::debug;
 
-use super::{Ctx, texts};
+use super::{Ctx, edits, texts};
 use crate::outbox::{Action, EditKind, Job, Keyboard, Lane, Purpose, Target};
 use crate::proxy::intercept::Intercepted;
 use crate::store::dialogs::{self, Dialog, Status};
@@ -111,14 +111,8 @@ impl Ctx<'_> {
             return Ok(());
         };
         let (change, params) = match call.method.as_str() {
-            "editmessagetext" => (
-                EditKind::Text,
-                json!({"text": message["text"], "entities": message.get("entities")}),
-            ),
-            "editmessagecaption" => (
-                EditKind::Caption,
-                json!({"caption": message["caption"], "caption_entities": message.get("caption_entities")}),
-            ),
+            "editmessagetext" => (EditKind::Text, edits::text_params(message)),
+            "editmessagecaption" => (EditKind::Caption, edits::caption_params(message)),
             "editmessagemedia" => match input_media(message) {
                 Some(media) => (EditKind::Media, json!({ "media": media })),
                 None => return Ok(()),
@@ -225,7 +219,7 @@ impl Ctx<'_> {
 
 /// A message's media as `editMessageMedia` takes it: its file by id, with
 /// its caption.
-fn input_media(message: &Value) -> Option<Value> {
+pub(super) fn input_media(message: &Value) -> Option<Value> {
     let (kind, file_id) = if let Some(sizes) = message.get("photo").and_then(Value::as_array) {
         ("photo", sizes.last()?.get("file_id")?)
     } else {
@@ -243,7 +237,7 @@ fn input_media(message: &Value) -> Option<Value> {
 }
 
 /// `value` without the object keys whose value is `null` (absent).
-fn strip_nulls(value: Value) -> Value {
+pub(super) fn strip_nulls(value: Value) -> Value {
     match value {
         Value::Object(map) => {
             Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).collect())

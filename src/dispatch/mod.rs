@@ -13,6 +13,7 @@
 //! functions in [`rules`].
 
 pub mod commands;
+mod edits;
 mod mirror;
 mod offer;
 mod operator_side;
@@ -557,6 +558,7 @@ impl Ctx<'_> {
                 Ok(())
             }
             UpdateKind::CallbackQuery(press) => self.on_button_press(press),
+            UpdateKind::EditedMessage(message, raw) => self.on_edit(message, raw),
             UpdateKind::Other(kind) => {
                 debug!(bot = %self.bot.name, update = update.update_id, kind = %kind,
                     "ignoring an update kind without a rule");

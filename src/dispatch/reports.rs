@@ -9,6 +9,8 @@
 //! | welcome, user notice, broadcast | blocked | the user is marked blocked |
 //! | welcome, user notice, broadcast | otherwise | nobody (the sender logged it) |
 //! | mirror (the existing bot's message) | any | operators, in the topic, with the error |
+//! | a user's edit | any | operators, in the topic, with the new text |
+//! | an operator's edit | any | operators, in the topic, with the error |
 //! | topic creation | any | operators, in General: the topic is missing |
 //! | other topic changes, notices to operators, edits of mirrors | any | nobody (the sender logged it) |
 //!
@@ -75,6 +77,27 @@ impl Ctx<'_> {
                 self.tell_not_delivered(&dialog)?;
                 // Operators see it too, where they work (if the topic exists).
                 self.notify_topic(&dialog, &texts::not_shown(what.as_deref(), error))
+            }
+            (Purpose::UserEdit { dialog }, _) => {
+                let Some(dialog) = dialogs::by_id(self.tx, *dialog)? else {
+                    return Ok(());
+                };
+                let now = match &job.action {
+                    Action::Edit { params, .. } => params
+                        .get("text")
+                        .or_else(|| params.get("caption"))
+                        .or_else(|| params.pointer("/media/caption"))
+                        .and_then(serde_json::Value::as_str)
+                        .map(str::to_owned),
+                    _ => None,
+                };
+                self.notify_topic(&dialog, &texts::user_edit_not_shown(error, now.as_deref()))
+            }
+            (Purpose::OperatorEdit { dialog }, _) => {
+                let Some(dialog) = dialogs::by_id(self.tx, *dialog)? else {
+                    return Ok(());
+                };
+                self.notify_topic(&dialog, &texts::edit_not_delivered(error))
             }
             (Purpose::Mirror { dialog }, _) => {
                 let Some(dialog) = dialogs::by_id(self.tx, *dialog)? else {

@@ -88,6 +88,19 @@ pub fn not_sent_uncopyable(what: &str) -> String {
 
 /// The topic of a dialog could not be created.
 #[must_use]
+pub fn user_edit_not_shown(error: &str, now: Option<&str>) -> String {
+    match now {
+        Some(text) => format!(
+            "✏️ The user edited a message; its copy here could not follow ({error}). It now reads:\n{text}"
+        ),
+        None => format!("✏️ The user edited a message; its copy here could not follow ({error})."),
+    }
+}
+
+pub fn edit_not_delivered(error: &str) -> String {
+    format!("⚠️ Your edit did not reach the user: {error}")
+}
+
 pub fn button_pressed(who: &str, button: &str) -> String {
     format!("🔘 {who} pressed “{button}”")
 }

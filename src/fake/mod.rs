@@ -693,6 +693,26 @@ impl FakeTelegram {
         self.user_sends_content(bot, user, serde_json::json!({ "text": text }))
     }
 
+    /// `user` edits their text message `message_id` to `text`; `bot` gets an
+    /// `edited_message` update if it asked for them.
+    ///
+    /// # Panics
+    /// If the user wrote no such message to the bot.
+    pub fn user_edits(&self, bot: &FakeBot, user: &FakeUser, message_id: i64, text: &str) {
+        self.core
+            .mutate(|w| w.user_edits(bot.id, user.id, message_id, text));
+    }
+
+    /// `operator` edits their text message `message_id` in `group` to
+    /// `text`; the group's bots get an `edited_message` update.
+    ///
+    /// # Panics
+    /// If the operator wrote no such message there.
+    pub fn operator_edits(&self, group: i64, operator: &FakeUser, message_id: i64, text: &str) {
+        self.core
+            .mutate(|w| w.operator_edits(group, operator.id, message_id, text));
+    }
+
     /// `user` replies to message `reply_to` of their chat with `bot` with
     /// `text`. Returns the new message id.
     ///

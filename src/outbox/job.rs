@@ -65,6 +65,10 @@ pub enum Purpose {
     /// The existing bot changed a message it sent the dialog's user: the
     /// mirror follows.
     MirrorEdit { dialog: i64 },
+    /// The user edited a message: its copy in the topic follows.
+    UserEdit { dialog: i64 },
+    /// An operator edited a message in the topic: the user's copy follows.
+    OperatorEdit { dialog: i64 },
 }
 
 /// The Bot API call a job makes.

@@ -106,6 +106,31 @@ pub fn complete(conn: &Connection, id: i64) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Removes the edits of message `message_id` of `chat` still waiting in
+/// `lane` (not yet tried): a newer edit of it replaces them.
+pub fn drop_waiting_edits(
+    conn: &Connection,
+    bot: &str,
+    lane: &Lane,
+    chat: i64,
+    message_id: i64,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "DELETE FROM outbox
+         WHERE bot = ?1 AND priority = ?2 AND state = 'pending' AND lane = ?3 AND attempts = 0
+           AND json_extract(job, '$.action.kind') = 'edit'
+           AND json_extract(job, '$.action.chat') = ?4
+           AND json_extract(job, '$.action.message_id') = ?5",
+    )?
+    .execute(params![
+        bot,
+        lane.priority() as i64,
+        lane.key(),
+        chat,
+        message_id
+    ])
+}
+
 /// The job failed for good; it stays, with its error, and is not retried.
 pub fn fail(conn: &Connection, id: i64, error: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(

@@ -60,6 +60,9 @@ pub enum UpdateKind {
     /// `my_chat_member`: the bot's membership in a chat changed (in a private
     /// chat: the user blocked or unblocked it).
     MyChatMember(MemberChange),
+    /// `edited_message`: a message was edited; with the message object as
+    /// sent, whose new content an edit of its copy takes.
+    EditedMessage(Box<Message>, Box<Value>),
     /// `callback_query`: someone pressed an inline button.
     CallbackQuery(ButtonPress),
     /// Any other kind, named by its key(s): `edited_message`, `poll`, ...;
@@ -196,6 +199,9 @@ pub fn decode_value(value: &Value) -> Result<Update, DecodeError> {
     let with_id = |reason| fail(Some(update_id), reason);
     let kind = if let Some(message) = map.get("message").filter(|v| !v.is_null()) {
         UpdateKind::Message(Box::new(message_from(message, "message").map_err(with_id)?))
+    } else if let Some(edited) = map.get("edited_message").filter(|v| !v.is_null()) {
+        let message = message_from(edited, "edited_message").map_err(with_id)?;
+        UpdateKind::EditedMessage(Box::new(message), Box::new(edited.clone()))
     } else if let Some(change) = map.get("my_chat_member").filter(|v| !v.is_null()) {
         UpdateKind::MyChatMember(member_change_from(change, "my_chat_member").map_err(with_id)?)
     } else if let Some(press) = map.get("callback_query").filter(|v| !v.is_null()) {
@@ -612,8 +618,19 @@ mod tests {
 
     #[test]
     fn other_kinds_are_named() {
-        let update = decode_json(&json!({"update_id": 3, "edited_message": {"x": 1}})).unwrap();
-        assert_eq!(update.kind, UpdateKind::Other("edited_message".into()));
+        let update = decode_json(&json!({"update_id": 3, "poll": {"x": 1}})).unwrap();
+        assert_eq!(update.kind, UpdateKind::Other("poll".into()));
+        let edited = json!({"message_id": 5, "chat": {"id": 42, "type": "private"}, "text": "new"});
+        let update =
+            decode_json(&json!({"update_id": 3, "edited_message": edited.clone()})).unwrap();
+        let UpdateKind::EditedMessage(message, raw) = update.kind else {
+            panic!("an edit")
+        };
+        assert_eq!(
+            (message.message_id, message.text.as_deref()),
+            (5, Some("new"))
+        );
+        assert_eq!(*raw, edited);
         let update = decode_json(&json!({"update_id": 3})).unwrap();
         assert_eq!(update.kind, UpdateKind::Other("nothing".into()));
     }

@@ -433,3 +433,71 @@ async fn a_reply_on_one_side_is_a_reply_on_the_other() {
     let chat = desk.fake.private_chat(desk.bot(), &ann);
     assert_eq!(replied_to(&find(chat, "Anything else?")), None);
 }
+
+#[tokio::test]
+async fn an_edit_on_one_side_changes_the_copy_on_the_other() {
+    let desk = Desk::one_bot().await;
+    let (ann, thread) = desk.open_dialog("Ann", "My order is 1243").await;
+    let original = desk.fake.private_chat(desk.bot(), &ann)[0].message_id;
+    desk.fake
+        .user_edits(desk.bot(), &ann, original, "My order is 1234");
+    desk.wait_topic_texts(desk.group(), thread, &["My order is 1234"])
+        .await;
+    let copy = desk
+        .fake
+        .topic_messages(desk.group(), thread)
+        .into_iter()
+        .find(|m| m.text.as_deref() == Some("My order is 1234"))
+        .unwrap();
+    assert!(
+        copy.json.get("edit_date").is_some(),
+        "edited, not sent again"
+    );
+
+    let answer = desk.fake.operator_sends(
+        desk.group(),
+        Some(thread),
+        &desk.operator,
+        "It ships tomorow",
+    );
+    desk.wait_chat_texts(
+        desk.bot(),
+        &ann,
+        &["My order is 1234", &welcome(), "It ships tomorow"],
+    )
+    .await;
+    desk.fake
+        .operator_edits(desk.group(), &desk.operator, answer, "It ships tomorrow");
+    desk.wait_chat_texts(
+        desk.bot(),
+        &ann,
+        &["My order is 1234", &welcome(), "It ships tomorrow"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_edit_telegram_refuses_becomes_a_note_with_the_new_text() {
+    use switchboard::fake::{Fault, FaultRule};
+    let desk = Desk::one_bot().await;
+    let (ann, thread) = desk.open_dialog("Ann", "hello").await;
+    let original = desk.fake.private_chat(desk.bot(), &ann)[0].message_id;
+    desk.fake.inject(
+        FaultRule::on(
+            "editMessageText",
+            Fault::error(400, "Bad Request: message can't be edited"),
+        )
+        .always(),
+    );
+    desk.fake
+        .user_edits(desk.bot(), &ann, original, "hello again");
+    desk.wait_topic_texts(
+        desk.group(),
+        thread,
+        &[
+            "hello",
+            "✏️ The user edited a message; its copy here could not follow (rejected by Telegram (400): Bad Request: message can't be edited). It now reads:\nhello again",
+        ],
+    )
+    .await;
+}

@@ -65,6 +65,53 @@ impl World {
         message_id(&message)
     }
 
+    /// The user edits their message `message_id` to `text`: the bot gets
+    /// an `edited_message` update (if it asked for them).
+    ///
+    /// # Panics
+    /// If the chat has no such message of the user's.
+    pub(in crate::fake) fn user_edits(&mut self, bot: i64, user: i64, message_id: i64, text: &str) {
+        let message = self
+            .private_chats
+            .get_mut(&(bot, user))
+            .and_then(|chat| message_index(message_id).and_then(|i| chat.messages.get_mut(i)))
+            .filter(|m| m["from"]["id"].as_i64() == Some(user))
+            .unwrap_or_else(|| {
+                panic!("fake Telegram: user {user} wrote no message {message_id} to bot {bot}")
+            });
+        edit_text(message, text);
+        let edited = message.clone();
+        self.enqueue(bot, "edited_message", edited);
+    }
+
+    /// `operator` edits their message `message_id` in `group` to `text`:
+    /// the group's bots get an `edited_message` update.
+    ///
+    /// # Panics
+    /// If the group has no such message of the operator's.
+    pub(in crate::fake) fn operator_edits(
+        &mut self,
+        group: i64,
+        operator: i64,
+        message_id: i64,
+        text: &str,
+    ) {
+        let message = message_index(message_id)
+            .and_then(|i| self.group_mut(group).messages.get_mut(i))
+            .filter(|m| m["from"]["id"].as_i64() == Some(operator))
+            .unwrap_or_else(|| {
+                panic!(
+                    "fake Telegram: operator {operator} wrote no message {message_id} in {group}"
+                )
+            });
+        edit_text(message, text);
+        let edited = message.clone();
+        let bots: Vec<i64> = self.group(group).bots.keys().copied().collect();
+        for bot in bots {
+            self.enqueue(bot, "edited_message", edited.clone());
+        }
+    }
+
     /// The user presses the inline button with `data` under the bot's
     /// message `message_id` in their chat: a `callback_query` update.
     /// Returns the query's id, for `answerCallbackQuery`; 404 if the bot sent
@@ -294,5 +341,15 @@ fn fake_message(message: &Value) -> FakeMessage {
         caption: message["caption"].as_str().map(str::to_owned),
         is_service,
         json: message.clone(),
+    }
+}
+
+/// A person's edit of a text message: the new text, without the old
+/// entities, and the time of the edit.
+fn edit_text(message: &mut Value, text: &str) {
+    if let Value::Object(fields) = message {
+        fields.insert("text".into(), text.into());
+        fields.remove("entities");
+        fields.insert("edit_date".into(), now().into());
     }
 }
