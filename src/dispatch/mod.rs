@@ -17,6 +17,7 @@ mod edits;
 mod mirror;
 mod offer;
 mod operator_side;
+mod reactions;
 mod reports;
 pub mod rules;
 mod status;
@@ -559,6 +560,7 @@ impl Ctx<'_> {
             }
             UpdateKind::CallbackQuery(press) => self.on_button_press(press),
             UpdateKind::EditedMessage(message, raw) => self.on_edit(message, raw),
+            UpdateKind::Reaction(change) => self.on_reaction(change),
             UpdateKind::Other(kind) => {
                 debug!(bot = %self.bot.name, update = update.update_id, kind = %kind,
                     "ignoring an update kind without a rule");

@@ -125,7 +125,8 @@ impl Ctx<'_> {
                 | Purpose::TopicChange { .. }
                 | Purpose::TopicNotice { .. }
                 | Purpose::GeneralNotice
-                | Purpose::MirrorEdit { .. },
+                | Purpose::MirrorEdit { .. }
+                | Purpose::Reaction { .. },
                 _,
             ) => {
                 debug!(bot = %self.bot.name, purpose = ?job.purpose, "a failed job nobody waits for");

@@ -23,9 +23,13 @@
 //! | `POST /fake/bots/{bot}/chats/{user}` | `{"text":"hi"}`, or `{"content":{..}}` with any message fields | `{"message_id":..}`: the user wrote to the bot |
 //! | `GET /fake/bots/{bot}/chats/{user}` | | the private chat, both directions, as the Bot API's `Message` objects |
 //! | `POST /fake/bots/{bot}/chats/{user}/buttons` | `{"message_id":..,"data":"yes"}` | `{"callback_query_id":..}`: the user pressed the inline button with that `callback_data` under the bot's message (404 if it shows none) |
+//! | `POST /fake/bots/{bot}/chats/{user}/messages/{message}/reactions` | `{"emoji":"👍"}` (`null` or left out: none) | the message's reactions, as below: the user reacted to a message of their chat with the bot, or took their reaction back; the bot gets a `message_reaction` update if it asked for them (400 for an emoji Telegram does not offer or a service message) |
+//! | `GET /fake/bots/{bot}/chats/{user}/messages/{message}/reactions` | | the message's reactions, in the order they were chosen: `[{"from_id":..,"emoji":"👍"}]` (the bot's too; an album's are its first message's) |
 //! | `GET /fake/groups/{group}/topics` | | the topics: `{"thread_id":..,"name":..,"icon_color":..,"closed":..,"deleted":..}` |
 //! | `POST /fake/groups/{group}/topics/{thread}` | `{"from":USER_ID,"text":"hi"}` (or `"content"`; `"reply_to":MESSAGE_ID` optional) | `{"message_id":..}`: an operator wrote in the topic (thread 1 is General) |
 //! | `GET /fake/groups/{group}/topics/{thread}` | | the topic's messages, service messages included (thread 1 is General) |
+//! | `POST /fake/groups/{group}/messages/{message}/reactions` | `{"from":USER_ID,"emoji":"👍"}` (`emoji` as above) | the message's reactions: an operator reacted to a message of the group (any topic), or took their reaction back; the group's admin bots get a `message_reaction` update if they asked for them |
+//! | `GET /fake/groups/{group}/messages/{message}/reactions` | | the message's reactions, as above |
 //! | `GET /fake/files/{file_id}` | | the file's bytes as they download (not JSON: `application/octet-stream`); 404 for an unknown id |
 //! | `GET /fake/stats` | | `{"accepted_sends":..,"throttled":..,"throttled_bot":..,"throttled_private_chat":..,"throttled_group":..}` |
 //! | `DELETE /fake/stats` | | `true`: the statistics start afresh |
@@ -77,9 +81,13 @@ Control API (JSON in and out, answers shaped like the Bot API's):
   POST   /fake/bots/BOT/chats/USER           {\"text\":\"hi\"}: the user writes to the bot
   GET    /fake/bots/BOT/chats/USER           the private chat's messages, both directions
   POST   /fake/bots/BOT/chats/USER/buttons   {\"message_id\":7,\"data\":\"yes\"}: the user presses an inline button
+  POST   /fake/bots/BOT/chats/USER/messages/MESSAGE/reactions
+                                             {\"emoji\":\"👍\"} (or null): the user reacts; GET: the message's reactions
   GET    /fake/groups/GROUP/topics           the group's topics
   POST   /fake/groups/GROUP/topics/THREAD    {\"from\":USER,\"text\":\"hi\"}: an operator writes (thread 1 is General)
   GET    /fake/groups/GROUP/topics/THREAD    the topic's messages
+  POST   /fake/groups/GROUP/messages/MESSAGE/reactions
+                                             {\"from\":USER,\"emoji\":\"👍\"} (or null): an operator reacts; GET: the reactions
   GET    /fake/files/FILE_ID                 a file's bytes (uploaded, or made up for a person's file)
   GET    /fake/stats, DELETE /fake/stats     accepted sends and 429s; forget them
   PUT    /fake/limits                        \"telegram\", \"off\" or {\"per_bot\":{\"count\":30,\"per\":\"1s\"},..}
@@ -102,10 +110,18 @@ pub(super) fn routes() -> Router<Arc<Core>> {
             "/fake/bots/{bot}/chats/{user}/buttons",
             post(user_presses_button),
         )
+        .route(
+            "/fake/bots/{bot}/chats/{user}/messages/{message}/reactions",
+            get(private_reactions).post(user_reacts),
+        )
         .route("/fake/groups/{group}/topics", get(topics))
         .route(
             "/fake/groups/{group}/topics/{thread}",
             get(topic_messages).post(operator_writes),
+        )
+        .route(
+            "/fake/groups/{group}/messages/{message}/reactions",
+            get(group_reactions).post(operator_reacts),
         )
         .route("/fake/files/{file_id}", get(file_bytes))
         .route("/fake/stats", get(stats).delete(clear_stats))
@@ -306,6 +322,74 @@ async fn user_presses_button(
         w.require_user(user)?;
         let id = w.user_presses_button(bot, user, press.message_id, &press.data)?;
         Ok(Answer(json!({ "callback_query_id": id })))
+    })
+}
+
+/// A reaction: which emoji (none takes the reaction back), and who reacts
+/// in a group.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Reacting {
+    emoji: Option<String>,
+    /// Who reacts in a group; a user id.
+    from: Option<i64>,
+}
+
+async fn user_reacts(
+    State(core): State<Arc<Core>>,
+    Ids(ids): Ids<(i64, i64, i64)>,
+    body: Bytes,
+) -> Answered {
+    let (bot, user, message) = ids;
+    let reacting: Reacting = parse_body(&body)?;
+    if reacting.from.is_some() {
+        return Err(ApiError::bad_request(
+            "the user is in the path; `from` is for groups",
+        ));
+    }
+    core.mutate(|w| {
+        w.require_bot(bot)?;
+        w.require_user(user)?;
+        let held = w.user_reacts(bot, user, message, reacting.emoji.as_deref())?;
+        to_answer(&w.private_reactions(bot, user, held)?)
+    })
+}
+
+async fn private_reactions(
+    State(core): State<Arc<Core>>,
+    Ids(ids): Ids<(i64, i64, i64)>,
+) -> Answered {
+    let (bot, user, message) = ids;
+    core.read(|w| {
+        w.require_bot(bot)?;
+        w.require_user(user)?;
+        to_answer(&w.private_reactions(bot, user, message)?)
+    })
+}
+
+async fn operator_reacts(
+    State(core): State<Arc<Core>>,
+    Ids(ids): Ids<(i64, i64)>,
+    body: Bytes,
+) -> Answered {
+    let (group, message) = ids;
+    let reacting: Reacting = parse_body(&body)?;
+    let from = reacting
+        .from
+        .ok_or_else(|| ApiError::bad_request("`from` (the operator's user id) is missing"))?;
+    core.mutate(|w| {
+        w.require_group(group)?;
+        w.require_user(from)?;
+        let held = w.operator_reacts(group, from, message, reacting.emoji.as_deref())?;
+        to_answer(&w.group_reactions(group, held)?)
+    })
+}
+
+async fn group_reactions(State(core): State<Arc<Core>>, Ids(ids): Ids<(i64, i64)>) -> Answered {
+    let (group, message) = ids;
+    core.read(|w| {
+        w.require_group(group)?;
+        to_answer(&w.group_reactions(group, message)?)
     })
 }
 
@@ -727,6 +811,100 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(status, 404, "{press}: {body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn people_react_over_http() {
+        let fake = FakeTelegram::start().await.unwrap();
+        let control = FakeControl::new(&fake.api_url());
+        let bot = fake.add_bot("shop_bot");
+        let alice = fake.add_user("Alice", None);
+        let olga = fake.add_user("Olga", None);
+        let group = fake.add_forum_group("Support", &[&bot]);
+        let hello = fake.user_sends(&bot, &alice, "hello");
+        let said = fake.operator_sends(group, None, &olga, "hi all");
+        let asked = json!({ "allowed_updates": ["message_reaction"] });
+        bot_api(&fake, &bot, "getUpdates", asked).await;
+        bot_api(&fake, &bot, "getUpdates", json!({ "offset": 3 })).await;
+
+        let private = format!(
+            "bots/{}/chats/{}/messages/{hello}/reactions",
+            bot.id, alice.id
+        );
+        let shown = control
+            .post(&private, &json!({ "emoji": "👍" }))
+            .await
+            .unwrap();
+        assert_eq!(shown, json!([{ "from_id": alice.id, "emoji": "👍" }]));
+        let in_group = format!("groups/{group}/messages/{said}/reactions");
+        let olga_reacts = json!({ "from": olga.id, "emoji": "🔥" });
+        control.post(&in_group, &olga_reacts).await.unwrap();
+        let by_bot = json!({ "chat_id": group, "message_id": said,
+                             "reaction": [{ "type": "emoji", "emoji": "👀" }] });
+        bot_api(&fake, &bot, "setMessageReaction", by_bot).await;
+        assert_eq!(
+            control.get(&in_group).await.unwrap(),
+            json!([{ "from_id": olga.id, "emoji": "🔥" }, { "from_id": bot.id, "emoji": "👀" }])
+        );
+        let updates = bot_api(&fake, &bot, "getUpdates", json!({ "offset": 3 })).await;
+        let kinds: Vec<&Value> = updates
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| &u["message_reaction"]["chat"]["id"])
+            .collect();
+        assert_eq!(kinds, [&json!(alice.id), &json!(group)]);
+
+        let removed = control
+            .post(&private, &json!({ "emoji": null }))
+            .await
+            .unwrap();
+        assert_eq!(removed, json!([]));
+        assert_eq!(control.get(&private).await.unwrap(), json!([]));
+        let chat = format!("bots/{}/chats/{}", bot.id, alice.id);
+        for (method, path, body, code) in [
+            (Method::POST, private.clone(), json!({ "emoji": "✅" }), 400),
+            (
+                Method::POST,
+                private.clone(),
+                json!({ "emoji": "👍", "from": olga.id }),
+                400,
+            ),
+            (
+                Method::POST,
+                format!("{chat}/messages/9/reactions"),
+                json!({}),
+                404,
+            ),
+            (
+                Method::GET,
+                format!("{chat}/messages/9/reactions"),
+                Value::Null,
+                404,
+            ),
+            (
+                Method::POST,
+                in_group.clone(),
+                json!({ "emoji": "👍" }),
+                400,
+            ),
+            (
+                Method::POST,
+                format!("groups/{group}/messages/1/reactions"),
+                json!({ "from": olga.id, "emoji": "👍" }),
+                400,
+            ),
+            (
+                Method::GET,
+                "groups/-5/messages/1/reactions".to_owned(),
+                Value::Null,
+                404,
+            ),
+        ] {
+            let body = (!body.is_null()).then_some(&body);
+            let (status, answer) = control.call(method.clone(), &path, body).await.unwrap();
+            assert_eq!(status, code, "{method} {path} {body:?}: {answer}");
         }
     }
 

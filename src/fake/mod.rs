@@ -24,7 +24,8 @@
 //!   `sendAnimation`, `sendMediaGroup`, `getFile` (see **Files**),
 //!   `copyMessage`, `copyMessages`, `createForumTopic`, `closeForumTopic`,
 //!   `reopenForumTopic`, `editForumTopic`, `answerCallbackQuery`,
-//!   `getChat`, `getChatMember`, the edits (see **Edits**), each
+//!   `getChat`, `getChatMember`, the edits (see **Edits**),
+//!   `setMessageReaction` (see **Reactions**), each
 //!   declared once in the methods table (`world/methods.rs`), and matched in
 //!   any case as Telegram matches them (`sendmessage`). Other
 //!   methods answer 404 like Telegram does for unknown ones. Topic names are
@@ -75,6 +76,29 @@
 //!   `MEDIA_CAPTION_TOO_LONG`, `can't change media type in the album`, ...
 //!   Inline messages (`inline_message_id`) are not modelled (400). Edits
 //!   send no update and do not count against the rate limits.
+//! - **Reactions** (`world/reactions.rs`): `setMessageReaction` sets the
+//!   bot's reaction to a message of its private chat with a user or of a
+//!   group it is in (member or admin): `reaction`, a JSON array of
+//!   `ReactionType`, holds at most one (400 `REACTIONS_TOO_MANY`); none, or
+//!   an empty one, removes it; `is_big` changes nothing. The emoji must be
+//!   one of [`REACTION_EMOJI`] as the Bot API lists them (`❤`, not `❤️`),
+//!   else 400 `REACTION_INVALID`, as for a `custom_emoji` (no chat allows
+//!   one) and a service message; `paid` does not parse (bots can't use paid
+//!   reactions). A message the chat does not show is 400 `message to react
+//!   not found`, a user who blocked the bot 403 as for a send; a reaction to a message of an album goes to its first
+//!   message. People react with [`FakeTelegram::user_reacts`] and
+//!   [`FakeTelegram::operator_reacts`] (one emoji, or none to take it
+//!   back): a change sends a `message_reaction` update
+//!   (`MessageReactionUpdated`: `chat`, `message_id`, `user`, `date`,
+//!   `old_reaction`, `new_reaction`) to the bot of the private chat, or to
+//!   every admin bot of the group, not its plain members, as Telegram does;
+//!   only a bot that asked for `message_reaction` in `allowed_updates`
+//!   receives it (it is not in the default set). A bot's own reaction sends
+//!   no update. Reactions are kept beside the messages, one per person or
+//!   bot ([`FakeMessage::reactions`]), not in the `Message` JSON, which the
+//!   Bot API sends without them; the anonymous counts
+//!   (`message_reaction_count`) and chats' `available_reactions` are not
+//!   modelled.
 //! - **Rate limits** (off by default; [`FakeTelegram::set_limits`] with
 //!   [`Limits::telegram`] or custom [`Rate`]s): sliding windows per bot, per
 //!   private chat and per group (all topics together). Messages posted by
@@ -98,14 +122,16 @@
 //!
 //! A test acts as a person ([`FakeTelegram::user_sends`],
 //! [`FakeTelegram::operator_sends`], [`FakeTelegram::user_presses_button`]
-//! for an inline button: a `callback_query` update, ...) and inspects what each chat shows
+//! for an inline button: a `callback_query` update, [`FakeTelegram::user_reacts`],
+//! ...) and inspects what each chat shows
 //! ([`FakeTelegram::private_chat`], [`FakeTelegram::topic_messages`], ...), what
 //! the bots asked for ([`FakeTelegram::requests`]), and waits for the system
 //! under test with [`FakeTelegram::wait_until`].
 //!
 //! Another process drives the fake through the **control API** served beside
 //! the Bot API under `/fake/` (JSON: create bots, users and groups, write as
-//! a user or an operator, press a button, read chats and topics, statistics,
+//! a user or an operator, press a button, react, read chats, topics and
+//! reactions, statistics,
 //! limits, faults;
 //! the routes are in `control.rs`). `switchboard fake` serves a fake on its
 //! own for that ([`standalone`]).
@@ -154,6 +180,7 @@ use self::world::World;
 
 pub use self::control::CONTROL_HELP;
 pub use self::limits::{AcceptedSend, FakeStats, Limits, Rate};
+pub use self::world::REACTION_EMOJI;
 
 /// A running fake Bot API server and a handle on its state.
 ///
@@ -212,6 +239,21 @@ pub struct FakeMessage {
     pub is_service: bool,
     /// The full Telegram `Message` object as the Bot API would return it.
     pub json: serde_json::Value,
+    /// The reactions to the message, one per person or bot, in the order
+    /// they were last chosen (`setMessageReaction`,
+    /// [`FakeTelegram::user_reacts`], [`FakeTelegram::operator_reacts`]).
+    /// Kept beside [`FakeMessage::json`], as the Bot API's `Message` has
+    /// none; an album's reactions are its first message's.
+    pub reactions: Vec<FakeReaction>,
+}
+
+/// One reaction to a message, in [`FakeMessage::reactions`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FakeReaction {
+    /// Who reacted: a user's or a bot's id.
+    pub from_id: i64,
+    /// The emoji, one of [`REACTION_EMOJI`].
+    pub emoji: String,
 }
 
 impl FakeMessage {
@@ -249,6 +291,15 @@ impl FakeMessage {
     #[must_use]
     pub fn media_group_id(&self) -> Option<&str> {
         self.json["media_group_id"].as_str()
+    }
+
+    /// The emoji `from_id` (a user or a bot) reacted to the message with, if any.
+    #[must_use]
+    pub fn reaction_of(&self, from_id: i64) -> Option<&str> {
+        self.reactions
+            .iter()
+            .find(|r| r.from_id == from_id)
+            .map(|r| r.emoji.as_str())
     }
 }
 
@@ -742,6 +793,52 @@ impl FakeTelegram {
             .unwrap_or_else(|err| {
                 panic!("cannot press {data:?} under message {message_id}: {err:?}")
             })
+    }
+
+    /// `user` reacts to message `message_id` of their chat with `bot` (any
+    /// message there, theirs or the bot's) with `emoji`, one of
+    /// [`REACTION_EMOJI`], replacing their reaction, or takes it back
+    /// (`None`). If that changed anything, the bot gets a `message_reaction`
+    /// update, if it asked for them in `allowed_updates`. A reaction to a
+    /// message of an album goes to its first message.
+    ///
+    /// # Panics
+    /// If the chat has no such message, it is a service message, or the
+    /// emoji is not one of [`REACTION_EMOJI`].
+    pub fn user_reacts(
+        &self,
+        bot: &FakeBot,
+        user: &FakeUser,
+        message_id: i64,
+        emoji: Option<&str>,
+    ) {
+        self.core
+            .mutate(|w| w.user_reacts(bot.id, user.id, message_id, emoji))
+            .unwrap_or_else(|err| {
+                panic!("cannot react with {emoji:?} to message {message_id}: {err:?}")
+            });
+    }
+
+    /// `operator` reacts to message `message_id` of `group` with `emoji`,
+    /// one of [`REACTION_EMOJI`], or takes their reaction back (`None`). If
+    /// that changed anything, every bot that is an admin of the group (not
+    /// the plain members: Telegram sends reactions to admins only) gets a
+    /// `message_reaction` update, if it asked for them in `allowed_updates`.
+    ///
+    /// # Panics
+    /// As [`FakeTelegram::user_reacts`].
+    pub fn operator_reacts(
+        &self,
+        group: i64,
+        operator: &FakeUser,
+        message_id: i64,
+        emoji: Option<&str>,
+    ) {
+        self.core
+            .mutate(|w| w.operator_reacts(group, operator.id, message_id, emoji))
+            .unwrap_or_else(|err| {
+                panic!("cannot react with {emoji:?} to message {message_id} of {group}: {err:?}")
+            });
     }
 
     /// `None` until the bot answered the button press `query_id`

@@ -2785,3 +2785,452 @@ async fn edits_use_no_rate_budget_but_are_requests() {
     let again = json!({ "chat_id": d.user.id, "text": "more" });
     fails(&d.fake, &d.bot, "sendMessage", again, 429).await;
 }
+
+// ---- reactions ----------------------------------------------------------------
+
+/// `[{"type":"emoji","emoji":..}]`, the `reaction` of one emoji.
+fn emoji_reaction(emoji: &str) -> Value {
+    json!([{ "type": "emoji", "emoji": emoji }])
+}
+
+/// Who reacted to message `id` with what, as a test sees it in a chat or a topic.
+fn reactions_to(messages: &[FakeMessage], id: i64) -> Vec<(i64, String)> {
+    let message = messages.iter().find(|m| m.message_id == id);
+    message
+        .unwrap_or_else(|| panic!("no message {id} in {messages:?}"))
+        .reactions
+        .iter()
+        .map(|r| (r.from_id, r.emoji.clone()))
+        .collect()
+}
+
+/// The desk's bot asks for `message_reaction` updates (and messages) and
+/// confirms everything so far; returns the next offset.
+async fn ask_for_reactions(fake: &FakeTelegram, bot: &FakeBot) -> i64 {
+    let updates = ok(
+        fake,
+        bot,
+        "getUpdates",
+        json!({ "allowed_updates": ["message", "message_reaction"] }),
+    )
+    .await;
+    let next = update_ids(&updates).last().map_or(0, |id| id + 1);
+    ok(fake, bot, "getUpdates", json!({ "offset": next })).await;
+    next
+}
+
+#[tokio::test]
+async fn a_bot_sets_replaces_and_removes_its_reaction() {
+    let d = desk().await;
+    let hello = d.fake.user_sends(&d.bot, &d.user, "hello");
+    let set = |reaction: Value| json!({ "chat_id": d.user.id, "message_id": hello, "reaction": reaction });
+
+    let done = ok(
+        &d.fake,
+        &d.bot,
+        "setMessageReaction",
+        set(emoji_reaction("👍")),
+    )
+    .await;
+    assert_eq!(done, json!(true));
+    let chat = d.fake.private_chat(&d.bot, &d.user);
+    assert_eq!(reactions_to(&chat, hello), [(d.bot.id, "👍".to_owned())]);
+    assert_eq!(nth(&chat, hello).reaction_of(d.bot.id), Some("👍"));
+    assert!(
+        nth(&chat, hello).json.get("reactions").is_none(),
+        "the Message JSON has no reactions: {}",
+        nth(&chat, hello).json
+    );
+
+    // frankenstein's params, a joined emoji and `is_big`: the reaction is replaced.
+    let heart_on_fire = "\u{2764}\u{200d}\u{1f525}";
+    let api = frankenstein_bot(&d.fake, &d.bot);
+    let params = frankenstein::methods::SetMessageReactionParams::builder()
+        .chat_id(d.user.id)
+        .message_id(i32::try_from(hello).unwrap())
+        .reaction(vec![frankenstein::types::ReactionType::Emoji(
+            frankenstein::types::ReactionTypeEmoji::builder()
+                .emoji(heart_on_fire)
+                .build(),
+        )])
+        .is_big(true)
+        .build();
+    assert!(api.set_message_reaction(&params).await.unwrap().result);
+    let chat = d.fake.private_chat(&d.bot, &d.user);
+    assert_eq!(
+        reactions_to(&chat, hello),
+        [(d.bot.id, heart_on_fire.to_owned())]
+    );
+
+    // The same again changes nothing; a form body's JSON text works too.
+    let form = [
+        ("chat_id", d.user.id.to_string()),
+        ("message_id", hello.to_string()),
+        ("reaction", emoji_reaction(heart_on_fire).to_string()),
+    ];
+    let response = reqwest::Client::new()
+        .post(method_url(&d.fake, &d.bot.token, "setmessagereaction"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        reactions_to(&d.fake.private_chat(&d.bot, &d.user), hello).len(),
+        1
+    );
+
+    // An empty list, no `reaction` and an empty text all remove it.
+    for removal in [
+        json!({ "chat_id": d.user.id, "message_id": hello, "reaction": [] }),
+        json!({ "chat_id": d.user.id, "message_id": hello }),
+        json!({ "chat_id": d.user.id, "message_id": hello, "reaction": "" }),
+    ] {
+        ok(
+            &d.fake,
+            &d.bot,
+            "setMessageReaction",
+            set(emoji_reaction("🔥")),
+        )
+        .await;
+        assert_eq!(
+            ok(&d.fake, &d.bot, "setMessageReaction", removal).await,
+            json!(true)
+        );
+        let chat = d.fake.private_chat(&d.bot, &d.user);
+        assert!(nth(&chat, hello).reactions.is_empty(), "{chat:?}");
+    }
+    assert_eq!(
+        d.fake.pending_update_count(&d.bot),
+        1,
+        "the user's message only: a bot's reactions send no update"
+    );
+
+    // The bot's own message, and a message of a group it is only a member of.
+    let own = ok(
+        &d.fake,
+        &d.bot,
+        "sendMessage",
+        json!({ "chat_id": d.user.id, "text": "thanks" }),
+    )
+    .await["message_id"]
+        .as_i64()
+        .unwrap();
+    let on_own =
+        json!({ "chat_id": d.user.id, "message_id": own, "reaction": emoji_reaction("❤") });
+    ok(&d.fake, &d.bot, "setMessageReaction", on_own).await;
+    let member = d.fake.add_bot("member_bot");
+    d.fake.add_bot_to_group(d.group, &member, false);
+    let said = d.fake.operator_sends(d.group, None, &d.operator, "morning");
+    let in_group =
+        json!({ "chat_id": d.group, "message_id": said, "reaction": emoji_reaction("🫡") });
+    ok(&d.fake, &member, "setMessageReaction", in_group).await;
+    let general = d.fake.general_messages(d.group);
+    let said = general.iter().find(|m| m.message_id == said).unwrap();
+    assert_eq!(said.reaction_of(member.id), Some("🫡"));
+    assert_eq!(said.reaction_of(d.bot.id), None);
+}
+
+#[tokio::test]
+async fn a_reaction_to_an_album_goes_to_its_first_message() {
+    let d = desk().await;
+    let album = |caption| {
+        let mut content = photo_content(Some(caption));
+        content["media_group_id"] = "13".into();
+        content
+    };
+    let first = d.fake.user_sends_content(&d.bot, &d.user, album("one"));
+    let second = d.fake.user_sends_content(&d.bot, &d.user, album("two"));
+    let to_second = json!({ "chat_id": d.user.id, "message_id": second,
+                            "reaction": emoji_reaction("👀") });
+    ok(&d.fake, &d.bot, "setMessageReaction", to_second).await;
+    d.fake.user_reacts(&d.bot, &d.user, second, Some("👍"));
+    let chat = d.fake.private_chat(&d.bot, &d.user);
+    assert_eq!(
+        reactions_to(&chat, first),
+        [(d.bot.id, "👀".to_owned()), (d.user.id, "👍".to_owned())]
+    );
+    assert!(nth(&chat, second).reactions.is_empty());
+}
+
+#[tokio::test]
+async fn reactions_telegram_refuses_change_nothing() {
+    let d = desk().await;
+    let hello = d.fake.user_sends(&d.bot, &d.user, "hello");
+    let with = |reaction: Value| json!({ "chat_id": d.user.id, "message_id": hello, "reaction": reaction });
+    let two = json!([{ "type": "emoji", "emoji": "👍" }, { "type": "emoji", "emoji": "🔥" }]);
+    let custom = json!([{ "type": "custom_emoji", "custom_emoji_id": "5368324170671202286" }]);
+    let cases = [
+        (with(two), 400, "Bad Request: REACTIONS_TOO_MANY"),
+        (
+            with(emoji_reaction("❤\u{fe0f}")),
+            400,
+            "Bad Request: REACTION_INVALID",
+        ),
+        (
+            with(emoji_reaction("✅")),
+            400,
+            "Bad Request: REACTION_INVALID",
+        ),
+        (with(custom), 400, "Bad Request: REACTION_INVALID"),
+        (
+            with(json!([{ "type": "paid" }])),
+            400,
+            "Bad Request: can't parse ReactionType: invalid reaction type specified",
+        ),
+        (
+            with(json!([{ "emoji": "👍" }])),
+            400,
+            "Bad Request: can't parse ReactionType: Can't find field \"type\"",
+        ),
+        (
+            with(json!(["👍"])),
+            400,
+            "Bad Request: can't parse ReactionType: expected an Object",
+        ),
+        (
+            with(json!({ "type": "emoji", "emoji": "👍" })),
+            400,
+            "Bad Request: expected an Array of ReactionType",
+        ),
+        (
+            with(json!("[{")),
+            400,
+            "Bad Request: can't parse reaction types JSON object",
+        ),
+        (
+            with(emoji_reaction("")),
+            400,
+            "Bad Request: invalid reaction type specified",
+        ),
+        (
+            json!({ "chat_id": d.user.id, "message_id": 99, "reaction": emoji_reaction("👍") }),
+            400,
+            "Bad Request: message to react not found",
+        ),
+        (
+            json!({ "chat_id": d.user.id, "reaction": emoji_reaction("👍") }),
+            400,
+            "Bad Request: message to react not found",
+        ),
+        (
+            json!({ "chat_id": -1_001_999_999_999_i64, "message_id": 1, "reaction": [] }),
+            400,
+            "Bad Request: chat not found",
+        ),
+        (
+            json!({ "message_id": hello, "reaction": [] }),
+            400,
+            "Bad Request: chat_id is empty",
+        ),
+        // Message 1 of a group is its `supergroup_chat_created` service message.
+        (
+            json!({ "chat_id": d.group, "message_id": 1, "reaction": emoji_reaction("👍") }),
+            400,
+            "Bad Request: REACTION_INVALID",
+        ),
+    ];
+    for (params, code, description) in cases {
+        let answer = fails(&d.fake, &d.bot, "setMessageReaction", params.clone(), code).await;
+        assert_eq!(answer, description, "{params}");
+    }
+    // A group the bot is not in, and a user who blocked the bot.
+    let stranger = d.fake.add_bot("stranger_bot");
+    let in_group = json!({ "chat_id": d.group, "message_id": 1, "reaction": [] });
+    let answer = fails(&d.fake, &stranger, "setMessageReaction", in_group, 400).await;
+    assert_eq!(answer, "Bad Request: chat not found");
+    d.fake.user_blocks_bot(&d.bot, &d.user);
+    let answer = fails(
+        &d.fake,
+        &d.bot,
+        "setMessageReaction",
+        with(emoji_reaction("👍")),
+        403,
+    )
+    .await;
+    assert_eq!(answer, "Forbidden: bot was blocked by the user");
+
+    let chat = d.fake.private_chat(&d.bot, &d.user);
+    assert!(chat.iter().all(|m| m.reactions.is_empty()), "{chat:?}");
+    assert!(
+        d.fake
+            .general_messages(d.group)
+            .iter()
+            .all(|m| m.reactions.is_empty())
+    );
+}
+
+#[tokio::test]
+async fn a_users_reaction_reaches_the_bot_only_when_it_asked() {
+    let d = desk().await;
+    let hello = d.fake.user_sends(&d.bot, &d.user, "hello");
+    ok(&d.fake, &d.bot, "getUpdates", json!({ "offset": 2 })).await;
+
+    // The default filter leaves reactions out; the reaction is kept all the same.
+    d.fake.user_reacts(&d.bot, &d.user, hello, Some("👍"));
+    assert_eq!(d.fake.pending_update_count(&d.bot), 0);
+    let chat = d.fake.private_chat(&d.bot, &d.user);
+    assert_eq!(reactions_to(&chat, hello), [(d.user.id, "👍".to_owned())]);
+
+    let next = ask_for_reactions(&d.fake, &d.bot).await;
+    let reply = ok(
+        &d.fake,
+        &d.bot,
+        "sendMessage",
+        json!({ "chat_id": d.user.id, "text": "hi!" }),
+    )
+    .await["message_id"]
+        .as_i64()
+        .unwrap();
+    d.fake.user_reacts(&d.bot, &d.user, hello, Some("🔥"));
+    d.fake.user_reacts(&d.bot, &d.user, hello, Some("🔥"));
+    d.fake.user_reacts(&d.bot, &d.user, reply, Some("❤"));
+    d.fake.user_reacts(&d.bot, &d.user, hello, None);
+    d.fake.user_reacts(&d.bot, &d.user, hello, None);
+
+    let updates = ok(&d.fake, &d.bot, "getUpdates", json!({ "offset": next })).await;
+    let updates = updates.as_array().unwrap();
+    assert_eq!(
+        updates.len(),
+        3,
+        "a choice that changes nothing sends nothing: {updates:?}"
+    );
+    let first = &updates[0]["message_reaction"];
+    assert_eq!(first["chat"]["id"], d.user.id);
+    assert_eq!(first["chat"]["type"], "private");
+    assert_eq!(first["message_id"], hello);
+    assert_eq!(first["user"]["id"], d.user.id);
+    assert!(first["date"].is_i64());
+    assert_eq!(first["old_reaction"], emoji_reaction("👍"));
+    assert_eq!(first["new_reaction"], emoji_reaction("🔥"));
+    let on_reply = &updates[1]["message_reaction"];
+    assert_eq!(on_reply["message_id"], reply);
+    assert_eq!(
+        (&on_reply["old_reaction"], &on_reply["new_reaction"]),
+        (&json!([]), &emoji_reaction("❤"))
+    );
+    let removed = &updates[2]["message_reaction"];
+    assert_eq!(
+        (&removed["old_reaction"], &removed["new_reaction"]),
+        (&emoji_reaction("🔥"), &json!([]))
+    );
+
+    // frankenstein decodes it.
+    d.fake.user_reacts(&d.bot, &d.user, hello, Some("🤝"));
+    let api = frankenstein_bot(&d.fake, &d.bot);
+    let params = GetUpdatesParams::builder()
+        .offset(update_ids(&Value::Array(updates.clone()))[2] + 1)
+        .build();
+    let decoded = api.get_updates(&params).await.unwrap().result;
+    let UpdateContent::MessageReaction(reaction) = &decoded[0].content else {
+        panic!("{decoded:?}");
+    };
+    assert_eq!(i64::from(reaction.message_id), hello);
+    assert_eq!(
+        reaction.user.as_ref().map(|u| u.id),
+        u64::try_from(d.user.id).ok()
+    );
+    assert_eq!(
+        reaction.new_reaction,
+        [frankenstein::types::ReactionType::Emoji(
+            frankenstein::types::ReactionTypeEmoji::builder()
+                .emoji("🤝")
+                .build()
+        )]
+    );
+    let chat = d.fake.private_chat(&d.bot, &d.user);
+    assert_eq!(reactions_to(&chat, hello), [(d.user.id, "🤝".to_owned())]);
+    assert_eq!(reactions_to(&chat, reply), [(d.user.id, "❤".to_owned())]);
+}
+
+#[tokio::test]
+async fn an_operators_reaction_reaches_only_the_admin_bots_that_asked() {
+    let d = desk().await;
+    let member = d.fake.add_bot("member_bot");
+    let quiet = d.fake.add_bot("quiet_bot");
+    d.fake.add_bot_to_group(d.group, &member, false);
+    d.fake.add_bot_to_group(d.group, &quiet, true);
+    let thread = d.topic("Alice").await;
+    let said = d
+        .fake
+        .operator_sends(d.group, Some(thread), &d.operator, "on it");
+    let admin_next = ask_for_reactions(&d.fake, &d.bot).await;
+    let member_next = ask_for_reactions(&d.fake, &member).await;
+    ok(&d.fake, &quiet, "getUpdates", json!({ "offset": -1 })).await;
+    let quiet_pending = d.fake.pending_update_count(&quiet);
+
+    d.fake
+        .operator_reacts(d.group, &d.operator, said, Some("👌"));
+
+    let updates = ok(
+        &d.fake,
+        &d.bot,
+        "getUpdates",
+        json!({ "offset": admin_next }),
+    )
+    .await;
+    assert_eq!(updates.as_array().unwrap().len(), 1, "{updates}");
+    let reaction = &updates[0]["message_reaction"];
+    assert_eq!(reaction["chat"]["id"], d.group);
+    assert_eq!(reaction["chat"]["type"], "supergroup");
+    assert_eq!(reaction["message_id"], said);
+    assert_eq!(reaction["user"]["id"], d.operator.id);
+    assert_eq!(reaction["new_reaction"], emoji_reaction("👌"));
+    let member_updates = ok(
+        &d.fake,
+        &member,
+        "getUpdates",
+        json!({ "offset": member_next }),
+    )
+    .await;
+    assert_eq!(
+        member_updates,
+        json!([]),
+        "a plain member gets no reactions"
+    );
+    assert_eq!(
+        d.fake.pending_update_count(&quiet),
+        quiet_pending,
+        "an admin that did not ask gets none"
+    );
+    let shown = d.fake.topic_messages(d.group, thread);
+    let said = shown.iter().find(|m| m.message_id == said).unwrap();
+    assert_eq!(said.reaction_of(d.operator.id), Some("👌"));
+
+    // Another operator, then a bot: the reactions are listed in the order chosen.
+    let oleg = d.fake.add_user("Oleg", None);
+    d.fake
+        .operator_reacts(d.group, &oleg, said.message_id, Some("👌"));
+    let by_bot = json!({ "chat_id": d.group, "message_id": said.message_id,
+                         "reaction": emoji_reaction("🏆") });
+    ok(&d.fake, &d.bot, "setMessageReaction", by_bot).await;
+    let shown = d.fake.topic_messages(d.group, thread);
+    assert_eq!(
+        reactions_to(&shown, said.message_id),
+        [
+            (d.operator.id, "👌".to_owned()),
+            (oleg.id, "👌".to_owned()),
+            (d.bot.id, "🏆".to_owned()),
+        ]
+    );
+    let updates = ok(
+        &d.fake,
+        &d.bot,
+        "getUpdates",
+        json!({ "offset": admin_next + 1 }),
+    )
+    .await;
+    assert_eq!(
+        updates.as_array().unwrap().len(),
+        1,
+        "Oleg's reaction only: {updates}"
+    );
+}
+
+#[tokio::test]
+#[should_panic(expected = "REACTION_INVALID")]
+async fn a_person_cannot_react_with_an_emoji_telegram_does_not_offer() {
+    let d = desk().await;
+    let hello = d.fake.user_sends(&d.bot, &d.user, "hello");
+    d.fake.user_reacts(&d.bot, &d.user, hello, Some("✅"));
+}

@@ -69,6 +69,8 @@ pub enum Purpose {
     UserEdit { dialog: i64 },
     /// An operator edited a message in the topic: the user's copy follows.
     OperatorEdit { dialog: i64 },
+    /// A reaction on one side, set on the counterpart on the other.
+    Reaction { dialog: i64 },
 }
 
 /// The Bot API call a job makes.
@@ -126,6 +128,13 @@ pub enum Action {
     /// `editForumTopic` of the dialog's topic, if it has one: its name
     /// becomes `name` (a status shown in it).
     RenameTopic { dialog: i64, name: String },
+    /// `setMessageReaction` on the message `message_id` of `chat`:
+    /// `reaction` (a JSON array of `ReactionType`; empty removes it).
+    React {
+        chat: i64,
+        message_id: i64,
+        reaction: serde_json::Value,
+    },
     /// `closeForumTopic` of the dialog's topic, if it has one.
     CloseTopic { dialog: i64 },
     /// `reopenForumTopic` of the dialog's topic, if it has one.
@@ -231,7 +240,10 @@ impl Job {
             | Action::CloseTopic { dialog }
             | Action::ReopenTopic { dialog }
             | Action::RenameTopic { dialog, .. } => Some(*dialog),
-            Action::Copy { .. } | Action::SendText { .. } | Action::Edit { .. } => None,
+            Action::Copy { .. }
+            | Action::SendText { .. }
+            | Action::Edit { .. }
+            | Action::React { .. } => None,
         }
     }
 
@@ -249,7 +261,7 @@ impl Job {
             | Action::CloseTopic { .. }
             | Action::ReopenTopic { .. }
             | Action::RenameTopic { .. } => group,
-            Action::Edit { chat, .. } => *chat,
+            Action::Edit { chat, .. } | Action::React { chat, .. } => *chat,
         }
     }
 

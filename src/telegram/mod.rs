@@ -188,13 +188,19 @@ pub struct RawUpdate {
 /// The update types switchboard asks for. Passed explicitly on every
 /// `getUpdates`: Telegram otherwise keeps whatever the last caller chose.
 /// An existing bot's (proxy and forward mode) are added to them.
-pub const ALLOWED_UPDATES: &[&str] = &["message", "edited_message", "my_chat_member"];
+pub const ALLOWED_UPDATES: &[&str] = &[
+    "message",
+    "edited_message",
+    "message_reaction",
+    "my_chat_member",
+];
 
 /// The update types switchboard asks for beside an existing bot: its
 /// button presses too, shown in the topics (`intercept_external`).
 pub const CONNECTED_UPDATES: &[&str] = &[
     "message",
     "edited_message",
+    "message_reaction",
     "my_chat_member",
     "callback_query",
 ];

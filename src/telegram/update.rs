@@ -65,6 +65,8 @@ pub enum UpdateKind {
     EditedMessage(Box<Message>, Box<Value>),
     /// `callback_query`: someone pressed an inline button.
     CallbackQuery(ButtonPress),
+    /// `message_reaction`: someone changed their reaction to a message.
+    Reaction(ReactionChange),
     /// Any other kind, named by its key(s): `edited_message`, `poll`, ...;
     /// "nothing" for an update with no key besides `update_id`.
     Other(String),
@@ -175,6 +177,18 @@ pub struct ButtonPress {
     pub button: Option<String>,
 }
 
+/// A `message_reaction` update: `user` now reacts to message `message_id`
+/// of `chat` with `new_reaction`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReactionChange {
+    pub chat: Chat,
+    pub message_id: i64,
+    /// Who reacted; `None` for an anonymous one (on behalf of a chat).
+    pub user: Option<Sender>,
+    /// The reactions now (a JSON array of `ReactionType`), as sent.
+    pub new_reaction: Value,
+}
+
 /// Decodes one update from its JSON text. Fails only on an update that
 /// cannot be used (see the module doc); never panics.
 pub fn decode(json: &str) -> Result<Update, DecodeError> {
@@ -204,6 +218,8 @@ pub fn decode_value(value: &Value) -> Result<Update, DecodeError> {
         UpdateKind::EditedMessage(Box::new(message), Box::new(edited.clone()))
     } else if let Some(change) = map.get("my_chat_member").filter(|v| !v.is_null()) {
         UpdateKind::MyChatMember(member_change_from(change, "my_chat_member").map_err(with_id)?)
+    } else if let Some(change) = map.get("message_reaction").filter(|v| !v.is_null()) {
+        UpdateKind::Reaction(reaction_from(change, "message_reaction").map_err(with_id)?)
     } else if let Some(press) = map.get("callback_query").filter(|v| !v.is_null()) {
         UpdateKind::CallbackQuery(button_press_from(press, "callback_query").map_err(with_id)?)
     } else {
@@ -271,6 +287,24 @@ fn sender_from(from: &Object<'_>) -> Result<Sender, String> {
         first_name: from.string("first_name").unwrap_or_default(),
         last_name: from.string("last_name"),
         username: from.string("username"),
+    })
+}
+
+fn reaction_from(value: &Value, path: &str) -> Result<ReactionChange, String> {
+    let change = Object::of(value, path)?;
+    let user = match change.object("user") {
+        Some(user) => Some(sender_from(&user)?),
+        None => None,
+    };
+    Ok(ReactionChange {
+        chat: chat_from(change.required_object("chat")?)?,
+        message_id: change.required_id("message_id")?,
+        user,
+        new_reaction: change
+            .get("new_reaction")
+            .filter(|v| v.is_array())
+            .cloned()
+            .unwrap_or_else(|| Value::Array(Vec::new())),
     })
 }
 

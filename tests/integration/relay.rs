@@ -501,3 +501,61 @@ async fn an_edit_telegram_refuses_becomes_a_note_with_the_new_text() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_reaction_on_one_side_shows_on_the_other() {
+    let desk = Desk::one_bot().await;
+    let (ann, thread) = desk.open_dialog("Ann", "Is it in stock?").await;
+    let find = |messages: Vec<switchboard::fake::FakeMessage>, text: &str| {
+        messages
+            .into_iter()
+            .find(|m| m.text.as_deref() == Some(text))
+            .unwrap_or_else(|| panic!("{text:?} not found"))
+    };
+    let bot_id = desk.bot().id;
+
+    // An operator reacts to the user's message in the topic: the user sees
+    // the bot's reaction on their own message.
+    let copy = find(
+        desk.fake.topic_messages(desk.group(), thread),
+        "Is it in stock?",
+    );
+    desk.fake
+        .operator_reacts(desk.group(), &desk.operator, copy.message_id, Some("👍"));
+    desk.wait("the reaction on the user's message", |fake| {
+        let original = find(fake.private_chat(desk.bot(), &ann), "Is it in stock?");
+        (original.reaction_of(bot_id) == Some("👍")).then_some(())
+    })
+    .await;
+
+    // The user reacts to the operator's answer: the operator's message in
+    // the topic shows it; taking it back removes it.
+    let answer =
+        desk.fake
+            .operator_sends(desk.group(), Some(thread), &desk.operator, "Yes, 3 left");
+    desk.wait_chat_texts(
+        desk.bot(),
+        &ann,
+        &["Is it in stock?", &welcome(), "Yes, 3 left"],
+    )
+    .await;
+    let answer_there = find(desk.fake.private_chat(desk.bot(), &ann), "Yes, 3 left");
+    desk.fake
+        .user_reacts(desk.bot(), &ann, answer_there.message_id, Some("🔥"));
+    let shown = |fake: &switchboard::fake::FakeTelegram| {
+        fake.topic_messages(desk.group(), thread)
+            .into_iter()
+            .find(|m| m.message_id == answer)
+            .and_then(|m| m.reaction_of(bot_id).map(str::to_owned))
+    };
+    desk.wait("the reaction in the topic", |fake| {
+        (shown(fake).as_deref() == Some("🔥")).then_some(())
+    })
+    .await;
+    desk.fake
+        .user_reacts(desk.bot(), &ann, answer_there.message_id, None);
+    desk.wait("the reaction taken back", |fake| {
+        shown(fake).is_none().then_some(())
+    })
+    .await;
+}

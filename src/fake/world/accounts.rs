@@ -72,6 +72,7 @@ impl World {
                 is_forum,
                 bots: admin_bots.iter().map(|&bot| (bot, true)).collect(),
                 messages: Vec::new(),
+                reactions: BTreeMap::new(),
                 topics: BTreeMap::new(),
             },
         );

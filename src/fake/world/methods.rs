@@ -1,6 +1,7 @@
 //! The Bot API methods the fake implements: one table, and the methods
-//! (but those that send files, in `media.rs`, `getFile`, in `files.rs`, and
-//! the edits of messages, in `edits.rs`).
+//! (but those that send files, in `media.rs`, `getFile`, in `files.rs`, the
+//! edits of messages, in `edits.rs`, and `setMessageReaction`, in
+//! `reactions.rs`).
 
 use std::collections::HashMap;
 
@@ -153,6 +154,11 @@ const METHODS: &[Method] = &[
         "editMessageReplyMarkup",
         Posts::Nothing,
         World::edit_message_reply_markup,
+    ),
+    Method::apply(
+        "setMessageReaction",
+        Posts::Nothing,
+        World::set_message_reaction,
     ),
     Method::apply(
         "answerCallbackQuery",

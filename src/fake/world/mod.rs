@@ -19,6 +19,8 @@
 //!   `editMessageCaption`, `editMessageMedia`, `editMessageReplyMarkup`).
 //! - `files`: the file store (uploads, files sent by URL, people's files),
 //!   `getFile` and downloads.
+//! - `reactions`: `setMessageReaction` and people's reactions, kept beside
+//!   each chat's messages.
 //! - `requests`: the record of requests and the injected faults.
 
 mod accounts;
@@ -27,6 +29,7 @@ mod files;
 mod media;
 mod methods;
 mod people;
+mod reactions;
 mod requests;
 mod updates;
 
@@ -40,6 +43,7 @@ use super::{FakeBot, FakeUser, FaultRule, RecordedRequest};
 
 pub(super) use self::files::{FileKind, new_file_ids};
 pub(super) use self::methods::{Handler, find_method, method_names};
+pub use self::reactions::REACTION_EMOJI;
 pub(super) use self::updates::{PollRequest, Update};
 
 const FIRST_USER_ID: i64 = 1_000_000_001;
@@ -110,6 +114,8 @@ struct PrivateChat {
     /// The user wrote to the bot at least once; until then the bot cannot write.
     started: bool,
     blocked: bool,
+    /// The reactions to the messages, beside them.
+    reactions: reactions::Reactions,
 }
 
 struct Group {
@@ -118,6 +124,8 @@ struct Group {
     /// Bot id -> is admin (with `can_manage_topics`).
     bots: BTreeMap<i64, bool>,
     messages: Vec<Value>,
+    /// The reactions to the messages, beside them.
+    reactions: reactions::Reactions,
     topics: BTreeMap<i64, Topic>,
 }
 

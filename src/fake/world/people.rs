@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::reactions::{Reactions, reactions_of};
 use super::{
     ChatKey, GENERAL_THREAD_ID, World, message_id, message_index, now, private_chat_json,
     reply_copy, thread_of, topic_state_content, user_json,
@@ -268,7 +269,12 @@ impl World {
     pub(in crate::fake) fn private_chat(&self, bot: i64, user: i64) -> Vec<FakeMessage> {
         self.private_chats
             .get(&(bot, user))
-            .map(|chat| chat.messages.iter().map(fake_message).collect())
+            .map(|chat| {
+                chat.messages
+                    .iter()
+                    .map(|m| fake_message(m, &chat.reactions))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -301,7 +307,7 @@ impl World {
                 g.messages
                     .iter()
                     .filter(|m| keep(m))
-                    .map(fake_message)
+                    .map(|m| fake_message(m, &g.reactions))
                     .collect()
             })
             .unwrap_or_default()
@@ -330,8 +336,13 @@ const SERVICE_FIELDS: &[&str] = &[
     "write_access_allowed",
 ];
 
-fn fake_message(message: &Value) -> FakeMessage {
-    let is_service = SERVICE_FIELDS.iter().any(|f| message.get(*f).is_some());
+/// Whether `message` is a service message (a topic created, a pin, ...).
+pub(super) fn is_service(message: &Value) -> bool {
+    SERVICE_FIELDS.iter().any(|f| message.get(*f).is_some())
+}
+
+/// A test's snapshot of a message, with the reactions it shows.
+fn fake_message(message: &Value, reactions: &Reactions) -> FakeMessage {
     FakeMessage {
         message_id: message_id(message),
         from_id: message["from"]["id"].as_i64().unwrap_or(0),
@@ -339,8 +350,9 @@ fn fake_message(message: &Value) -> FakeMessage {
         thread_id: thread_of(message),
         text: message["text"].as_str().map(str::to_owned),
         caption: message["caption"].as_str().map(str::to_owned),
-        is_service,
+        is_service: is_service(message),
         json: message.clone(),
+        reactions: reactions_of(reactions, message),
     }
 }
 

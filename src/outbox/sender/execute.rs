@@ -348,6 +348,23 @@ impl Sender {
                     .await?;
                 Ok((None, None))
             }
+            Action::React {
+                chat,
+                message_id,
+                reaction,
+            } => {
+                *used = Used {
+                    chat: Some(*chat),
+                    topic: None,
+                };
+                let params = serde_json::json!({
+                    "chat_id": chat,
+                    "message_id": message_id,
+                    "reaction": reaction,
+                });
+                self.client.call_json("setMessageReaction", &params).await?;
+                Ok((None, None))
+            }
             Action::RenameTopic { dialog, name } => {
                 let Some((chat, thread)) = self.topic_of(*dialog).await? else {
                     return Ok((None, None));
