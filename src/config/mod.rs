@@ -327,6 +327,11 @@ pub struct BotSettings {
     /// (🟪 the user wrote last, 🟨 an operator answered last, ⬛️ closed;
     /// 🚫 after it while the user has blocked the bot).
     pub status_icons: bool,
+    /// A new topic starts with the user card (name, @username, id,
+    /// language, Premium, the `/start` payload, first contact).
+    pub auto_info: bool,
+    /// What operators do not see of the user (`hide_info`).
+    pub hide_info: HideInfo,
     /// How fast the bot may send (`bot_limit`, `chat_limit`, `group_limit`).
     pub limits: Limits,
 }
@@ -342,9 +347,23 @@ impl Default for BotSettings {
             intercept_history: DEFAULT_INTERCEPT_HISTORY,
             bot_sees_dialogs: true,
             status_icons: true,
+            auto_info: true,
+            hide_info: HideInfo::default(),
             limits: DEFAULT_LIMITS,
         }
     }
+}
+
+/// `hide_info`: what of the user operators do not see.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HideInfo {
+    /// `"name"`: the topic has a neutral name (stable per user) and the
+    /// card shows no name.
+    pub name: bool,
+    /// `"username"`: no @username and no profile link.
+    pub username: bool,
+    /// `"command"`: `/info` is refused in the group.
+    pub command: bool,
 }
 
 /// A rate limit: at most `count` messages in any window of length `per` (a

@@ -49,8 +49,8 @@ use super::checks::{check_telegram_html, is_off, parse_duration, parse_rate};
 use super::raw::{RawChatId, RawChatIds, RawCount, RawDuration, RawRate};
 use super::resolve::Resolver;
 use super::{
-    BotConfig, BotSettings, MAX_AUTOCLOSE, MAX_INTERCEPT_HISTORY, MAX_WELCOME_CHARS, MIN_AUTOCLOSE,
-    Rate, format_duration,
+    BotConfig, BotSettings, HideInfo, MAX_AUTOCLOSE, MAX_INTERCEPT_HISTORY, MAX_WELCOME_CHARS,
+    MIN_AUTOCLOSE, Rate, format_duration,
 };
 
 /// Expands the table of a `[[bots]]` table's keys (see the module doc).
@@ -138,6 +138,8 @@ bot_keys! {
         intercept_history:  Spanned<RawCount>    => intercept_history,  check_history,   show_history;
         bot_sees_dialogs:   bool                 => bot_sees_dialogs,   set,             show_bot_sees_dialogs;
         status_icons:       bool                 => status_icons,       set,             show_status_icons;
+        auto_info:          bool                 => auto_info,          set,             show_auto_info;
+        hide_info:          Vec<Spanned<String>> => hide_info,          check_hide_info, show_hide_info;
         bot_limit:          Spanned<RawRate>     => limits.bot,         check_rate,      show_rate("all chats together");
         chat_limit:         Spanned<RawRate>     => limits.chat,        check_rate,      show_rate("into each private chat");
         group_limit:        Spanned<RawRate>     => limits.group,       check_rate,      show_rate("into each group, all topics together");
@@ -319,6 +321,55 @@ fn show_bot_sees_dialogs(sees: &bool, bot: &BotConfig) -> String {
             "true (the existing bot still gets users' messages in open dialogs)".to_owned()
         }
         None => "false (users' messages in open dialogs go to the operators only)".to_owned(),
+    }
+}
+
+/// `hide_info`: each item one of "name", "username", "command".
+fn check_hide_info(
+    resolver: &mut Resolver<'_>,
+    key: &str,
+    items: Vec<Spanned<String>>,
+    field: &mut HideInfo,
+) {
+    let mut hide = HideInfo::default();
+    for (index, item) in items.into_iter().enumerate() {
+        match item.get_ref().as_str() {
+            "name" => hide.name = true,
+            "username" => hide.username = true,
+            "command" => hide.command = true,
+            other => resolver.report(
+                Some(item.span()),
+                &format!("{key}[{index}]"),
+                format!(
+                    "unknown item {other:?}: expected any of \"name\" (a neutral topic name, no name on the card), \"username\" (no @username or profile link), \"command\" (no /info)"
+                ),
+            ),
+        }
+    }
+    *field = hide;
+}
+
+fn show_hide_info(hide: &HideInfo, _: &BotConfig) -> String {
+    let items: Vec<&str> = [
+        (hide.name, "name"),
+        (hide.username, "username"),
+        (hide.command, "command"),
+    ]
+    .into_iter()
+    .filter_map(|(on, item)| on.then_some(item))
+    .collect();
+    if items.is_empty() {
+        "[] (operators see the user's name, @username and /info)".to_owned()
+    } else {
+        format!("[{}]", items.join(", "))
+    }
+}
+
+fn show_auto_info(on: &bool, _: &BotConfig) -> String {
+    if *on {
+        "true (a new topic starts with the user card)".to_owned()
+    } else {
+        "false".to_owned()
     }
 }
 

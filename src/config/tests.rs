@@ -255,6 +255,8 @@ fn minimal_file_gets_all_defaults() {
             intercept_history: 5,
             bot_sees_dialogs: true,
             status_icons: true,
+            auto_info: true,
+            hide_info: HideInfo::default(),
             limits: DEFAULT_LIMITS,
         }
     );
@@ -594,12 +596,12 @@ fn unknown_key_is_reported_with_its_line() {
         &p,
         3,
         "defaults.welcom",
-        r#"unknown key "welcom" in [defaults]; did you mean "welcome"? expected one of: welcome, private_keywords, autoclose, silent_mode, intercept_external, intercept_history, bot_sees_dialogs, status_icons, bot_limit, chat_limit, group_limit"#,
+        r#"unknown key "welcom" in [defaults]; did you mean "welcome"? expected one of: welcome, private_keywords, autoclose, silent_mode, intercept_external, intercept_history, bot_sees_dialogs, status_icons, auto_info, hide_info, bot_limit, chat_limit, group_limit"#,
     );
     assert_eq!(
         error(&format!("[defaults]\nwelcom = \"hi\"\n{BOT}")).to_string(),
         format!(
-            "{SOURCE}:2: defaults.welcom: unknown key \"welcom\" in [defaults]; did you mean \"welcome\"? expected one of: welcome, private_keywords, autoclose, silent_mode, intercept_external, intercept_history, bot_sees_dialogs, status_icons, bot_limit, chat_limit, group_limit"
+            "{SOURCE}:2: defaults.welcom: unknown key \"welcom\" in [defaults]; did you mean \"welcome\"? expected one of: welcome, private_keywords, autoclose, silent_mode, intercept_external, intercept_history, bot_sees_dialogs, status_icons, auto_info, hide_info, bot_limit, chat_limit, group_limit"
         )
     );
 }
@@ -2765,4 +2767,28 @@ fn welcome_is_telegram_html_checked_at_load() {
             p.message
         );
     }
+}
+
+#[test]
+fn hide_info_takes_its_three_items_and_names_a_wrong_one() {
+    let config = parse_ok(&format!(
+        "{BOT}hide_info = [\"name\", \"command\"]\nauto_info = false\n"
+    ));
+    let settings = &config.bots[0].settings;
+    assert_eq!(
+        settings.hide_info,
+        HideInfo {
+            name: true,
+            username: false,
+            command: true,
+        }
+    );
+    assert!(!settings.auto_info);
+    let p = problem(&format!("{BOT}hide_info = [\"phone\"]\n"));
+    assert!(
+        p.message
+            .starts_with("unknown item \"phone\": expected any of \"name\""),
+        "{}",
+        p.message
+    );
 }

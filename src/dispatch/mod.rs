@@ -481,6 +481,34 @@ impl Ctx<'_> {
         self.queue(dialog, Purpose::TopicNotice { dialog: dialog.id }, action)
     }
 
+    /// The user card in the dialog's topic (with its figures for `/info`).
+    pub fn show_card(&mut self, dialog: &Dialog, figures: bool) -> anyhow::Result<()> {
+        let Some(profile) = store::users::profile(self.tx, &self.bot.name, dialog.user_id)? else {
+            return Ok(());
+        };
+        let figures = if figures {
+            let (messages_in, messages_out) =
+                store::links::counts(self.tx, &self.bot.name, dialog.id)?;
+            let (opened_at, replied_at) = dialogs::times(self.tx, dialog.id)?;
+            Some(texts::Figures {
+                messages_in,
+                messages_out,
+                opened_at,
+                last_activity: profile.last_seen.max(replied_at.unwrap_or(0)),
+                status: dialog.status,
+            })
+        } else {
+            None
+        };
+        let card = texts::user_card(&profile, self.bot.settings.hide_info, figures.as_ref());
+        let action = Action::SendText {
+            to: Target::TopicOf(dialog.id),
+            text: card,
+            html: true,
+        };
+        self.queue(dialog, Purpose::TopicNotice { dialog: dialog.id }, action)
+    }
+
     /// Tells operators something in the General topic of `group`, cut to fit.
     pub fn notify_general(&mut self, group: i64, text: &str) -> anyhow::Result<()> {
         let job = Job {
@@ -532,10 +560,17 @@ impl Ctx<'_> {
             dialogs::set_icon_shown(self.tx, dialog.id, &icon, None)?;
             let action = Action::CreateTopic {
                 dialog: dialog.id,
-                name: rules::titled(&icon, &rules::topic_name(user)),
+                name: rules::titled(
+                    &icon,
+                    &rules::topic_name_hiding(user, self.bot.settings.hide_info),
+                ),
                 replaces: None,
             };
-            self.change_topic(dialog, action)
+            self.change_topic(dialog, action)?;
+            if self.bot.settings.auto_info {
+                self.show_card(dialog, false)?;
+            }
+            Ok(())
         } else if reopen {
             self.change_topic(dialog, Action::ReopenTopic { dialog: dialog.id })
         } else {

@@ -13,6 +13,7 @@
 //! [`super::texts`]): a name of 200 emoji is 400 units, not 200 characters.
 
 use super::texts::{prefix_within, utf16_len};
+use crate::config::HideInfo;
 use crate::store::dialogs::Status;
 use crate::store::users::User;
 use crate::telegram::update::{ChatKind, Message};
@@ -123,11 +124,52 @@ pub fn rename_due(wanted: &str, shown: &str, renamed_at: Option<i64>, now: i64) 
 /// first name, escaped so that it is text, never markup.
 #[must_use]
 pub fn welcome_text(template: &str, first_name: &str) -> String {
-    let name = first_name
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;");
-    template.replace("{name}", &name)
+    template.replace("{name}", &super::texts::escape_html(first_name))
+}
+
+/// The payload of a `/start PAYLOAD` message (a deep link's), if any.
+#[must_use]
+pub fn start_payload(message: &Message) -> Option<&str> {
+    let text = message.text.as_deref()?;
+    let rest = text.strip_prefix("/start")?;
+    let payload = rest.strip_prefix(' ')?.trim();
+    (!payload.is_empty()).then_some(payload)
+}
+
+/// The topic name of `user`, without what `hide` hides: with
+/// `hide_info = ["name"]`, a neutral label that stays the same for the user
+/// ("Client 4F2A9C 42"); with `"username"`, no @username.
+#[must_use]
+pub fn topic_name_hiding(user: &User, hide: HideInfo) -> String {
+    let shown = User {
+        user_id: user.user_id,
+        first_name: if hide.name {
+            neutral_label(user.user_id)
+        } else {
+            user.first_name.clone()
+        },
+        last_name: if hide.name {
+            None
+        } else {
+            user.last_name.clone()
+        },
+        username: if hide.username {
+            None
+        } else {
+            user.username.clone()
+        },
+    };
+    topic_name(&shown)
+}
+
+/// "Client" and six hex digits from the user id, mixed (splitmix64) so
+/// that neighbouring ids look unrelated; the same for the user every time.
+fn neutral_label(user_id: i64) -> String {
+    let mut x = u64::from_ne_bytes(user_id.to_ne_bytes()).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^= x >> 31;
+    format!("Client {:06X}", x & 0xFF_FFFF)
 }
 
 /// Case-insensitive: does `text` contain one of `keywords`?

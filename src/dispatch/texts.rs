@@ -7,7 +7,9 @@
 //! operators. Texts are measured as Telegram measures them, in UTF-16 code
 //! units.
 
-use crate::store::users::User;
+use crate::config::HideInfo;
+use crate::store::dialogs::Status;
+use crate::store::users::{Profile, User};
 use crate::telegram::update::Message;
 
 /// Telegram's limit for a message text, in UTF-16 code units (Telegram
@@ -37,7 +39,7 @@ pub const TOPIC_REPLACED: &str =
     "⚠️ The previous topic of this dialog was deleted; the dialog continues here.";
 
 /// What operators can do inside a dialog's topic, for the unknown-command answer.
-pub const TOPIC_HELP: &str = "In a dialog's topic: /close closes the dialog; /hold marks it as waiting for support (🟪), /wait as waiting for the user (🟨); a message starting with \"/ \" is a note for operators and is not sent.";
+pub const TOPIC_HELP: &str = "In a dialog's topic: /close closes the dialog; /info shows the user card with the dialog's figures; /hold marks it as waiting for support (🟪), /wait as waiting for the user (🟨); a message starting with \"/ \" is a note for operators and is not sent.";
 
 /// `/close` on a closed dialog.
 pub const ALREADY_CLOSED: &str = "This dialog is already closed.";
@@ -232,6 +234,113 @@ pub fn describe_user(user: &User) -> String {
     }
 }
 
+/// What `/info` adds to the user card: the dialog's figures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Figures {
+    /// Messages copied to the topic, and to the user.
+    pub messages_in: i64,
+    pub messages_out: i64,
+    pub opened_at: i64,
+    pub last_activity: i64,
+    pub status: Status,
+}
+
+/// The user card (Telegram HTML), without what `hide` hides; with the
+/// dialog's figures for `/info`.
+#[must_use]
+pub fn user_card(profile: &Profile, hide: HideInfo, figures: Option<&Figures>) -> String {
+    let user = &profile.user;
+    let mut who = Vec::new();
+    if !hide.name {
+        let name = escape_html(&user.full_name());
+        if hide.username {
+            who.push(format!("<b>{name}</b>"));
+        } else {
+            who.push(format!(
+                "<a href=\"tg://user?id={}\"><b>{name}</b></a>",
+                user.user_id
+            ));
+        }
+    }
+    if let (Some(username), false) = (&user.username, hide.username) {
+        who.push(format!("@{}", escape_html(username)));
+    }
+    who.push(format!("id <code>{}</code>", user.user_id));
+    let mut lines = vec![format!("👤 {}", who.join(" · "))];
+    let mut about = Vec::new();
+    if let Some(language) = &profile.language {
+        about.push(format!("language {}", escape_html(language)));
+    }
+    about.push(if profile.premium {
+        "⭐ Premium".to_owned()
+    } else {
+        "no Premium".to_owned()
+    });
+    lines.push(format!("🌐 {}", about.join(" · ")));
+    if let Some(payload) = &profile.start_payload {
+        lines.push(format!(
+            "🔗 came with /start <code>{}</code>",
+            escape_html(payload)
+        ));
+    }
+    lines.push(format!("🕐 first wrote {}", when(profile.first_seen)));
+    if let Some(figures) = figures {
+        lines.push(format!(
+            "💬 {} messages from the user, {} to the user",
+            figures.messages_in, figures.messages_out
+        ));
+        lines.push(format!(
+            "📂 opened {} · last activity {}",
+            when(figures.opened_at),
+            when(figures.last_activity)
+        ));
+        let status = match figures.status {
+            Status::UserAnswered => "🟪 waiting for support",
+            Status::SupportAnswered => "🟨 waiting for the user",
+            Status::Closed => "⬛️ closed",
+        };
+        let blocked = if profile.blocked {
+            "🚫 the user has blocked the bot"
+        } else {
+            "not blocked"
+        };
+        lines.push(format!("📌 {status} · {blocked}"));
+    }
+    lines.join("\n")
+}
+
+/// A unix time as `2026-12-01 15:04 UTC`.
+fn when(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let seconds = unix.rem_euclid(86_400);
+    // Howard Hinnant's days-to-civil, for the proleptic Gregorian calendar.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        seconds / 3600,
+        seconds % 3600 / 60
+    )
+}
+
+/// `text` as Telegram HTML text: never markup.
+#[must_use]
+pub fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+pub const INFO_HIDDEN: &str = "/info is turned off for this bot (hide_info = [\"command\"]).";
+
 /// A t.me link to a topic of a supergroup (works for its members).
 #[must_use]
 pub fn topic_link(group: i64, topic: i64) -> Option<String> {
@@ -245,6 +354,44 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    fn profile() -> Profile {
+        Profile {
+            user: User {
+                user_id: 42,
+                first_name: "Ann <A&B>".into(),
+                last_name: None,
+                username: Some("ann".into()),
+            },
+            language: Some("pt-br".into()),
+            premium: true,
+            start_payload: None,
+            first_seen: 1_764_601_440,
+            last_seen: 1_764_601_440,
+            blocked: false,
+        }
+    }
+
+    #[test]
+    fn the_card_names_the_user_as_html_text() {
+        let card = user_card(&profile(), HideInfo::default(), None);
+        assert_eq!(
+            card,
+            "👤 <a href=\"tg://user?id=42\"><b>Ann &lt;A&amp;B&gt;</b></a> · @ann · id <code>42</code>\n\
+             🌐 language pt-br · ⭐ Premium\n\
+             🕐 first wrote 2025-12-01 15:04 UTC"
+        );
+        let hidden = HideInfo {
+            name: true,
+            username: true,
+            command: false,
+        };
+        assert_eq!(
+            user_card(&profile(), hidden, None).lines().next(),
+            Some("👤 id <code>42</code>")
+        );
+    }
+
     use crate::telegram::update::testing::private_message;
 
     #[test]

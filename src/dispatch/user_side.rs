@@ -32,6 +32,16 @@ impl Ctx<'_> {
             username: from.username.clone(),
         };
         users::wrote(self.tx, &self.bot.name, &user, self.now)?;
+        users::set_profile(
+            self.tx,
+            &self.bot.name,
+            user.user_id,
+            from.language.as_deref(),
+            from.is_premium,
+        )?;
+        if let Some(payload) = rules::start_payload(message) {
+            users::set_start_payload(self.tx, &self.bot.name, user.user_id, payload)?;
+        }
         let existing = dialogs::by_user(self.tx, &self.bot.name, user.user_id)?;
         let plan = rules::plan_user_message(
             existing.as_ref().map(|d| d.status),

@@ -150,6 +150,12 @@ pub fn record_operator_reply(conn: &Connection, id: i64, now: i64) -> rusqlite::
     Ok(())
 }
 
+/// When the dialog was opened, and when an operator last answered in it.
+pub fn times(conn: &Connection, id: i64) -> rusqlite::Result<(i64, Option<i64>)> {
+    conn.prepare_cached("SELECT opened_at, last_operator_reply_at FROM dialogs WHERE id = ?1")?
+        .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
+}
+
 /// The icon the dialog's topic name should show (see `rules::status_icon`).
 pub fn set_icon_wanted(conn: &Connection, id: i64, icon: &str) -> rusqlite::Result<()> {
     conn.prepare_cached("UPDATE dialogs SET icon_wanted = ?2 WHERE id = ?1")?

@@ -144,6 +144,17 @@ pub fn counterpart(
     .optional()
 }
 
+/// How many messages of a dialog were copied each way: (to the topic, to
+/// the user).
+pub fn counts(conn: &Connection, bot: &str, dialog: i64) -> rusqlite::Result<(i64, i64)> {
+    conn.prepare_cached(
+        "SELECT count(*) FILTER (WHERE direction = 'to_topic'),
+                count(*) FILTER (WHERE direction = 'to_user')
+         FROM message_links WHERE bot = ?1 AND dialog = ?2",
+    )?
+    .query_row(params![bot, dialog], |row| Ok((row.get(0)?, row.get(1)?)))
+}
+
 /// Every link of a dialog, oldest first.
 pub fn of_dialog(conn: &Connection, bot: &str, dialog: i64) -> rusqlite::Result<Vec<Link>> {
     let mut stmt = conn.prepare_cached(&format!(

@@ -24,6 +24,7 @@ const STEPS: &[Step] = &[
     Step::Sql(include_str!("schema_v4.sql")),
     Step::Sql(include_str!("schema_v5.sql")),
     Step::Sql(include_str!("schema_v6.sql")),
+    Step::Sql(include_str!("schema_v7.sql")),
 ];
 
 /// The schema version this switchboard writes.

@@ -51,6 +51,73 @@ pub fn wrote(conn: &Connection, bot: &str, user: &User, now: i64) -> rusqlite::R
     Ok(())
 }
 
+/// The user's language and Premium, as Telegram last sent them.
+pub fn set_profile(
+    conn: &Connection,
+    bot: &str,
+    user_id: i64,
+    language: Option<&str>,
+    premium: bool,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE users SET language = ?3, premium = ?4
+         WHERE bot = ?1 AND user_id = ?2 AND (language IS NOT ?3 OR premium != ?4)",
+    )?
+    .execute(params![bot, user_id, language, premium])?;
+    Ok(())
+}
+
+/// The `/start` payload that brought the user, kept from the first one.
+pub fn set_start_payload(
+    conn: &Connection,
+    bot: &str,
+    user_id: i64,
+    payload: &str,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE users SET start_payload = ?3 WHERE bot = ?1 AND user_id = ?2 AND start_payload IS NULL",
+    )?
+    .execute(params![bot, user_id, payload])?;
+    Ok(())
+}
+
+/// What the user card shows of a user beside the names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub user: User,
+    pub language: Option<String>,
+    pub premium: bool,
+    pub start_payload: Option<String>,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub blocked: bool,
+}
+
+pub fn profile(conn: &Connection, bot: &str, user_id: i64) -> rusqlite::Result<Option<Profile>> {
+    conn.prepare_cached(
+        "SELECT user_id, first_name, last_name, username, language, premium, start_payload,
+                first_seen, last_seen, blocked
+         FROM users WHERE bot = ?1 AND user_id = ?2",
+    )?
+    .query_row(params![bot, user_id], |row| {
+        Ok(Profile {
+            user: User {
+                user_id: row.get(0)?,
+                first_name: row.get(1)?,
+                last_name: row.get(2)?,
+                username: row.get(3)?,
+            },
+            language: row.get(4)?,
+            premium: row.get(5)?,
+            start_payload: row.get(6)?,
+            first_seen: row.get(7)?,
+            last_seen: row.get(8)?,
+            blocked: row.get(9)?,
+        })
+    })
+    .optional()
+}
+
 pub fn get(conn: &Connection, bot: &str, user_id: i64) -> rusqlite::Result<Option<User>> {
     conn.prepare_cached(
         "SELECT user_id, first_name, last_name, username FROM users WHERE bot = ?1 AND user_id = ?2",

@@ -135,6 +135,9 @@ pub struct Sender {
     pub first_name: String,
     pub last_name: Option<String>,
     pub username: Option<String>,
+    /// The IETF language tag of the user's client, if Telegram sent it.
+    pub language: Option<String>,
+    pub is_premium: bool,
 }
 
 /// One entity of a message's text (a command, a link, bold text, ...).
@@ -287,6 +290,8 @@ fn sender_from(from: &Object<'_>) -> Result<Sender, String> {
         first_name: from.string("first_name").unwrap_or_default(),
         last_name: from.string("last_name"),
         username: from.string("username"),
+        language: from.string("language_code"),
+        is_premium: from.flag("is_premium"),
     })
 }
 
@@ -559,6 +564,8 @@ mod tests {
                 first_name: "Alice".into(),
                 last_name: Some("Smith".into()),
                 username: Some("alice".into()),
+                language: Some("en".into()),
+                is_premium: false,
             })
         );
         assert_eq!(message.text.as_deref(), Some("/start now"));

@@ -208,7 +208,7 @@ async fn random_kills_lose_nothing_and_repeat_only_what_was_in_flight() {
                     let used = f
                         .topic_messages(group, topic.thread_id)
                         .iter()
-                        .any(|m| !m.is_service);
+                        .any(|m| !m.is_service && !crate::util::is_user_card(m));
                     used.then_some(topic.thread_id)
                 })
                 .collect::<Option<_>>()?;

@@ -470,3 +470,132 @@ async fn without_status_icons_topic_names_show_no_status() {
     );
     assert_eq!(desk.fake.request_count("editForumTopic"), 0);
 }
+
+/// The user card of a topic: the bot's first message in it.
+fn card_of(desk: &Desk, thread: i64) -> Option<String> {
+    desk.fake
+        .topic_messages(desk.group(), thread)
+        .into_iter()
+        .find(crate::util::is_user_card)
+        .and_then(|m| m.text)
+}
+
+#[tokio::test]
+async fn a_new_topic_starts_with_the_user_card_and_info_shows_the_figures() {
+    let desk = Desk::one_bot().await;
+    let ann = desk.fake.add_user("Ann", Some("ann_k"));
+    desk.fake.user_sends(desk.bot(), &ann, "/start spring24");
+    let thread = desk.topic_of(&ann).await;
+    desk.wait_topic_texts(desk.group(), thread, &["/start spring24"])
+        .await;
+    let topic = desk.fake.topic_messages(desk.group(), thread);
+    let first = topic.iter().find(|m| !m.is_service).unwrap();
+    assert!(crate::util::is_user_card(first), "the card comes first");
+    let card = card_of(&desk, thread).unwrap();
+    for part in [
+        "Ann",
+        "@ann_k",
+        &format!("id {}", ann.id),
+        "came with /start spring24",
+        "first wrote 2023-11-14",
+    ] {
+        assert!(card.contains(part), "{part:?} in {card:?}");
+    }
+    assert!(
+        !card.contains("messages from the user"),
+        "figures only for /info"
+    );
+
+    desk.fake
+        .operator_sends(desk.group(), Some(thread), &desk.operator, "Hello Ann");
+    desk.wait_chat_texts(
+        desk.bot(),
+        &ann,
+        &["/start spring24", &welcome(), "Hello Ann"],
+    )
+    .await;
+    desk.settle().await;
+    desk.fake
+        .operator_sends(desk.group(), Some(thread), &desk.operator, "/info");
+    let info = desk
+        .wait("/info", |fake| {
+            fake.topic_messages(desk.group(), thread)
+                .into_iter()
+                .filter(crate::util::is_user_card)
+                .nth(1)
+                .and_then(|m| m.text)
+        })
+        .await;
+    assert!(
+        info.contains("1 messages from the user, 1 to the user"),
+        "{info}"
+    );
+    assert!(info.contains("waiting for the user"), "{info}");
+    assert!(info.contains("not blocked"), "{info}");
+}
+
+#[tokio::test]
+async fn hide_info_keeps_the_name_and_username_from_operators_and_can_refuse_info() {
+    let desk = Desk::with(BotSettings {
+        hide_info: switchboard::config::HideInfo {
+            name: true,
+            username: true,
+            command: true,
+        },
+        ..BotSettings::default()
+    })
+    .await;
+    let ann = desk.fake.add_user("Ann Secret", Some("ann_secret"));
+    desk.fake.user_sends(desk.bot(), &ann, "hello");
+    let thread = desk.topic_of(&ann).await;
+    desk.wait_topic_texts(desk.group(), thread, &["hello"])
+        .await;
+    let name = desk.fake.topics(desk.group())[0].name.clone();
+    assert!(
+        name.starts_with("🟪 Client ") && name.ends_with(&format!(" {}", ann.id)),
+        "{name}"
+    );
+    let card = card_of(&desk, thread).unwrap();
+    assert!(
+        !card.contains("Ann") && !card.contains("ann_secret"),
+        "{card}"
+    );
+    assert!(card.contains(&format!("id {}", ann.id)), "{card}");
+    desk.fake
+        .operator_sends(desk.group(), Some(thread), &desk.operator, "/info");
+    desk.wait_topic_texts(
+        desk.group(),
+        thread,
+        &["hello", "/info", switchboard::dispatch::texts::INFO_HIDDEN],
+    )
+    .await;
+    // The label is the user's every time: the same in another bot's desk.
+    assert_eq!(
+        switchboard::dispatch::rules::topic_name_hiding(
+            &switchboard::store::users::User {
+                user_id: ann.id,
+                first_name: "Other".into(),
+                last_name: None,
+                username: None,
+            },
+            switchboard::config::HideInfo {
+                name: true,
+                username: true,
+                command: false,
+            },
+        ),
+        name.trim_start_matches("🟪 ")
+    );
+}
+
+#[tokio::test]
+async fn without_auto_info_a_topic_starts_with_the_conversation() {
+    let desk = Desk::with(BotSettings {
+        auto_info: false,
+        ..BotSettings::default()
+    })
+    .await;
+    let (_ann, thread) = desk.open_dialog("Ann", "hello").await;
+    desk.settle().await;
+    assert_eq!(card_of(&desk, thread), None);
+}

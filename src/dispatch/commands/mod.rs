@@ -13,6 +13,10 @@ pub fn in_topic(ctx: &mut Ctx<'_>, dialog: &Dialog, command: &Command) -> anyhow
     match command.name.as_str() {
         "close" => close::run(ctx, dialog),
         "hold" | "wait" => mark(ctx, dialog, command.name == "hold"),
+        "info" if ctx.bot.settings.hide_info.command => {
+            ctx.notify_topic(dialog, texts::INFO_HIDDEN)
+        }
+        "info" => ctx.show_card(dialog, true),
         "new" => ctx.notify_topic(dialog, texts::NEW_IN_GENERAL),
         other => ctx.notify_topic(dialog, &texts::unknown_command(other)),
     }
