@@ -351,12 +351,7 @@ fn handle_row(
     content: &Content,
     now: i64,
 ) -> anyhow::Result<PrioritySet> {
-    let mut ctx = Ctx {
-        tx,
-        bot,
-        now,
-        queued: PrioritySet::default(),
-    };
+    let mut ctx = Ctx::new(tx, bot, now);
     match content {
         Content::Update(update) => ctx.handle_update(update)?,
         Content::Report(report) => ctx.handle_report(report)?,
@@ -383,12 +378,7 @@ fn set_aside(
     store::dead_letters::add(tx, &bot.name, kind, &row.payload, &error, now)?;
     error!(bot = %bot.name, kind, cause = %error,
         "could not handle an inbox row; it is set aside in the dead_letters table and the others go on");
-    let mut ctx = Ctx {
-        tx,
-        bot,
-        now,
-        queued: PrioritySet::default(),
-    };
+    let mut ctx = Ctx::new(tx, bot, now);
     let Some(group) = ctx.groups()?.first().copied() else {
         return Ok(PrioritySet::default());
     };
@@ -420,12 +410,7 @@ pub fn autoclose_due(
         if last_reply > now.saturating_sub(secs(after)) {
             continue;
         }
-        let mut ctx = Ctx {
-            tx,
-            bot,
-            now,
-            queued: PrioritySet::default(),
-        };
+        let mut ctx = Ctx::new(tx, bot, now);
         let after = crate::config::format_duration(after);
         ctx.notify_topic(&dialog, &texts::closed_automatically(&after))?;
         commands::close::close(&mut ctx, &dialog)?;
@@ -443,6 +428,18 @@ pub struct Ctx<'a> {
     pub now: i64,
     /// The priorities of the jobs queued (the bot's sender must be woken).
     queued: PrioritySet,
+}
+
+impl<'a> Ctx<'a> {
+    /// `bot`'s view of `tx` at `now`, with nothing queued yet.
+    fn new(tx: &'a Transaction<'a>, bot: &'a BotConfig, now: i64) -> Ctx<'a> {
+        Ctx {
+            tx,
+            bot,
+            now,
+            queued: PrioritySet::default(),
+        }
+    }
 }
 
 impl Ctx<'_> {

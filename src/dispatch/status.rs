@@ -16,7 +16,6 @@ use rusqlite::Transaction;
 
 use super::{Ctx, Touched, note_touched, rules};
 use crate::config::BotConfig;
-use crate::outbox::sender::PrioritySet;
 use crate::outbox::{Action, Job, Lane, Purpose};
 use crate::store::dialogs::{self, Dialog};
 use crate::store::users;
@@ -79,12 +78,7 @@ pub fn renames_due(
         let Some(bot) = bots.get(&dialog.bot) else {
             continue;
         };
-        let mut ctx = Ctx {
-            tx,
-            bot,
-            now,
-            queued: PrioritySet::default(),
-        };
+        let mut ctx = Ctx::new(tx, bot, now);
         ctx.rename_if_due(&dialog, &wanted)?;
         note_touched(&mut touched, &bot.name, ctx.queued);
     }
