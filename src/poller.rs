@@ -160,8 +160,8 @@ impl Poller {
                 .store
                 .write(move |tx| {
                     store::bots::save_username(tx, &bot, &username)?;
-                    let asked = store::offered::asked(tx, &bot)?;
-                    Ok((store::bots::offset(tx, &bot)?, asked.allowed_updates))
+                    let allowed = store::offered::allowed_updates(tx, &bot)?;
+                    Ok((store::bots::offset(tx, &bot)?, allowed))
                 })
                 .await;
             let err = match loaded {

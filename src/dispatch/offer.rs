@@ -40,7 +40,7 @@ pub fn offer(
     let Some((kind, body)) = update.iter().find(|(key, _)| *key != "update_id") else {
         return Ok(false);
     };
-    let wanted = Wanted::from_stored(offered::asked(tx, &bot.name)?.allowed_updates.as_deref());
+    let wanted = Wanted::from_stored(offered::allowed_updates(tx, &bot.name)?.as_deref());
     if !wanted.wants(kind) {
         return Ok(false);
     }

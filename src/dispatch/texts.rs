@@ -311,23 +311,11 @@ pub fn user_card(profile: &Profile, hide: HideInfo, figures: Option<&Figures>) -
 
 /// A unix time as `2026-12-01 15:04 UTC`.
 fn when(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let seconds = unix.rem_euclid(86_400);
-    // Howard Hinnant's days-to-civil, for the proleptic Gregorian calendar.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        seconds / 3600,
-        seconds % 3600 / 60
-    )
+    let at =
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(unix).unwrap_or(0));
+    // "2026-12-01T15:04:05Z"
+    let stamp = humantime::format_rfc3339_seconds(at).to_string();
+    format!("{} {} UTC", &stamp[..10], &stamp[11..16])
 }
 
 /// `text` as Telegram HTML text: never markup.

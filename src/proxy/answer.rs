@@ -58,7 +58,7 @@ pub fn too_large(limit: u64) -> Response {
         413,
         &format!(
             "Request Entity Too Large: switchboard accepts request bodies of at most {} MB ([http] max_upload_mb)",
-            limit / (1024 * 1024)
+            limit / crate::config::MEGABYTE
         ),
     )
 }

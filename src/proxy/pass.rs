@@ -180,12 +180,11 @@ fn limited(
     })
 }
 
-fn copy(from: &reqwest::header::HeaderMap, to: &mut HeaderMap, names: &[HeaderName]) {
+/// reqwest and axum share the `http` crate's header types.
+fn copy(from: &HeaderMap, to: &mut HeaderMap, names: &[HeaderName]) {
     for name in names {
-        if let Some(value) = from.get(name.as_str()) {
-            if let Ok(value) = axum::http::HeaderValue::from_bytes(value.as_bytes()) {
-                to.insert(name.clone(), value);
-            }
+        if let Some(value) = from.get(name) {
+            to.insert(name.clone(), value.clone());
         }
     }
 }

@@ -85,9 +85,7 @@ pub async fn get_updates(state: &AppState, bot: &Arc<ExistingBot>, request: Requ
     let mut changes = bot.changes.subscribe();
 
     let name = bot.name.clone();
-    let allowed_json = allowed
-        .as_ref()
-        .map(|list| serde_json::to_string(list).unwrap_or_else(|_| "[]".into()));
+    let allowed_json = allowed.as_deref().map(stored_list);
     let first = state
         .store
         .write(move |tx| {
@@ -133,6 +131,12 @@ pub async fn get_updates(state: &AppState, bot: &Arc<ExistingBot>, request: Requ
             Err(err) => return storage_failed(bot, &err),
         };
     }
+}
+
+/// A bot's `allowed_updates` as `existing_bots` stores it (a JSON array;
+/// a list of strings always serialises).
+fn stored_list(list: &[String]) -> String {
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
 }
 
 /// Telegram's rule for `secret_token`: 1–256 of `A-Z a-z 0-9 _ -`.
@@ -189,9 +193,7 @@ pub async fn set_webhook(state: &AppState, bot: &Arc<ExistingBot>, request: Requ
         max_connections,
     };
     let name = bot.name.clone();
-    let allowed_json = allowed
-        .as_ref()
-        .map(|list| serde_json::to_string(list).unwrap_or_else(|_| "[]".into()));
+    let allowed_json = allowed.as_deref().map(stored_list);
     let saved = webhook.clone();
     let result = state
         .store

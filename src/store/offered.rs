@@ -144,6 +144,15 @@ pub fn asked(conn: &Connection, bot: &str) -> rusqlite::Result<Asked> {
     .map(Option::unwrap_or_default)
 }
 
+/// The update types the bot asked for last (a JSON array), if it ever did:
+/// what the dispatcher needs for each update it offers.
+pub fn allowed_updates(conn: &Connection, bot: &str) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT allowed_updates FROM existing_bots WHERE bot = ?1")?
+        .query_row([bot], |row| row.get(0))
+        .optional()
+        .map(Option::flatten)
+}
+
 /// The bot passed `allowed_updates` (a JSON array).
 pub fn save_allowed_updates(conn: &Connection, bot: &str, json: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(
@@ -252,6 +261,11 @@ mod tests {
         save_delivery_error(&conn, "shop", 7, "Wrong response from the webhook: 500").unwrap();
         let asked_now = asked(&conn, "shop").unwrap();
         assert_eq!(asked_now.allowed_updates.as_deref(), Some("[\"message\"]"));
+        assert_eq!(
+            allowed_updates(&conn, "shop").unwrap(),
+            asked_now.allowed_updates
+        );
+        assert_eq!(allowed_updates(&conn, "other").unwrap(), None);
         assert_eq!(asked_now.webhook, Some(hook));
         assert_eq!(asked_now.last_error.unwrap().0, 7);
         save_webhook(&conn, "shop", None).unwrap();
