@@ -262,7 +262,9 @@ impl Drop for Desk {
 /// Rows in the inbox plus pending outbox jobs, read in one snapshot.
 fn pending_work(store: &Store) -> anyhow::Result<i64> {
     let sql = "SELECT (SELECT COUNT(*) FROM inbox) \
-               + (SELECT COUNT(*) FROM outbox WHERE state = 'pending')";
+               + (SELECT COUNT(*) FROM outbox WHERE state = 'pending') \
+               + (SELECT COUNT(*) FROM album_parts) \
+               + (SELECT COUNT(*) FROM held_updates)";
     Ok(store.conn()?.query_row(sql, [], |row| row.get(0))?)
 }
 

@@ -12,6 +12,7 @@
 //! no network calls (DESIGN invariant 4); the rules themselves are plain
 //! functions in [`rules`].
 
+mod albums;
 pub mod commands;
 mod edits;
 mod mirror;
@@ -24,6 +25,7 @@ mod status;
 pub mod texts;
 mod user_side;
 
+pub use albums::QUIET as ALBUM_QUIET;
 pub use status::renames_due;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -32,6 +34,7 @@ use std::time::Duration;
 
 use rusqlite::Transaction;
 use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info};
 
@@ -42,6 +45,7 @@ use crate::http::Health;
 use crate::outbox::sender::{PrioritySet, Wake};
 use crate::outbox::{Action, Job, Lane, Purpose, SenderReport, Target, queue};
 use crate::proxy::intercept::Intercepted;
+use crate::store::albums::AlbumKey;
 use crate::store::dialogs::{self, Dialog};
 use crate::store::users::User;
 use crate::store::{self, Store, inbox};
@@ -78,6 +82,8 @@ pub struct Batch {
     /// Bots whose existing bot was offered updates: its waiting
     /// `getUpdates` or webhook delivery must be woken.
     pub offered: BTreeSet<String>,
+    /// Albums that got a part and wait for more (see [`albums`]).
+    pub gathered: BTreeSet<AlbumKey>,
 }
 
 impl Dispatcher {
@@ -89,6 +95,8 @@ impl Dispatcher {
         // that comes back finds its rows.
         let mut cursor = 0;
         let mut last_set: Option<Arc<Running>> = None;
+        // When each album being gathered is complete (see `albums`).
+        let mut album_deadlines: BTreeMap<AlbumKey, Instant> = BTreeMap::new();
         loop {
             let current = Arc::clone(&running.borrow_and_update());
             if !last_set
@@ -97,13 +105,33 @@ impl Dispatcher {
             {
                 cursor = 0;
                 last_set = Some(Arc::clone(&current));
+                // Albums left from before (a restart, a bot that is back)
+                // wait a quiet time from now for their remaining parts.
+                match self.store.run(|conn| Ok(store::albums::all(conn)?)).await {
+                    Ok(open) => {
+                        let deadline = Instant::now() + albums::QUIET;
+                        for key in open {
+                            album_deadlines.entry(key).or_insert(deadline);
+                        }
+                    }
+                    Err(err) => {
+                        error!(cause = %format!("{err:#}"), "cannot read the albums being gathered; will retry");
+                        last_set = None;
+                    }
+                }
             }
+            self.complete_due_albums(&mut album_deadlines, &current)
+                .await;
             let now = self.clock.now();
             let result = self.dispatch(current, cursor, now).await;
             match result {
                 Ok(batch) => {
                     failures = 0;
                     cursor = batch.last.unwrap_or(cursor);
+                    let deadline = Instant::now() + albums::QUIET;
+                    for key in batch.gathered {
+                        album_deadlines.insert(key, deadline);
+                    }
                     self.health.add_dead_letters(batch.dead_letters);
                     // The senders as published after the commit (see
                     // `Running::senders`), not as the batch began.
@@ -135,13 +163,63 @@ impl Dispatcher {
                     }
                 }
             }
+            let next_album = album_deadlines.values().min().copied();
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = self.wake.notified() => {}
                 // A bot that starts (or comes back) may have rows waiting.
                 Ok(()) = running.changed() => {}
+                () = sleep_until(next_album) => {}
             }
         }
+    }
+
+    /// Completes the albums whose quiet time is over; those it cannot
+    /// (the storage refuses) are tried again a little later.
+    async fn complete_due_albums(
+        &self,
+        deadlines: &mut BTreeMap<AlbumKey, Instant>,
+        current: &Arc<Running>,
+    ) {
+        let now = Instant::now();
+        let due: Vec<AlbumKey> = deadlines
+            .iter()
+            .filter(|(_, deadline)| **deadline <= now)
+            .map(|(key, _)| key.clone())
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        for key in &due {
+            deadlines.remove(key);
+        }
+        let running = Arc::clone(current);
+        let at = self.clock.now();
+        let keys = due.clone();
+        let written = self
+            .store
+            .write(move |tx| albums::complete(tx, &running.bots, &keys, at))
+            .await;
+        match written {
+            Ok(touched) => wake_senders(&current.senders, &touched),
+            Err(err) => {
+                if !store::is_storage_error(&err) {
+                    error!(cause = %format!("{err:#}"), "cannot complete albums; will retry");
+                }
+                let retry = now + albums::QUIET;
+                for key in due {
+                    deadlines.insert(key, retry);
+                }
+            }
+        }
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -260,24 +338,24 @@ pub fn dispatch_batch(
         ..Batch::default()
     };
     let all_at_once = store::in_savepoint(tx, "dispatch_batch", || {
-        let mut touched = Touched::new();
-        let mut offered = BTreeSet::new();
+        let mut done = Batch::default();
         for Decoded { row, content } in &rows {
             let Some(bot) = bots.get(&row.bot) else {
                 continue;
             };
             let content = content.as_ref().map_err(|err| anyhow::anyhow!("{err:#}"))?;
-            note_touched(&mut touched, &row.bot, handle_row(tx, bot, content, now)?);
+            done.note(&row.bot, handle_row(tx, bot, row, content, now)?);
             if offer_row(tx, bot, row, now)? {
-                offered.insert(row.bot.clone());
+                done.offered.insert(row.bot.clone());
             }
         }
-        Ok((touched, offered))
+        Ok(done)
     });
     match all_at_once {
-        Ok((touched, offered)) => {
-            batch.touched = touched;
-            batch.offered = offered;
+        Ok(done) => {
+            batch.touched = done.touched;
+            batch.offered = done.offered;
+            batch.gathered = done.gathered;
         }
         // The storage failed, not a row: retry the whole batch later.
         Err(err) if store::is_storage_error(&err) => return Err(err),
@@ -288,12 +366,12 @@ pub fn dispatch_batch(
                 };
                 let handled = match content {
                     Ok(content) => store::in_savepoint(tx, "dispatch_row", || {
-                        handle_row(tx, bot, content, now)
+                        handle_row(tx, bot, row, content, now)
                     }),
                     Err(err) => Err(anyhow::anyhow!("{err:#}")),
                 };
                 match handled {
-                    Ok(queued) => note_touched(&mut batch.touched, &row.bot, queued),
+                    Ok(effects) => batch.note(&row.bot, effects),
                     Err(err) if store::is_storage_error(&err) => return Err(err),
                     Err(err) => {
                         let queued = set_aside(tx, bot, row, &err, now)?;
@@ -336,6 +414,22 @@ fn offer_row(
     }
 }
 
+impl Batch {
+    /// Notes what handling a row of `bot` did.
+    fn note(&mut self, bot: &str, effects: Effects) {
+        note_touched(&mut self.touched, bot, effects.queued);
+        self.gathered.extend(effects.gathered);
+    }
+}
+
+/// What handling one row did, besides its writes.
+struct Effects {
+    /// The priorities of the jobs it queued.
+    queued: PrioritySet,
+    /// The albums it added a part to.
+    gathered: Vec<AlbumKey>,
+}
+
 /// Adds the priorities `bot` got to `touched`.
 fn note_touched(touched: &mut Touched, bot: &str, queued: PrioritySet) {
     if !queued.is_empty() {
@@ -344,20 +438,24 @@ fn note_touched(touched: &mut Touched, bot: &str, queued: PrioritySet) {
     }
 }
 
-/// Handles one inbox row; returns the priorities of the jobs it queued.
+/// Handles one inbox row.
 fn handle_row(
     tx: &Transaction<'_>,
     bot: &BotConfig,
+    row: &inbox::Row,
     content: &Content,
     now: i64,
-) -> anyhow::Result<PrioritySet> {
+) -> anyhow::Result<Effects> {
     let mut ctx = Ctx::new(tx, bot, now);
     match content {
-        Content::Update(update) => ctx.handle_update(update)?,
+        Content::Update(update) => ctx.handle_update(update, &row.payload)?,
         Content::Report(report) => ctx.handle_report(report)?,
         Content::Intercepted(call) => ctx.on_intercepted(call)?,
     }
-    Ok(ctx.queued)
+    Ok(Effects {
+        queued: ctx.queued,
+        gathered: ctx.gathered,
+    })
 }
 
 /// Sets a row that could not be handled aside as a dead letter, logs it and
@@ -428,6 +526,8 @@ pub struct Ctx<'a> {
     pub now: i64,
     /// The priorities of the jobs queued (the bot's sender must be woken).
     queued: PrioritySet,
+    /// The albums that got a part (see [`albums`]).
+    gathered: Vec<AlbumKey>,
 }
 
 impl<'a> Ctx<'a> {
@@ -438,6 +538,7 @@ impl<'a> Ctx<'a> {
             bot,
             now,
             queued: PrioritySet::default(),
+            gathered: Vec::new(),
         }
     }
 }
@@ -575,13 +676,14 @@ impl Ctx<'_> {
         }
     }
 
-    fn handle_update(&mut self, update: &update::Update) -> anyhow::Result<()> {
+    /// Handles `update`; `raw` is its JSON, as received.
+    fn handle_update(&mut self, update: &update::Update, raw: &str) -> anyhow::Result<()> {
         debug!(bot = %self.bot.name, update = update.update_id, "dispatching");
         match &update.kind {
             UpdateKind::Message(message) if rules::is_private(message) => {
                 self.on_user_message(message)
             }
-            UpdateKind::Message(message) => self.on_group_message(message),
+            UpdateKind::Message(message) => self.on_group_message(message, raw),
             UpdateKind::MyChatMember(change) if change.chat.kind == ChatKind::Private => {
                 self.on_block_change(change)
             }

@@ -6,7 +6,9 @@
 use super::rules::{self, Content, UserPlan};
 use super::{Ctx, texts};
 use crate::outbox::{Action, Purpose, Target};
+use crate::store::albums::Part;
 use crate::store::dialogs::{self, Dialog, Status};
+use crate::store::links::Direction;
 use crate::store::users::{self, User};
 use crate::telegram::update::{MemberChange, Message};
 use tracing::{debug, warn};
@@ -20,6 +22,9 @@ impl Ctx<'_> {
         if from.is_bot {
             return Ok(());
         }
+        // An album this message is not part of is complete.
+        let album = message.media_group_id.as_deref();
+        self.complete_albums_at(message.chat.id, 0, album)?;
         let content = rules::classify(message);
         if content == Content::Service {
             debug!(bot = %self.bot.name, user = from.id, "a service message; not relayed");
@@ -86,6 +91,15 @@ impl Ctx<'_> {
                 return self.notify_topic(&dialog, &texts::not_copyable(what, message));
             }
         };
+        if let Some(album) = album {
+            let part = Part {
+                message_id: message.message_id,
+                dialog: dialog.id,
+                toward: Direction::ToTopic,
+                reply_to: message.reply_to,
+            };
+            return self.gather((message.chat.id, 0), album, &part);
+        }
         let copy = Action::Copy {
             to: Target::TopicOf(dialog.id),
             from_chat: message.chat.id,

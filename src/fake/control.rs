@@ -44,8 +44,9 @@
 //! `"always":true` for every one), each with chance `probability` (1 if left
 //! out). Its `fault` is one of `{"error":{"code":..,"description":..,
 //! "retry_after":..,"migrate_to_chat_id":..}}` (the last two optional),
-//! `{"retry_after":SECONDS}`, `"hang"`, `{"delay":"2s"}`, or
-//! `{"disconnect":{"after_apply":false}}`.
+//! `{"retry_after":SECONDS}`, `"hang"`, `{"delay":"2s"}` (applied after the
+//! delay), `{"slow_answer":"2s"}` (applied at once, answered after the
+//! delay), or `{"disconnect":{"after_apply":false}}`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -584,6 +585,8 @@ enum FaultKind {
     Hang,
     /// As `"2s"`, `"500ms"`.
     Delay(String),
+    /// As `"2s"`, `"500ms"`.
+    SlowAnswer(String),
     Disconnect {
         after_apply: bool,
     },
@@ -611,6 +614,7 @@ impl FaultKind {
             FaultKind::RetryAfter(secs) => Fault::retry_after(secs),
             FaultKind::Hang => Fault::Hang,
             FaultKind::Delay(delay) => Fault::Delay(duration(&delay)?),
+            FaultKind::SlowAnswer(delay) => Fault::SlowAnswer(duration(&delay)?),
             FaultKind::Disconnect { after_apply } => Fault::Disconnect { after_apply },
         })
     }

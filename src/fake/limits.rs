@@ -2,14 +2,16 @@
 //!
 //! The algorithm: sliding windows over accepted sends.
 //!
-//! - A *send* is one message a bot posts: `sendMessage`, `copyMessage`, each
-//!   message a `copyMessages` copies, `sendPhoto` and the other methods that
-//!   send a file, each message of a `sendMediaGroup` album, and the service
-//!   message that `createForumTopic`, `editForumTopic`, `closeForumTopic` and
+//! - A *send* is one message a bot posts: `sendMessage`, `sendLocation`,
+//!   `copyMessage`, each message a `copyMessages` copies, `forwardMessage`,
+//!   each message a `forwardMessages` forwards, `sendPhoto` and the other
+//!   methods that send a file, each message of a `sendMediaGroup` album,
+//!   and the service message that `createForumTopic`, `editForumTopic`, `closeForumTopic` and
 //!   `reopenForumTopic` leave in the group (Telegram throttles topic management
 //!   with the group's messages). No other method counts: in particular the
 //!   edits (`editMessageText`, `editMessageCaption`, `editMessageMedia`,
-//!   `editMessageReplyMarkup`) post no message and use no budget, though
+//!   `editMessageReplyMarkup`, `editMessageLiveLocation`,
+//!   `stopMessageLiveLocation`) post no message and use no budget, though
 //!   each is a request like any other ([`super::FakeTelegram::requests`]);
 //!   Telegram's own flood control of edits is not modelled. The methods
 //!   table says this for each method ([`Posts`]).
@@ -167,7 +169,7 @@ pub(super) enum Posts {
     Nothing,
     /// One message (a topic method's service message included).
     OneMessage,
-    /// One message per id in `message_ids` (`copyMessages`).
+    /// One message per id in `message_ids` (`copyMessages`, `forwardMessages`).
     EachCopy,
     /// One message per item in `media` (`sendMediaGroup`).
     EachMedia,

@@ -22,7 +22,9 @@
 //!   `getWebhookInfo`, `sendMessage` (plain, entities, or HTML parse mode),
 //!   `sendPhoto`, `sendDocument`, `sendVideo`, `sendAudio`, `sendVoice`,
 //!   `sendAnimation`, `sendMediaGroup`, `getFile` (see **Files**),
-//!   `copyMessage`, `copyMessages`, `createForumTopic`, `closeForumTopic`,
+//!   `sendLocation` (see **Locations**), `copyMessage`, `copyMessages`,
+//!   `forwardMessage`, `forwardMessages` (see **Forwards**),
+//!   `createForumTopic`, `closeForumTopic`,
 //!   `reopenForumTopic`, `editForumTopic`, `answerCallbackQuery`,
 //!   `getChat`, `getChatMember`, the edits (see **Edits**),
 //!   `setMessageReaction` (see **Reactions**), each
@@ -33,6 +35,36 @@
 //!   carries the known content fields of its source, and a message without
 //!   any (a giveaway, an invoice, a service message, a kind the fake does
 //!   not know) answers 400 `Bad Request: message can't be copied`.
+//! - **Forwards** (`world/methods.rs`): `forwardMessage` (answers the new
+//!   `Message`) and `forwardMessages` (1-100 increasing `message_ids`;
+//!   answers their `MessageId`s; albums stay albums under a new
+//!   `media_group_id`) post, from the bot, what a copy carries plus
+//!   `forward_origin`: the source's own if it is a forward (Telegram keeps
+//!   the first origin), else `user` (`sender_user`: its `from`), `chat`
+//!   (`sender_chat`) or `channel` (`chat`, `message_id`), with the source's
+//!   `date`, and the older fields the Bot API server still sends beside it
+//!   (`forward_from`, `forward_from_chat`, `forward_date`, ...).
+//!   `protect_content` gives the new message `has_protected_content`. A
+//!   source not found (or in a deleted topic) is 400 `message to forward
+//!   not found`; a service message, a message with protected content and
+//!   a kind the fake does not know `message can't be forwarded`;
+//!   `forwardMessages` skips those, and answers `messages can't be
+//!   forwarded` if none is left. Hidden senders (`hidden_user`) are not
+//!   modelled, and a forwarded live location does not move with its source.
+//! - **Locations** (`world/locations.rs`): `sendLocation` (`latitude`,
+//!   `longitude`, `horizontal_accuracy`; live with `live_period`, 60-86400
+//!   or `0x7FFFFFFF`, `heading`, `proximity_alert_radius`; `TDLib`'s checks
+//!   and 400s: `wrong location specified`, `wrong live location period
+//!   specified`, ...). A live location can be moved while its live period
+//!   runs: by its bot with `editMessageLiveLocation` and stopped with
+//!   `stopMessageLiveLocation` (see **Edits**), by people with
+//!   [`FakeTelegram::user_moves_live_location`] and
+//!   [`FakeTelegram::operator_moves_live_location`] (content from
+//!   [`live_location_content`]), each move an `edited_message` update to
+//!   the bot(s), as Telegram sends them. A stopped live location shows
+//!   without `live_period`, as the Bot API shows it; one whose period ran
+//!   out keeps showing it in the fake (stored messages are not rewritten as
+//!   time passes) but can no longer move.
 //! - **Files**: every method takes `multipart/form-data` bodies as well as
 //!   JSON and form ones (a part without a file name is a parameter, a part
 //!   with one an upload, up to 50 MB, else 413). A send method's file is an
@@ -65,13 +97,18 @@
 //!   `show_caption_above_media`, of a message with a file),
 //!   `editMessageMedia` (an `InputMedia` named as in `sendMediaGroup`:
 //!   upload, `attach://`, `file_id` or URL; file, caption and spoiler
-//!   replaced) and `editMessageReplyMarkup`. Each takes `reply_markup`, and
+//!   replaced), `editMessageReplyMarkup`, `editMessageLiveLocation` (a new
+//!   point, `heading`, `proximity_alert_radius`, and `live_period` kept if
+//!   not given, of a live location still running) and
+//!   `stopMessageLiveLocation`. Each takes `reply_markup`, and
 //!   an edit without it removes the inline keyboard, as Telegram does. The
 //!   message is replaced in its chat with `edit_date` set
 //!   ([`FakeMessage::edit_date`]), and the edited `Message` is the answer.
 //!   Telegram's 400s: `message to edit not found`, `message can't be
 //!   edited` (another's message, a service message, a sticker, ...), `there
-//!   is no text in the message to edit` (and `caption`, `media`), `message
+//!   is no text in the message to edit` (and `caption`, `media`, `live
+//!   location`; a location not live or no longer live: `message can't be
+//!   edited`), `invalid location specified`, `message
 //!   is not modified: ...` for an edit that changes nothing, `MESSAGE_TOO_LONG`,
 //!   `MEDIA_CAPTION_TOO_LONG`, `can't change media type in the album`, ...
 //!   Inline messages (`inline_message_id`) are not modelled (400). Edits
@@ -103,7 +140,9 @@
 //!   [`Limits::telegram`] or custom [`Rate`]s): sliding windows per bot, per
 //!   private chat and per group (all topics together). Messages posted by
 //!   `sendMessage`, the methods that send files (each message of an album),
-//!   `copyMessage`, `copyMessages` (each copy) and the topic methods count (edits do not: Telegram's flood control of edits is not
+//!   `sendLocation`, `copyMessage`, `copyMessages` (each copy),
+//!   `forwardMessage`, `forwardMessages` (each forward) and the topic
+//!   methods count (edits do not: Telegram's flood control of edits is not
 //!   modelled); a send over budget gets 429 with `retry_after` (whole
 //!   seconds until there is room) and is not applied. [`FakeTelegram::stats`]
 //!   counts the 429s per scope and lists every accepted send, to check that no
@@ -139,7 +178,7 @@
 //! Not modelled (yet): Telegram's dynamic limits (the fake's windows are
 //! fixed) and paid broadcasts, Markdown parse modes (the text is kept as
 //! sent), edits of inline messages (`inline_message_id`) and of
-//! messages other than texts and files (live locations, polls, checklists),
+//! messages other than texts, files and live locations (polls, checklists),
 //! deletions, webhook delivery.
 //!
 //! Concurrency: the whole world lives behind one `std::sync::Mutex` that is never
@@ -279,8 +318,10 @@ impl FakeMessage {
     }
 
     /// When the message was last edited (Unix time), if it was: an edit by
-    /// `editMessageText`, `editMessageCaption`, `editMessageMedia` or
-    /// `editMessageReplyMarkup`. [`FakeMessage::json`] and the other fields
+    /// `editMessageText`, `editMessageCaption`, `editMessageMedia`,
+    /// `editMessageReplyMarkup`, `editMessageLiveLocation` or
+    /// `stopMessageLiveLocation`, or a person's edit or move of a live
+    /// location. [`FakeMessage::json`] and the other fields
     /// show the message as edited.
     #[must_use]
     pub fn edit_date(&self) -> Option<i64> {
@@ -374,6 +415,9 @@ pub enum Fault {
     Hang,
     /// Apply and answer normally after the delay.
     Delay(Duration),
+    /// Apply at once, answer after the delay: the effect is visible (the
+    /// updates it causes included) while the caller still waits.
+    SlowAnswer(Duration),
     /// Close the connection without an answer. With `after_apply` the request
     /// takes effect first (the client cannot know it did); without, it does not.
     Disconnect {
@@ -579,6 +623,18 @@ pub fn document_content(
     content
 }
 
+/// Content for [`FakeTelegram::user_sends_content`] and
+/// [`FakeTelegram::operator_sends_content`]: a live location at
+/// (`latitude`, `longitude`) that can move for `live_period` seconds
+/// (`0x7FFFFFFF`: forever), with [`FakeTelegram::user_moves_live_location`]
+/// and [`FakeTelegram::operator_moves_live_location`].
+#[must_use]
+pub fn live_location_content(latitude: f64, longitude: f64, live_period: i64) -> serde_json::Value {
+    serde_json::json!({
+        "location": { "latitude": latitude, "longitude": longitude, "live_period": live_period }
+    })
+}
+
 /// State shared by the handles and the server task.
 struct Core {
     /// Everything the fake knows. Never locked across an `.await`.
@@ -764,6 +820,48 @@ impl FakeTelegram {
             .mutate(|w| w.operator_edits(group, operator.id, message_id, text));
     }
 
+    /// `user`'s live location `message_id` (sent with
+    /// [`live_location_content`]) moves to (`latitude`, `longitude`): the
+    /// message shows the new point and gets `edit_date`, and `bot` gets an
+    /// `edited_message` update, as Telegram sends each move, if it asked
+    /// for them.
+    ///
+    /// # Panics
+    /// If the user wrote no such message to the bot, it shows no live
+    /// location that can still move (its live period ran out), or the
+    /// point is off the map.
+    pub fn user_moves_live_location(
+        &self,
+        bot: &FakeBot,
+        user: &FakeUser,
+        message_id: i64,
+        latitude: f64,
+        longitude: f64,
+    ) {
+        self.core.mutate(|w| {
+            w.user_moves_live_location(bot.id, user.id, message_id, latitude, longitude);
+        });
+    }
+
+    /// `operator`'s live location `message_id` in `group` moves to
+    /// (`latitude`, `longitude`); the group's bots get an `edited_message`
+    /// update.
+    ///
+    /// # Panics
+    /// As [`FakeTelegram::user_moves_live_location`].
+    pub fn operator_moves_live_location(
+        &self,
+        group: i64,
+        operator: &FakeUser,
+        message_id: i64,
+        latitude: f64,
+        longitude: f64,
+    ) {
+        self.core.mutate(|w| {
+            w.operator_moves_live_location(group, operator.id, message_id, latitude, longitude);
+        });
+    }
+
     /// `user` replies to message `reply_to` of their chat with `bot` with
     /// `text`. Returns the new message id.
     ///
@@ -866,6 +964,23 @@ impl FakeTelegram {
             .mutate(|w| w.user_sends(bot.id, user.id, world::content_map(content)))
     }
 
+    /// `user` sends an album to `bot`: one message per item of `items`
+    /// (content as for [`FakeTelegram::user_sends_content`], e.g.
+    /// [`photo_content`]), all with one new `media_group_id`, each its own
+    /// update, as Telegram sends them. Returns the message ids.
+    pub fn user_sends_album(
+        &self,
+        bot: &FakeBot,
+        user: &FakeUser,
+        items: Vec<serde_json::Value>,
+    ) -> Vec<i64> {
+        let album = world::random_digits(18);
+        items
+            .into_iter()
+            .map(|item| self.user_sends_content(bot, user, with_album(item, &album)))
+            .collect()
+    }
+
     /// `user` blocks `bot`: a `my_chat_member` update (member -> kicked); later
     /// sends to the user get 403 `Forbidden: bot was blocked by the user`.
     pub fn user_blocks_bot(&self, bot: &FakeBot, user: &FakeUser) {
@@ -900,6 +1015,24 @@ impl FakeTelegram {
         let content = world::content_map(content);
         self.core
             .mutate(|w| w.operator_sends(group, thread, operator.id, None, content))
+    }
+
+    /// `operator` sends an album in `group` (topic `thread`, or General):
+    /// like [`FakeTelegram::user_sends_album`]. Returns the message ids.
+    pub fn operator_sends_album(
+        &self,
+        group: i64,
+        thread: Option<i64>,
+        operator: &FakeUser,
+        items: Vec<serde_json::Value>,
+    ) -> Vec<i64> {
+        let album = world::random_digits(18);
+        items
+            .into_iter()
+            .map(|item| {
+                self.operator_sends_content(group, thread, operator, with_album(item, &album))
+            })
+            .collect()
     }
 
     /// `operator` replies to message `reply_to` of `group` with `text`, in `thread`.
@@ -1105,4 +1238,12 @@ impl FakeTelegram {
     pub fn migrate_group(&self, group: i64) -> i64 {
         self.core.mutate(|w| w.migrate_group(group))
     }
+}
+
+/// `content` with `media_group_id` set to `album`.
+fn with_album(mut content: serde_json::Value, album: &str) -> serde_json::Value {
+    if let Some(map) = content.as_object_mut() {
+        map.insert("media_group_id".into(), album.into());
+    }
+    content
 }

@@ -163,6 +163,18 @@ impl Params {
         self.opt_i64(name)?.ok_or_else(|| missing(name))
     }
 
+    /// A number parameter, as a JSON number or a numeric string; an empty
+    /// string is no value, as the Bot API reads it.
+    pub(super) fn opt_f64(&self, name: &str) -> Result<Option<f64>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+            Some(Value::Number(n)) => Ok(n.as_f64()),
+            Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| invalid(name)),
+            Some(_) => Err(invalid(name)),
+        }
+    }
+
     pub(super) fn req_str(&self, name: &str) -> Result<String, ApiError> {
         self.opt_str(name)?.ok_or_else(|| missing(name))
     }

@@ -119,6 +119,14 @@ async fn handle(
                 () = core.shutdown.cancelled() => {}
             }
         }
+        Some(Fault::SlowAnswer(delay)) => {
+            let answer = execute(&core, bot, &method, params).await;
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = core.shutdown.cancelled() => {}
+            }
+            return answer.into_response();
+        }
         Some(Fault::Disconnect { after_apply }) => {
             if after_apply {
                 // The effect happens; only the answer is lost.

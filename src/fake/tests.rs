@@ -3234,3 +3234,713 @@ async fn a_person_cannot_react_with_an_emoji_telegram_does_not_offer() {
     let hello = d.fake.user_sends(&d.bot, &d.user, "hello");
     d.fake.user_reacts(&d.bot, &d.user, hello, Some("✅"));
 }
+
+// ---- live locations -----------------------------------------------------------
+
+/// The bot's live location (for `live_period` seconds) in its chat with the
+/// desk's user: its message id.
+async fn send_live_location(d: &Desk, live_period: i64) -> i64 {
+    d.fake.user_sends(&d.bot, &d.user, "/start");
+    ok(
+        &d.fake,
+        &d.bot,
+        "sendLocation",
+        json!({ "chat_id": d.user.id, "latitude": 52.52, "longitude": 13.405,
+                "live_period": live_period }),
+    )
+    .await["message_id"]
+        .as_i64()
+        .unwrap()
+}
+
+/// Moves the date of message `id` of `chat_id` (the bot's chat with a user,
+/// or a group) `seconds` into the past, as if it had been sent then.
+fn backdate(d: &Desk, chat_id: i64, id: i64, seconds: i64) {
+    d.fake
+        .core
+        .mutate(|w| w.backdate_message(d.bot.id, chat_id, id, seconds));
+}
+
+#[tokio::test]
+async fn a_live_location_is_sent_moved_and_stopped() {
+    let d = desk().await;
+    d.fake.user_sends(&d.bot, &d.user, "/start");
+    let sent = ok(
+        &d.fake,
+        &d.bot,
+        "sendLocation",
+        json!({ "chat_id": d.user.id, "latitude": 52.52, "longitude": 13.405,
+                "horizontal_accuracy": 12.3, "live_period": 600, "heading": 90,
+                "proximity_alert_radius": 100 }),
+    )
+    .await;
+    assert_eq!(
+        sent["location"],
+        json!({ "latitude": 52.52, "longitude": 13.405, "horizontal_accuracy": 13.0,
+                "live_period": 600, "heading": 90, "proximity_alert_radius": 100 })
+    );
+    assert_eq!(sent["from"]["id"], d.bot.id);
+    let id = sent["message_id"].as_i64().unwrap();
+    let pending = d.fake.pending_update_count(&d.bot);
+
+    // A move: the new point; heading and alert radius go unless sent
+    // again, the live period stays.
+    let moved = ok(
+        &d.fake,
+        &d.bot,
+        "editMessageLiveLocation",
+        json!({ "chat_id": d.user.id, "message_id": id, "latitude": 52.53, "longitude": 13.41 }),
+    )
+    .await;
+    assert_eq!(
+        moved["location"],
+        json!({ "latitude": 52.53, "longitude": 13.41, "live_period": 600 })
+    );
+    assert!(moved["edit_date"].as_i64().unwrap() >= moved["date"].as_i64().unwrap());
+    let shown = d.fake.private_chat(&d.bot, &d.user);
+    assert_eq!(nth(&shown, id).json, moved);
+    assert_eq!(nth(&shown, id).edit_date(), moved["edit_date"].as_i64());
+
+    // The same point again is no change; a longer period, a heading or a
+    // keyboard is one. frankenstein decodes the answers.
+    let same = json!({ "chat_id": d.user.id, "message_id": id, "latitude": 52.53,
+                       "longitude": 13.41 });
+    assert_eq!(
+        fails(&d.fake, &d.bot, "editMessageLiveLocation", same, 400).await,
+        NOT_MODIFIED
+    );
+    let api = frankenstein_bot(&d.fake, &d.bot);
+    let keyboard = json!({ "inline_keyboard": [[ { "text": "Stop", "callback_data": "stop" } ]] });
+    let params = frankenstein::methods::EditMessageLiveLocationParams::builder()
+        .chat_id(d.user.id)
+        .message_id(i32::try_from(id).unwrap())
+        .latitude(52.53)
+        .longitude(13.41)
+        .live_period(1200)
+        .heading(180)
+        .reply_markup(serde_json::from_value(keyboard.clone()).unwrap())
+        .build();
+    let frankenstein::response::MessageOrBool::Message(message) = api
+        .edit_message_live_location(&params)
+        .await
+        .unwrap()
+        .result
+    else {
+        panic!("an edit of a chat's message answers the message");
+    };
+    let location = message.location.unwrap();
+    assert_eq!(
+        (location.live_period, location.heading),
+        (Some(1200), Some(180))
+    );
+    assert_eq!(
+        nth(&d.fake.private_chat(&d.bot, &d.user), id).json["reply_markup"],
+        keyboard
+    );
+
+    // Stopped: it stays where it is, shows no live period, and can no
+    // longer move or stop.
+    let params = frankenstein::methods::StopMessageLiveLocationParams::builder()
+        .chat_id(d.user.id)
+        .message_id(i32::try_from(id).unwrap())
+        .build();
+    let frankenstein::response::MessageOrBool::Message(message) = api
+        .stop_message_live_location(&params)
+        .await
+        .unwrap()
+        .result
+    else {
+        panic!("a stop of a chat's message answers the message");
+    };
+    assert!(message.reply_markup.is_none(), "no keyboard sent: it goes");
+    let stopped = nth(&d.fake.private_chat(&d.bot, &d.user), id).json.clone();
+    assert_eq!(
+        stopped["location"],
+        json!({ "latitude": 52.53, "longitude": 13.41 })
+    );
+    let again = json!({ "chat_id": d.user.id, "message_id": id, "latitude": 1, "longitude": 2 });
+    assert_eq!(
+        fails(&d.fake, &d.bot, "editMessageLiveLocation", again, 400).await,
+        "Bad Request: message can't be edited"
+    );
+    let stop = json!({ "chat_id": d.user.id, "message_id": id });
+    assert_eq!(
+        fails(&d.fake, &d.bot, "stopMessageLiveLocation", stop, 400).await,
+        "Bad Request: message can't be edited"
+    );
+    assert_eq!(nth(&d.fake.private_chat(&d.bot, &d.user), id).json, stopped);
+    assert_eq!(
+        d.fake.pending_update_count(&d.bot),
+        pending,
+        "bots see no edits of bots' messages"
+    );
+    assert_eq!(
+        d.fake.stats().accepted_sends(d.user.id).len(),
+        1,
+        "edits are no sends"
+    );
+}
+
+#[tokio::test]
+async fn live_location_edits_telegram_refuses_change_nothing() {
+    let d = desk().await;
+    let live = send_live_location(&d, 600).await;
+    let choice = send_choice(&d).await;
+    let still = ok(
+        &d.fake,
+        &d.bot,
+        "sendLocation",
+        json!({ "chat_id": d.user.id, "latitude": 1.5, "longitude": 2.5 }),
+    )
+    .await;
+    assert_eq!(
+        still["location"],
+        json!({ "latitude": 1.5, "longitude": 2.5 }),
+        "no live period: a location that never moves"
+    );
+    let still = still["message_id"].as_i64().unwrap();
+    let users =
+        d.fake
+            .user_sends_content(&d.bot, &d.user, live_location_content(48.85, 2.35, 3600));
+
+    let to = |id: i64, more: Value| {
+        let mut params = json!({ "chat_id": d.user.id, "message_id": id, "latitude": 52.0,
+                                 "longitude": 13.0 });
+        params
+            .as_object_mut()
+            .unwrap()
+            .extend(more.as_object().unwrap().clone());
+        params
+    };
+    let cases = [
+        (to(still, json!({})), "Bad Request: message can't be edited"),
+        (to(users, json!({})), "Bad Request: message can't be edited"),
+        (
+            to(choice, json!({})),
+            "Bad Request: there is no live location in the message to edit",
+        ),
+        (to(99, json!({})), "Bad Request: message to edit not found"),
+        (
+            json!({ "chat_id": d.user.id, "message_id": live, "longitude": 13.0 }),
+            "Bad Request: latitude is empty",
+        ),
+        (
+            json!({ "chat_id": d.user.id, "message_id": live, "latitude": "", "longitude": 1 }),
+            "Bad Request: latitude is empty",
+        ),
+        (
+            json!({ "chat_id": d.user.id, "message_id": live, "latitude": 52.0 }),
+            "Bad Request: longitude is empty",
+        ),
+        (
+            to(live, json!({ "latitude": 91.0 })),
+            "Bad Request: invalid location specified",
+        ),
+        (
+            to(live, json!({ "longitude": -180.5 })),
+            "Bad Request: invalid location specified",
+        ),
+        (
+            to(live, json!({ "heading": 361 })),
+            "Bad Request: wrong live location heading specified",
+        ),
+        (
+            to(live, json!({ "proximity_alert_radius": 100_001 })),
+            "Bad Request: wrong live location proximity alert radius specified",
+        ),
+        (
+            to(live, json!({ "live_period": 600 + 86_400 + 1 })),
+            "Bad Request: wrong live location period specified",
+        ),
+        (
+            json!({ "inline_message_id": "AgAAAC", "latitude": 1, "longitude": 2 }),
+            "Bad Request: inline messages are not modelled by the fake",
+        ),
+    ];
+    for (params, expected) in cases {
+        assert_eq!(
+            fails(
+                &d.fake,
+                &d.bot,
+                "editMessageLiveLocation",
+                params.clone(),
+                400
+            )
+            .await,
+            expected,
+            "{params}"
+        );
+    }
+    let stop = |id: i64| json!({ "chat_id": d.user.id, "message_id": id });
+    for (id, expected) in [
+        (still, "Bad Request: message can't be edited"),
+        (
+            choice,
+            "Bad Request: there is no live location in the message to edit",
+        ),
+    ] {
+        assert_eq!(
+            fails(&d.fake, &d.bot, "stopMessageLiveLocation", stop(id), 400).await,
+            expected
+        );
+    }
+    // Text and caption edits do not edit a location.
+    assert_eq!(
+        fails(
+            &d.fake,
+            &d.bot,
+            "editMessageText",
+            json!({ "chat_id": d.user.id, "message_id": live, "text": "x" }),
+            400
+        )
+        .await,
+        "Bad Request: message can't be edited"
+    );
+    assert!(
+        d.fake
+            .private_chat(&d.bot, &d.user)
+            .iter()
+            .all(|m| m.edit_date().is_none()),
+        "nothing was edited"
+    );
+
+    // Sent 5 minutes ago for 10: a period that ended is refused, a longer one not.
+    backdate(&d, d.user.id, live, 300);
+    assert_eq!(
+        fails(
+            &d.fake,
+            &d.bot,
+            "editMessageLiveLocation",
+            to(live, json!({ "live_period": 120 })),
+            400
+        )
+        .await,
+        "Bad Request: wrong live location period specified"
+    );
+    let longer = ok(
+        &d.fake,
+        &d.bot,
+        "editMessageLiveLocation",
+        to(live, json!({ "live_period": 900 })),
+    )
+    .await;
+    assert_eq!(longer["location"]["live_period"], 900);
+    // 20 minutes ago for 15: it ran out, and can't be moved or stopped.
+    backdate(&d, d.user.id, live, 900);
+    assert_eq!(
+        fails(
+            &d.fake,
+            &d.bot,
+            "editMessageLiveLocation",
+            to(live, json!({ "latitude": 53.0 })),
+            400
+        )
+        .await,
+        "Bad Request: message can't be edited"
+    );
+    assert_eq!(
+        fails(&d.fake, &d.bot, "stopMessageLiveLocation", stop(live), 400).await,
+        "Bad Request: message can't be edited"
+    );
+
+    // 0x7FFFFFFF never runs out.
+    let forever = ok(
+        &d.fake,
+        &d.bot,
+        "sendLocation",
+        json!({ "chat_id": d.user.id, "latitude": 1, "longitude": 2, "live_period": 0x7FFF_FFFF }),
+    )
+    .await["message_id"]
+        .as_i64()
+        .unwrap();
+    backdate(&d, d.user.id, forever, 400 * 86_400);
+    ok(
+        &d.fake,
+        &d.bot,
+        "editMessageLiveLocation",
+        to(forever, json!({})),
+    )
+    .await;
+
+    // sendLocation's own checks.
+    let send = |more: Value| {
+        let mut params = json!({ "chat_id": d.user.id, "latitude": 52.0, "longitude": 13.0 });
+        params
+            .as_object_mut()
+            .unwrap()
+            .extend(more.as_object().unwrap().clone());
+        params
+    };
+    let cases = [
+        (
+            json!({ "chat_id": d.user.id, "longitude": 1 }),
+            "Bad Request: latitude is empty",
+        ),
+        (
+            send(json!({ "latitude": 100 })),
+            "Bad Request: wrong location specified",
+        ),
+        (
+            send(json!({ "live_period": 30 })),
+            "Bad Request: wrong live location period specified",
+        ),
+        (
+            send(json!({ "live_period": 86_401 })),
+            "Bad Request: wrong live location period specified",
+        ),
+        (
+            send(json!({ "heading": 0x1_0000 })),
+            "Bad Request: wrong live location heading specified",
+        ),
+        (
+            send(json!({ "chat_id": -42 })),
+            "Bad Request: chat not found",
+        ),
+    ];
+    for (params, expected) in cases {
+        assert_eq!(
+            fails(&d.fake, &d.bot, "sendLocation", params.clone(), 400).await,
+            expected,
+            "{params}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn people_move_live_locations_and_bots_see_each_move() {
+    let d = desk().await;
+    let shared =
+        d.fake
+            .user_sends_content(&d.bot, &d.user, live_location_content(48.85, 2.35, 900));
+    let next = d.fake.pending_update_count(&d.bot);
+    assert_eq!(next, 1);
+
+    d.fake
+        .user_moves_live_location(&d.bot, &d.user, shared, 48.86, 2.36);
+    let chat = d.fake.private_chat(&d.bot, &d.user);
+    let moved = nth(&chat, shared);
+    assert_eq!(
+        moved.json["location"],
+        json!({ "latitude": 48.86, "longitude": 2.36, "live_period": 900 })
+    );
+    assert!(moved.edit_date().is_some());
+
+    let api = frankenstein_bot(&d.fake, &d.bot);
+    let updates = api
+        .get_updates(&GetUpdatesParams::builder().build())
+        .await
+        .unwrap()
+        .result;
+    assert_eq!(updates.len(), 2, "the message, then its move: {updates:?}");
+    let UpdateContent::EditedMessage(edited) = &updates[1].content else {
+        panic!("{updates:?}");
+    };
+    assert_eq!(i64::from(edited.message_id), shared);
+    assert!(edited.edit_date.is_some());
+    let location = edited.location.as_ref().unwrap();
+    assert_eq!(
+        (location.latitude, location.longitude, location.live_period),
+        (48.86, 2.36, Some(900))
+    );
+
+    // An operator's live location in a topic: every bot of the group sees it move.
+    let other = d.fake.add_bot("other_bot");
+    d.fake.add_bot_to_group(d.group, &other, false);
+    let topic = d.topic("Alice").await;
+    let before = d.fake.pending_update_count(&other);
+    let shared = d.fake.operator_sends_content(
+        d.group,
+        Some(topic),
+        &d.operator,
+        live_location_content(40.0, -3.7, 0x7FFF_FFFF),
+    );
+    d.fake
+        .operator_moves_live_location(d.group, &d.operator, shared, 40.1, -3.71);
+    let moved = d
+        .fake
+        .topic_messages(d.group, topic)
+        .into_iter()
+        .find(|m| m.message_id == shared)
+        .unwrap();
+    assert_eq!(moved.json["location"]["latitude"], 40.1);
+    assert_eq!(d.fake.pending_update_count(&other), before + 2);
+    let updates = ok(&d.fake, &other, "getUpdates", json!({ "offset": -1 })).await;
+    assert_eq!(updates[0]["edited_message"], moved.json);
+}
+
+#[tokio::test]
+#[should_panic(expected = "no live location that can still move")]
+async fn a_person_cannot_move_a_live_location_that_ran_out() {
+    let d = desk().await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut content = live_location_content(48.85, 2.35, 60);
+    content["date"] = (i64::try_from(now).unwrap() - 61).into();
+    let shared = d.fake.user_sends_content(&d.bot, &d.user, content);
+    d.fake
+        .user_moves_live_location(&d.bot, &d.user, shared, 48.86, 2.36);
+}
+
+// ---- forwards -------------------------------------------------------------------
+
+#[tokio::test]
+async fn forwards_carry_the_content_and_the_first_origin() {
+    let d = desk().await;
+    let hello = d.fake.user_sends(&d.bot, &d.user, "/start hello");
+    let source = nth(&d.fake.private_chat(&d.bot, &d.user), hello)
+        .json
+        .clone();
+    let topic = d.topic("Alice").await;
+
+    // A user's message: origin `user`, with the older fields beside it.
+    let forwarded = ok(
+        &d.fake,
+        &d.bot,
+        "forwardMessage",
+        json!({ "chat_id": d.group, "message_thread_id": topic, "from_chat_id": d.user.id,
+                "message_id": hello }),
+    )
+    .await;
+    assert_eq!(forwarded["text"], "/start hello");
+    assert_eq!(forwarded["entities"], source["entities"]);
+    assert_eq!(forwarded["from"]["id"], d.bot.id);
+    assert_eq!(forwarded["message_thread_id"], topic);
+    assert_eq!(
+        forwarded["forward_origin"],
+        json!({ "type": "user", "sender_user": source["from"], "date": source["date"] })
+    );
+    assert_eq!(forwarded["forward_from"], source["from"]);
+    assert_eq!(forwarded["forward_date"], source["date"]);
+    assert!(forwarded.get("has_protected_content").is_none());
+    let in_topic = d.fake.topic_messages(d.group, topic);
+    assert_eq!(in_topic.last().unwrap().json, forwarded);
+
+    // Forwarded again (back to the user, protected): the first origin stays.
+    let api = frankenstein_bot(&d.fake, &d.bot);
+    let params = frankenstein::methods::ForwardMessageParams::builder()
+        .chat_id(d.user.id)
+        .from_chat_id(d.group)
+        .message_id(i32::try_from(forwarded["message_id"].as_i64().unwrap()).unwrap())
+        .protect_content(true)
+        .build();
+    let again = api.forward_message(&params).await.unwrap().result;
+    let Some(frankenstein::types::MessageOrigin::User(origin)) = again.forward_origin.as_deref()
+    else {
+        panic!("{again:?}");
+    };
+    assert_eq!(origin.sender_user.id, u64::try_from(d.user.id).unwrap());
+    assert_eq!(again.has_protected_content, Some(true));
+    let again_id = i64::from(again.message_id);
+    let again = nth(&d.fake.private_chat(&d.bot, &d.user), again_id)
+        .json
+        .clone();
+    assert_eq!(again["forward_origin"], forwarded["forward_origin"]);
+    assert!(again.get("message_thread_id").is_none());
+
+    // The bot's own message: the origin is the bot.
+    let own = ok(
+        &d.fake,
+        &d.bot,
+        "sendMessage",
+        json!({ "chat_id": d.group, "text": "note" }),
+    )
+    .await;
+    let forwarded = ok(
+        &d.fake,
+        &d.bot,
+        "forwardMessage",
+        json!({ "chat_id": d.user.id, "from_chat_id": d.group,
+                "message_id": own["message_id"] }),
+    )
+    .await;
+    assert_eq!(forwarded["forward_origin"]["type"], "user");
+    assert_eq!(forwarded["forward_origin"]["sender_user"], own["from"]);
+
+    // A message sent on behalf of a chat, and a forward of a channel post.
+    let group_chat = in_topic[0].json["chat"].clone();
+    let anonymous = d.fake.operator_sends_content(
+        d.group,
+        None,
+        &d.operator,
+        json!({ "text": "from the admins", "sender_chat": group_chat,
+                "author_signature": "Olga" }),
+    );
+    let forwarded = ok(
+        &d.fake,
+        &d.bot,
+        "forwardMessage",
+        json!({ "chat_id": d.user.id, "from_chat_id": d.group, "message_id": anonymous }),
+    )
+    .await;
+    let origin = &forwarded["forward_origin"];
+    assert_eq!(
+        (
+            &origin["type"],
+            &origin["sender_chat"],
+            &origin["author_signature"]
+        ),
+        (&json!("chat"), &group_chat, &json!("Olga"))
+    );
+    assert_eq!(forwarded["forward_from_chat"], group_chat);
+    assert_eq!(forwarded["forward_signature"], "Olga");
+    let channel = json!({ "id": -1_001_999_000_001_i64, "type": "channel", "title": "News" });
+    let post_origin =
+        json!({ "type": "channel", "chat": channel, "message_id": 7, "date": 1_700_000_000 });
+    let post = d.fake.user_sends_content(
+        &d.bot,
+        &d.user,
+        json!({ "text": "big news", "forward_origin": post_origin }),
+    );
+    let forwarded = ok(
+        &d.fake,
+        &d.bot,
+        "forwardMessage",
+        json!({ "chat_id": d.group, "message_thread_id": topic, "from_chat_id": d.user.id,
+                "message_id": post }),
+    )
+    .await;
+    assert_eq!(forwarded["forward_origin"], post_origin);
+    assert_eq!(forwarded["forward_from_chat"], channel);
+    assert_eq!(forwarded["forward_from_message_id"], 7);
+    assert_eq!(forwarded["forward_date"], 1_700_000_000);
+    assert!(forwarded.get("forward_from").is_none());
+
+    // What Telegram refuses.
+    let forward = |chat: i64, id: i64| json!({ "chat_id": d.user.id, "from_chat_id": chat, "message_id": id });
+    let cases = [
+        (
+            forward(d.user.id, 99),
+            "Bad Request: message to forward not found",
+        ),
+        (
+            forward(d.user.id, again_id),
+            "Bad Request: message can't be forwarded",
+        ),
+        (
+            forward(d.group, topic),
+            "Bad Request: message can't be forwarded",
+        ),
+        (forward(-42, 1), "Bad Request: chat not found"),
+        (
+            json!({ "chat_id": d.user.id, "from_chat_id": d.user.id }),
+            "Bad Request: message_id is empty",
+        ),
+    ];
+    for (params, expected) in cases {
+        assert_eq!(
+            fails(&d.fake, &d.bot, "forwardMessage", params.clone(), 400).await,
+            expected,
+            "{params}"
+        );
+    }
+    // A deleted topic's messages are gone.
+    let in_topic_id = in_topic.last().unwrap().message_id;
+    d.fake.delete_topic(d.group, topic);
+    assert_eq!(
+        fails(
+            &d.fake,
+            &d.bot,
+            "forwardMessage",
+            forward(d.group, in_topic_id),
+            400
+        )
+        .await,
+        "Bad Request: message to forward not found"
+    );
+}
+
+#[tokio::test]
+async fn forward_messages_keeps_albums_and_skips_what_cannot_be_forwarded() {
+    let d = desk().await;
+    let text = d.fake.user_sends(&d.bot, &d.user, "look");
+    let mut album = Vec::new();
+    for caption in ["one", "two"] {
+        let mut photo = photo_content(Some(caption));
+        photo["media_group_id"] = "111".into();
+        album.push(d.fake.user_sends_content(&d.bot, &d.user, photo));
+    }
+    let protected = d.fake.user_sends_content(
+        &d.bot,
+        &d.user,
+        json!({ "text": "secret", "has_protected_content": true }),
+    );
+    let topic = d.topic("Alice").await;
+
+    let api = frankenstein_bot(&d.fake, &d.bot);
+    let ids = [text, album[0], album[1], protected, 99];
+    let params = frankenstein::methods::ForwardMessagesParams::builder()
+        .chat_id(d.group)
+        .message_thread_id(i32::try_from(topic).unwrap())
+        .from_chat_id(d.user.id)
+        .message_ids(
+            ids.iter()
+                .map(|&id| i32::try_from(id).unwrap())
+                .collect::<Vec<_>>(),
+        )
+        .build();
+    let forwarded = api.forward_messages(&params).await.unwrap().result;
+    let forwarded: Vec<i64> = forwarded.iter().map(|m| i64::from(m.message_id)).collect();
+    assert_eq!(
+        forwarded.len(),
+        3,
+        "the protected and the missing one are skipped"
+    );
+
+    let in_topic = d.fake.topic_messages(d.group, topic);
+    let shown: Vec<&FakeMessage> = forwarded
+        .iter()
+        .map(|&id| in_topic.iter().find(|m| m.message_id == id).unwrap())
+        .collect();
+    assert_eq!(shown[0].text.as_deref(), Some("look"));
+    assert_eq!(shown[1].caption.as_deref(), Some("one"));
+    assert_eq!(shown[2].caption.as_deref(), Some("two"));
+    let new_album = shown[1].media_group_id().unwrap();
+    assert_eq!(shown[2].media_group_id(), Some(new_album));
+    assert_ne!(new_album, "111");
+    assert!(shown[0].media_group_id().is_none());
+    let source = d.fake.private_chat(&d.bot, &d.user);
+    for (forward, &id) in shown.iter().zip(&ids) {
+        let origin = &forward.json["forward_origin"];
+        assert_eq!(origin["type"], "user");
+        assert_eq!(origin["sender_user"]["id"], d.user.id);
+        assert_eq!(origin["date"], nth(&source, id).json["date"]);
+        assert_eq!(forward.json["from"]["id"], d.bot.id);
+    }
+
+    // Each forward is a send.
+    assert_eq!(
+        d.fake.stats().accepted_sends(d.group).len(),
+        4,
+        "the topic and 3 forwards"
+    );
+
+    let forward =
+        |ids: Value| json!({ "chat_id": d.group, "from_chat_id": d.user.id, "message_ids": ids });
+    let cases = [
+        (
+            forward(json!([protected, 99])),
+            "Bad Request: messages can't be forwarded",
+        ),
+        (
+            forward(json!([2, 1])),
+            "Bad Request: message identifiers must be increasing",
+        ),
+        (
+            forward(json!([])),
+            "Bad Request: message_ids must list 1-100 messages",
+        ),
+        (
+            json!({ "chat_id": d.group, "from_chat_id": d.user.id }),
+            "Bad Request: message_ids is empty",
+        ),
+    ];
+    for (params, expected) in cases {
+        assert_eq!(
+            fails(&d.fake, &d.bot, "forwardMessages", params.clone(), 400).await,
+            expected,
+            "{params}"
+        );
+    }
+}

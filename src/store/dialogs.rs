@@ -218,6 +218,16 @@ pub fn request_topic(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
     Ok(changed > 0)
 }
 
+/// Whether a topic of one of `bot`'s dialogs in `group` is being created
+/// (requested, its id not recorded yet).
+pub fn creating_topic_in(conn: &Connection, bot: &str, group: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM dialogs
+         WHERE bot = ?1 AND backend_group = ?2 AND topic_requested = 1)",
+    )?
+    .query_row(params![bot, group], |row| row.get(0))
+}
+
 /// The requested topic could not be created: a later message may ask again.
 pub fn topic_request_failed(conn: &Connection, id: i64) -> rusqlite::Result<()> {
     conn.prepare_cached("UPDATE dialogs SET topic_requested = 0 WHERE id = ?1")?

@@ -17,7 +17,7 @@ pub enum Direction {
 }
 
 impl Direction {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Direction::ToTopic => "to_topic",
             Direction::ToUser => "to_user",
@@ -25,7 +25,7 @@ impl Direction {
         }
     }
 
-    fn parse(text: &str) -> rusqlite::Result<Direction> {
+    pub(crate) fn parse(text: &str) -> rusqlite::Result<Direction> {
         match text {
             "to_topic" => Ok(Direction::ToTopic),
             "to_user" => Ok(Direction::ToUser),

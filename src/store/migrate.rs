@@ -25,6 +25,7 @@ const STEPS: &[Step] = &[
     Step::Sql(include_str!("schema_v5.sql")),
     Step::Sql(include_str!("schema_v6.sql")),
     Step::Sql(include_str!("schema_v7.sql")),
+    Step::Sql(include_str!("schema_v8.sql")),
 ];
 
 /// The schema version this switchboard writes.

@@ -27,11 +27,13 @@
 //! (`many`'s p99 latency 54–476 ms with 1,000 bots relaying, against 10–31
 //! ms in most runs this way; docs/BENCHMARKS.md).
 
+pub mod albums;
 pub mod bots;
 pub mod dead_letters;
 pub mod dialogs;
 pub mod groups;
 mod health;
+pub mod held;
 pub mod inbox;
 pub mod intercepted;
 pub mod links;

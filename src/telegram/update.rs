@@ -100,6 +100,8 @@ pub struct Message {
     pub entities: Vec<Entity>,
     /// The message may not be forwarded or copied.
     pub has_protected_content: bool,
+    /// The album (media group) the message belongs to, if any.
+    pub media_group_id: Option<String>,
     /// The top-level keys of the message object whose values are not `null`
     /// (`text`, `photo`, `giveaway`, `forum_topic_created`, keys from future
     /// Bot API versions, ...): what the message carries is classified by them.
@@ -274,6 +276,7 @@ fn message_from(value: &Value, path: &str) -> Result<Message, String> {
         caption: message.string("caption"),
         entities,
         has_protected_content: message.flag("has_protected_content"),
+        media_group_id: message.string("media_group_id"),
         keys: message
             .map
             .iter()

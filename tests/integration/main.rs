@@ -5,6 +5,8 @@
 /// The harness: a fake Telegram, a configured app on it, and waiting helpers.
 mod util;
 
+/// Albums: gathered and relayed as one, each way, across batches and a kill.
+mod albums;
 /// What messages carry: unknown values, content Telegram cannot copy, long names and texts.
 mod content;
 /// Guaranteed delivery: faults, rate limits, priorities.
@@ -18,6 +20,8 @@ mod failures;
 /// `switchboard fake`: the fake Bot API in a process of its own, driven
 /// over its control API, with the real binary relaying through it.
 mod fake_process;
+/// Every kind of content, each way.
+mod kinds;
 /// The parallel connection: an existing bot (a frankenstein client) through
 /// the Bot API proxy.
 mod proxy;

@@ -1,4 +1,5 @@
 use switchboard::config::BotSettings;
+use switchboard::fake::{Fault, FaultRule};
 
 use crate::util::{Desk, texts, welcome};
 
@@ -558,4 +559,36 @@ async fn a_reaction_on_one_side_shows_on_the_other() {
         shown(fake).is_none().then_some(())
     })
     .await;
+}
+
+/// An operator who writes in a new topic before switchboard has recorded
+/// the topic's id (Telegram's answer to createForumTopic is slow) is not
+/// lost: the message is held until the topic is known, then relayed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_message_in_a_topic_not_yet_recorded_is_relayed() {
+    let desk = Desk::one_bot().await;
+    let alice = desk.fake.add_user("Alice", None);
+    desk.fake.inject(FaultRule::on(
+        "createForumTopic",
+        Fault::SlowAnswer(std::time::Duration::from_secs(1)),
+    ));
+    desk.fake.user_sends(desk.bot(), &alice, "anyone there?");
+    let group = desk.group();
+    let topic = desk
+        .wait("the topic created", |f| {
+            Some(f.topics(group).first()?.thread_id)
+        })
+        .await;
+    // Telegram has the topic, switchboard has not heard back yet.
+    desk.fake
+        .operator_sends(group, Some(topic), &desk.operator, "Yes, hello!");
+    desk.wait_chat_texts(
+        desk.bot(),
+        &alice,
+        &["anyone there?", &welcome(), "Yes, hello!"],
+    )
+    .await;
+    desk.wait_topic_texts(group, topic, &["Yes, hello!", "anyone there?"])
+        .await;
+    desk.settle().await;
 }

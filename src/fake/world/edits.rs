@@ -1,5 +1,6 @@
 //! Edits of a bot's own messages: `editMessageText`, `editMessageCaption`,
-//! `editMessageMedia` and `editMessageReplyMarkup`, as Telegram makes them.
+//! `editMessageMedia`, `editMessageReplyMarkup`, `editMessageLiveLocation`
+//! and `stopMessageLiveLocation`, as Telegram makes them.
 //!
 //! - The message is `message_id` in `chat_id`. Messages sent via inline mode
 //!   (`inline_message_id`) are not modelled: 400 `inline messages are not
@@ -8,7 +9,11 @@
 //!   message of someone else is 400 `message can't be edited`, and so is,
 //!   for the text, caption and media edits, one that shows something else
 //!   than a text or a photo, video, animation, audio, document or voice
-//!   (a service message, a sticker, ...), as `TDLib` checks it.
+//!   (a service message, a sticker, ...), as `TDLib` checks it. A live
+//!   location edit needs a live location that can still be moved (see
+//!   `locations.rs`): another location, or one that expired or was
+//!   stopped, is 400 `message can't be edited`, a text or a file `there is
+//!   no live location in the message to edit`.
 //! - An edit replaces the message where it is: `private_chat`,
 //!   `topic_messages`, the control API, later button presses and copies
 //!   see the edited message. It gets `edit_date` (the time of the latest edit),
@@ -20,9 +25,9 @@
 //!   edit then shows none (`TDLib`'s "pass null if none"); bots keep a
 //!   keyboard by sending it again.
 //! - An edit that leaves everything as it was (text, entities, caption,
-//!   file, keyboard) is 400 `message is not modified: specified new message
-//!   content and reply markup are exactly the same as a current content and
-//!   reply markup of the message`.
+//!   file, location, keyboard) is 400 `message is not modified: specified
+//!   new message content and reply markup are exactly the same as a
+//!   current content and reply markup of the message`.
 //! - Checks run in Telegram's order: the parameters first (`message text is
 //!   empty`, `can't parse InputMedia: ...`), then the message, then what it
 //!   shows, then the lengths (`MESSAGE_TOO_LONG` and `MEDIA_CAPTION_TOO_LONG`,
@@ -36,6 +41,7 @@
 use serde_json::{Map, Value};
 
 use super::files::FileKind;
+use super::locations::{Live, Point, edited_live_period, live_period, location_json};
 use super::media::add_caption;
 use super::methods::{MAX_CAPTION_CHARS, MAX_TEXT_CHARS, formatted, inline_markup};
 use super::{ChatKey, World, add_command_entity, message_index, now, thread_of};
@@ -191,6 +197,55 @@ impl World {
         self.save_edit(edit, markup)
     }
 
+    /// `editMessageLiveLocation`: a new point (`latitude`, `longitude`,
+    /// `horizontal_accuracy`), `heading` and `proximity_alert_radius` (none
+    /// if not given) and `live_period` (kept if not given) for a live
+    /// location that can still be moved (see `locations.rs`).
+    pub(super) fn edit_message_live_location(
+        &mut self,
+        bot: i64,
+        p: &Params,
+    ) -> Result<Value, ApiError> {
+        let point = Point::from_params(p)?;
+        let live = Live::from_params(p)?;
+        let markup = inline_markup(p)?;
+        let mut edit = self.message_to_edit(bot, p)?;
+        let now = now();
+        let current = live_location(&edit.message, now)?;
+        if !point.is_valid() {
+            return Err(ApiError::bad_request("invalid location specified"));
+        }
+        live.check(false)?;
+        let date = edit
+            .message
+            .get("date")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        let period = edited_live_period(live.period, current, date, now)?;
+        let location = location_json(point, Live { period, ..live });
+        edit.message.insert("location".into(), location);
+        self.save_edit(edit, markup)
+    }
+
+    /// `stopMessageLiveLocation`: the live location stays where it is and
+    /// can no longer be moved; it shows as the Bot API shows a stopped one,
+    /// without `live_period`, `heading` and `proximity_alert_radius`.
+    pub(super) fn stop_message_live_location(
+        &mut self,
+        bot: i64,
+        p: &Params,
+    ) -> Result<Value, ApiError> {
+        let markup = inline_markup(p)?;
+        let mut edit = self.message_to_edit(bot, p)?;
+        live_location(&edit.message, now())?;
+        if let Some(Value::Object(location)) = edit.message.get_mut("location") {
+            for field in ["live_period", "heading", "proximity_alert_radius"] {
+                location.remove(field);
+            }
+        }
+        self.save_edit(edit, markup)
+    }
+
     /// The bot's own message that `chat_id` and `message_id` name, or why
     /// it cannot be edited.
     fn message_to_edit(&self, bot: i64, p: &Params) -> Result<Edit, ApiError> {
@@ -265,6 +320,22 @@ impl World {
         slot.clone_from(&message);
         Ok(message)
     }
+}
+
+/// The live period of the live location a message shows, for a live
+/// location edit: 400 `message can't be edited` for a location that is not
+/// live (any more) and for what a text or caption edit cannot edit either
+/// (a service message, a sticker, ...), `there is no live location in the
+/// message to edit` for a text or a file, as `TDLib` checks it.
+fn live_location(message: &Map<String, Value>, now: i64) -> Result<i64, ApiError> {
+    if message.contains_key("location") {
+        return live_period(message, now)
+            .ok_or_else(|| ApiError::bad_request("message can't be edited"));
+    }
+    editable_content(message)?;
+    Err(ApiError::bad_request(
+        "there is no live location in the message to edit",
+    ))
 }
 
 /// What a message shows, for a text, caption or media edit: `None` for a

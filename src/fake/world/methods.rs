@@ -1,7 +1,7 @@
 //! The Bot API methods the fake implements: one table, and the methods
-//! (but those that send files, in `media.rs`, `getFile`, in `files.rs`, the
-//! edits of messages, in `edits.rs`, and `setMessageReaction`, in
-//! `reactions.rs`).
+//! (but those that send files, in `media.rs`, `sendLocation`, in
+//! `locations.rs`, `getFile`, in `files.rs`, the edits of messages, in
+//! `edits.rs`, and `setMessageReaction`, in `reactions.rs`).
 
 use std::collections::HashMap;
 
@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use super::files::FileKind;
 use super::{
     ChatKey, GENERAL_THREAD_ID, Group, Topic, World, content_map, message_id, message_index,
-    next_message_id, private_chat_json, reply_copy, topic_state_content, user_json,
+    next_message_id, private_chat_json, reply_copy, thread_of, topic_state_content, user_json,
 };
 use crate::fake::error::ApiError;
 use crate::fake::html;
@@ -124,9 +124,12 @@ const METHODS: &[Method] = &[
         w.send_file(bot, p, FileKind::Animation)
     }),
     Method::apply("sendMediaGroup", Posts::EachMedia, World::send_media_group),
+    Method::apply("sendLocation", Posts::OneMessage, World::send_location),
     Method::apply("getFile", Posts::Nothing, World::get_file),
     Method::apply("copyMessage", Posts::OneMessage, World::copy_message),
     Method::apply("copyMessages", Posts::EachCopy, World::copy_messages),
+    Method::apply("forwardMessage", Posts::OneMessage, World::forward_message),
+    Method::apply("forwardMessages", Posts::EachCopy, World::forward_messages),
     Method::apply(
         "createForumTopic",
         Posts::OneMessage,
@@ -154,6 +157,16 @@ const METHODS: &[Method] = &[
         "editMessageReplyMarkup",
         Posts::Nothing,
         World::edit_message_reply_markup,
+    ),
+    Method::apply(
+        "editMessageLiveLocation",
+        Posts::Nothing,
+        World::edit_message_live_location,
+    ),
+    Method::apply(
+        "stopMessageLiveLocation",
+        Posts::Nothing,
+        World::stop_message_live_location,
     ),
     Method::apply(
         "setMessageReaction",
@@ -272,25 +285,7 @@ impl World {
     fn copy_messages(&mut self, bot: i64, p: &Params) -> Result<Value, ApiError> {
         let chat_id = p.chat_id("chat_id")?;
         let from_chat_id = p.chat_id("from_chat_id")?;
-        let ids: Vec<i64> = match p.opt_json("message_ids")? {
-            None => return Err(ApiError::bad_request("message_ids is empty")),
-            Some(Value::Array(ids)) => ids
-                .iter()
-                .map(value_as_i64)
-                .collect::<Option<_>>()
-                .ok_or_else(|| ApiError::bad_request("invalid message_ids specified"))?,
-            Some(_) => return Err(ApiError::bad_request("invalid message_ids specified")),
-        };
-        if ids.is_empty() || ids.len() > 100 {
-            return Err(ApiError::bad_request(
-                "message_ids must list 1-100 messages",
-            ));
-        }
-        if ids.windows(2).any(|pair| pair[0] >= pair[1]) {
-            return Err(ApiError::bad_request(
-                "message identifiers must be increasing",
-            ));
-        }
+        let ids = message_ids(p)?;
         let remove_caption = p.opt_bool("remove_caption")?.unwrap_or(false);
         let (chat, thread) = self.destination(bot, chat_id, p.opt_i64("message_thread_id")?)?;
         let sources = self.source_messages(bot, from_chat_id)?;
@@ -328,6 +323,64 @@ impl World {
             })
             .collect();
         Ok(Value::Array(copied))
+    }
+
+    /// `forwardMessage`: the message `message_id` of `from_chat_id`,
+    /// forwarded (see [`forwarded_content`]); answers the new message.
+    fn forward_message(&mut self, bot: i64, p: &Params) -> Result<Value, ApiError> {
+        let chat_id = p.chat_id("chat_id")?;
+        let from_chat_id = p.chat_id("from_chat_id")?;
+        let source_id = p.req_i64("message_id")?;
+        let protect = p.opt_bool("protect_content")?.unwrap_or(false);
+        let (chat, thread) = self.destination(bot, chat_id, p.opt_i64("message_thread_id")?)?;
+        let source = self
+            .shown_messages(bot, from_chat_id)?
+            .find(|m| message_id(m) == source_id)
+            .ok_or_else(|| ApiError::bad_request("message to forward not found"))?;
+        let content = forwarded_content(source, protect)
+            .ok_or_else(|| ApiError::bad_request("message can't be forwarded"))?;
+        let from = self.bot_user_json(bot);
+        Ok(self.post(chat, Some(from), thread, None, content))
+    }
+
+    /// `forwardMessages`: the messages `message_ids` (1-100, increasing) of
+    /// `from_chat_id`, forwarded in order; those not found or that can't
+    /// be forwarded are skipped (none left is 400 `messages can't be
+    /// forwarded`). Albums stay albums, under a new media group id.
+    /// Answers the new messages' ids.
+    fn forward_messages(&mut self, bot: i64, p: &Params) -> Result<Value, ApiError> {
+        let chat_id = p.chat_id("chat_id")?;
+        let from_chat_id = p.chat_id("from_chat_id")?;
+        let ids = message_ids(p)?;
+        let protect = p.opt_bool("protect_content")?.unwrap_or(false);
+        let (chat, thread) = self.destination(bot, chat_id, p.opt_i64("message_thread_id")?)?;
+        let mut albums: HashMap<String, String> = HashMap::new();
+        let contents: Vec<Map<String, Value>> = self
+            .shown_messages(bot, from_chat_id)?
+            .filter(|m| ids.contains(&message_id(m)))
+            .filter_map(|source| {
+                let mut content = forwarded_content(source, protect)?;
+                if let Some(album) = source["media_group_id"].as_str() {
+                    let new_album = albums
+                        .entry(album.to_owned())
+                        .or_insert_with(|| random_digits(18));
+                    content.insert("media_group_id".into(), new_album.clone().into());
+                }
+                Some(content)
+            })
+            .collect();
+        if contents.is_empty() {
+            return Err(ApiError::bad_request("messages can't be forwarded"));
+        }
+        let from = self.bot_user_json(bot);
+        let forwarded: Vec<Value> = contents
+            .into_iter()
+            .map(|content| {
+                let message = self.post(chat, Some(from.clone()), thread, None, content);
+                json!({ "message_id": message_id(&message) })
+            })
+            .collect();
+        Ok(Value::Array(forwarded))
     }
 
     fn create_forum_topic(&mut self, bot: i64, p: &Params) -> Result<Value, ApiError> {
@@ -547,6 +600,26 @@ impl World {
         Ok(&self.joined_group(bot, chat_id)?.messages)
     }
 
+    /// The messages of a chat the bot can forward from, in order: those of
+    /// [`World::source_messages`] but for those of a deleted topic, which
+    /// Telegram no longer shows.
+    fn shown_messages(
+        &self,
+        bot: i64,
+        chat_id: i64,
+    ) -> Result<impl Iterator<Item = &Value>, ApiError> {
+        let topics = self.groups.get(&chat_id).map(|group| &group.topics);
+        let deleted = move |message: &Value| {
+            thread_of(message)
+                .and_then(|thread| topics?.get(&thread))
+                .is_some_and(|topic| topic.deleted)
+        };
+        Ok(self
+            .source_messages(bot, chat_id)?
+            .iter()
+            .filter(move |m| !deleted(m)))
+    }
+
     /// The message a new message replies to, from `reply_parameters` or the
     /// older `reply_to_message_id`.
     pub(super) fn reply_target(
@@ -619,7 +692,7 @@ impl World {
     }
 }
 
-pub(super) fn random_digits(n: usize) -> String {
+pub(in crate::fake) fn random_digits(n: usize) -> String {
     (0..n).map(|_| fastrand::digit(10)).collect()
 }
 
@@ -692,6 +765,99 @@ fn override_caption(content: &mut Map<String, Value>, p: &Params) -> Result<(), 
         content.insert("show_caption_above_media".into(), above.into());
     }
     Ok(())
+}
+
+/// `message_ids` of `copyMessages` and `forwardMessages`: 1-100 ids, increasing.
+fn message_ids(p: &Params) -> Result<Vec<i64>, ApiError> {
+    let ids: Vec<i64> = match p.opt_json("message_ids")? {
+        None => return Err(ApiError::bad_request("message_ids is empty")),
+        Some(Value::Array(ids)) => ids
+            .iter()
+            .map(value_as_i64)
+            .collect::<Option<_>>()
+            .ok_or_else(|| ApiError::bad_request("invalid message_ids specified"))?,
+        Some(_) => return Err(ApiError::bad_request("invalid message_ids specified")),
+    };
+    if ids.is_empty() || ids.len() > 100 {
+        return Err(ApiError::bad_request(
+            "message_ids must list 1-100 messages",
+        ));
+    }
+    if ids.windows(2).any(|pair| pair[0] >= pair[1]) {
+        return Err(ApiError::bad_request(
+            "message identifiers must be increasing",
+        ));
+    }
+    Ok(ids)
+}
+
+/// The fields a forward of `message` carries: its content (as a copy's; a
+/// forwarded live location does not move with its source), `forward_origin` (the source's
+/// own if it is a forward, else who sent it: `user`, `chat` for a message
+/// sent on behalf of a chat, `channel` for a channel post) and the older
+/// fields the Bot API server still sends beside it (`forward_from`,
+/// `forward_from_chat`, `forward_from_message_id`, `forward_signature`,
+/// `forward_sender_name`, `forward_date`), and `has_protected_content` if
+/// `protect`. `None` if it cannot be forwarded: a service message, a
+/// message with protected content, a kind the fake does not know.
+fn forwarded_content(message: &Value, protect: bool) -> Option<Map<String, Value>> {
+    if message["has_protected_content"] == true {
+        return None;
+    }
+    let mut content = copy_content(message)?;
+    let origin = match message.get("forward_origin") {
+        Some(origin) => origin.clone(),
+        None => origin_of(message),
+    };
+    let legacy: &[(&str, &str)] = match origin["type"].as_str() {
+        Some("user") => &[("forward_from", "sender_user")],
+        Some("chat") => &[
+            ("forward_from_chat", "sender_chat"),
+            ("forward_signature", "author_signature"),
+        ],
+        Some("hidden_user") => &[("forward_sender_name", "sender_user_name")],
+        Some("channel") => &[
+            ("forward_from_chat", "chat"),
+            ("forward_from_message_id", "message_id"),
+            ("forward_signature", "author_signature"),
+        ],
+        _ => &[],
+    };
+    for (field, origin_field) in legacy {
+        if let Some(value) = origin.get(*origin_field) {
+            content.insert((*field).to_owned(), value.clone());
+        }
+    }
+    content.insert("forward_date".into(), origin["date"].clone());
+    content.insert("forward_origin".into(), origin);
+    if protect {
+        content.insert("has_protected_content".into(), true.into());
+    }
+    Some(content)
+}
+
+/// Who sent `message`, as a `MessageOrigin`.
+fn origin_of(message: &Value) -> Value {
+    let date = message["date"].clone();
+    let mut origin = if message["chat"]["type"] == "channel" {
+        json!({
+            "type": "channel",
+            "chat": message["chat"],
+            "message_id": message["message_id"],
+            "date": date,
+        })
+    } else if let Some(chat) = message.get("sender_chat") {
+        json!({ "type": "chat", "sender_chat": chat, "date": date })
+    } else {
+        json!({ "type": "user", "sender_user": message["from"], "date": date })
+    };
+    let signature = message
+        .get("author_signature")
+        .filter(|_| origin["type"] != "user");
+    if let Some(signature) = signature {
+        origin["author_signature"] = signature.clone();
+    }
+    origin
 }
 
 /// The fields a copy of `message` carries, or `None` if it cannot be copied.

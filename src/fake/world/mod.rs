@@ -16,7 +16,10 @@
 //!   the methods themselves, but for those of the next two parts.
 //! - `media`: the methods that send files (`sendPhoto`, .., `sendMediaGroup`).
 //! - `edits`: the edits of a bot's own messages (`editMessageText`,
-//!   `editMessageCaption`, `editMessageMedia`, `editMessageReplyMarkup`).
+//!   `editMessageCaption`, `editMessageMedia`, `editMessageReplyMarkup`,
+//!   `editMessageLiveLocation`, `stopMessageLiveLocation`).
+//! - `locations`: `sendLocation`, and the live locations that edits and
+//!   people move.
 //! - `files`: the file store (uploads, files sent by URL, people's files),
 //!   `getFile` and downloads.
 //! - `reactions`: `setMessageReaction` and people's reactions, kept beside
@@ -26,6 +29,7 @@
 mod accounts;
 mod edits;
 mod files;
+mod locations;
 mod media;
 mod methods;
 mod people;
@@ -42,7 +46,7 @@ use super::limits::{FakeStats, Limiter, Limits};
 use super::{FakeBot, FakeUser, FaultRule, RecordedRequest};
 
 pub(super) use self::files::{FileKind, new_file_ids};
-pub(super) use self::methods::{Handler, find_method, method_names};
+pub(super) use self::methods::{Handler, find_method, method_names, random_digits};
 pub use self::reactions::REACTION_EMOJI;
 pub(super) use self::updates::{PollRequest, Update};
 

@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::locations::move_live_location;
 use super::reactions::{Reactions, reactions_of};
 use super::{
     ChatKey, GENERAL_THREAD_ID, World, message_id, message_index, now, private_chat_json,
@@ -106,6 +107,64 @@ impl World {
                 )
             });
         edit_text(message, text);
+        let edited = message.clone();
+        let bots: Vec<i64> = self.group(group).bots.keys().copied().collect();
+        for bot in bots {
+            self.enqueue(bot, "edited_message", edited.clone());
+        }
+    }
+
+    /// The user's live location `message_id` moves to a new point: the bot
+    /// gets an `edited_message` update (if it asked for them), as Telegram
+    /// sends each move of a live location.
+    ///
+    /// # Panics
+    /// If the chat has no such message of the user's, or it shows no live
+    /// location that can still move.
+    pub(in crate::fake) fn user_moves_live_location(
+        &mut self,
+        bot: i64,
+        user: i64,
+        message_id: i64,
+        latitude: f64,
+        longitude: f64,
+    ) {
+        let message = self
+            .private_chats
+            .get_mut(&(bot, user))
+            .and_then(|chat| message_index(message_id).and_then(|i| chat.messages.get_mut(i)))
+            .filter(|m| m["from"]["id"].as_i64() == Some(user))
+            .unwrap_or_else(|| {
+                panic!("fake Telegram: user {user} wrote no message {message_id} to bot {bot}")
+            });
+        move_live_location(message, latitude, longitude, now());
+        let edited = message.clone();
+        self.enqueue(bot, "edited_message", edited);
+    }
+
+    /// `operator`'s live location `message_id` in `group` moves to a new
+    /// point: the group's bots get an `edited_message` update.
+    ///
+    /// # Panics
+    /// If the group has no such message of the operator's, or it shows no
+    /// live location that can still move.
+    pub(in crate::fake) fn operator_moves_live_location(
+        &mut self,
+        group: i64,
+        operator: i64,
+        message_id: i64,
+        latitude: f64,
+        longitude: f64,
+    ) {
+        let message = message_index(message_id)
+            .and_then(|i| self.group_mut(group).messages.get_mut(i))
+            .filter(|m| m["from"]["id"].as_i64() == Some(operator))
+            .unwrap_or_else(|| {
+                panic!(
+                    "fake Telegram: operator {operator} wrote no message {message_id} in {group}"
+                )
+            });
+        move_live_location(message, latitude, longitude, now());
         let edited = message.clone();
         let bots: Vec<i64> = self.group(group).bots.keys().copied().collect();
         for bot in bots {

@@ -701,9 +701,8 @@ impl Sender {
                         topic: Some(created.topic),
                     };
                     self.places.set(created.dialog, place);
-                    if created.replaces.is_some() {
-                        self.dispatcher_wake.notify_one();
-                    }
+                    // A report, or updates held until the topic existed.
+                    self.dispatcher_wake.notify_one();
                 }
                 if let Some(lane) = lane {
                     lanes.advance(lane);
@@ -773,6 +772,8 @@ fn record_one(
         Change::Done { created, links } => {
             if let Some(created) = created {
                 dialogs::set_topic(tx, created.dialog, created.topic, &created.name)?;
+                // Operators' messages in the new topic may have come first.
+                store::held::release(tx, &bot, created.group)?;
                 if created.replaces.is_some() {
                     let report = SenderReport::TopicReplaced {
                         dialog_id: created.dialog,
@@ -797,6 +798,9 @@ fn record_one(
             if let Some(job) = job {
                 if let super::Action::CreateTopic { dialog, .. } = &job.action {
                     dialogs::topic_request_failed(tx, *dialog)?;
+                    if let Some(found) = dialogs::by_id(tx, *dialog)? {
+                        store::held::release(tx, &bot, found.backend_group)?;
+                    }
                 }
                 let report = SenderReport::Failed { job, error, kind };
                 report_to_dispatcher(tx, &bot, &report)?;
