@@ -242,6 +242,7 @@ pub fn enqueue_broadcast(
                 to: Target::User(user.id),
                 text: text.into(),
                 html: false,
+                reply_to: None,
             },
         };
         queue::enqueue(&tx, bot, &Lane::Broadcast(user.id), user.id, &job, 0)?;

@@ -104,6 +104,7 @@ impl Ctx<'_> {
             keyboard: None,
             // copyMessages takes no reply: an album of one alone keeps it.
             reply_to: first.reply_to,
+            forward: parts.iter().all(|part| part.forwarded),
         };
         self.queue(&dialog, purpose, copy)
     }

@@ -12,7 +12,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Ctx, mirror, rules};
+use super::{Ctx, mirror, rules, texts};
 use crate::outbox::{Action, EditKind, Job, Lane, Purpose, queue};
 use crate::store::dialogs;
 use crate::store::links::{self, Direction};
@@ -21,56 +21,102 @@ use crate::telegram::update::Message;
 impl Ctx<'_> {
     pub(super) fn on_edit(&mut self, message: &Message, raw: &Value) -> anyhow::Result<()> {
         let chat = message.chat.id;
-        let direction = if rules::is_private(message) {
-            Direction::ToTopic
+        let original = i64::from(message.message_id);
+        let link = links::by_original(self.tx, &self.bot.name, chat, original)?;
+        // The dialog, from the link; without one (the copy may be in flight,
+        // its link not recorded yet), from where the message was sent.
+        let (direction, dialog) = if rules::is_private(message) {
+            let dialog = match &link {
+                Some(link) => dialogs::by_id(self.tx, link.dialog)?,
+                None => dialogs::by_user(self.tx, &self.bot.name, chat)?,
+            };
+            (Direction::ToTopic, dialog)
         } else if self.groups()?.contains(&chat) {
-            Direction::ToUser
+            let dialog = match (&link, message.message_thread_id) {
+                (Some(link), _) => dialogs::by_id(self.tx, link.dialog)?,
+                (None, Some(topic)) if message.is_topic_message => {
+                    dialogs::by_topic(self.tx, &self.bot.name, chat, topic)?
+                }
+                (None, _) => None,
+            };
+            (Direction::ToUser, dialog)
         } else {
             return Ok(());
         };
-        let Some(link) =
-            links::by_original(self.tx, &self.bot.name, chat, i64::from(message.message_id))?
-                .filter(|link| link.direction == direction)
-        else {
-            return Ok(());
-        };
-        let Some(dialog) = dialogs::by_id(self.tx, link.dialog)? else {
+        if link
+            .as_ref()
+            .is_some_and(|link| link.direction != direction)
+        {
+            return Ok(()); // a mirror's original, say: not this rule's
+        }
+        let Some(dialog) = dialog else {
             return Ok(());
         };
         let Some((change, params)) = content_edit(raw) else {
-            return Ok(());
+            // Nothing an edit call can apply: say so, beside the copy.
+            let Some(link) = link else {
+                return Ok(());
+            };
+            let (text, reply_to) = match direction {
+                Direction::ToTopic => (
+                    texts::user_edit_not_shown(texts::EDIT_CANNOT_FOLLOW, None),
+                    link.copy_id,
+                ),
+                _ => (
+                    texts::edit_not_delivered(texts::EDIT_CANNOT_FOLLOW),
+                    link.original_id,
+                ),
+            };
+            return self.notify_topic_replying(&dialog, &text, Some(reply_to));
         };
-        let (lane, purpose) = match direction {
+        let (lane, purpose, copy_chat) = match direction {
             Direction::ToTopic => (
                 Lane::Topic(dialog.user_id),
                 Purpose::UserEdit { dialog: dialog.id },
+                dialog.backend_group,
             ),
             _ => (
                 Lane::User(dialog.user_id),
                 Purpose::OperatorEdit { dialog: dialog.id },
+                dialog.user_id,
             ),
         };
-        queue::drop_waiting_edits(self.tx, &self.bot.name, &lane, link.copy_chat, link.copy_id)?;
+        let copy_chat = link.as_ref().map_or(copy_chat, |link| link.copy_chat);
+        queue::drop_waiting_edits(self.tx, &self.bot.name, &lane, chat, original)?;
         let job = Job {
             purpose,
-            action: Action::Edit {
-                chat: link.copy_chat,
-                message_id: link.copy_id,
+            action: Action::EditCopy {
+                chat: copy_chat,
+                original_chat: chat,
+                original_id: original,
                 change,
                 params,
-                keyboard: None,
             },
         };
-        self.queue_in(&lane, link.copy_chat, &job)
+        self.queue_in(&lane, copy_chat, &job)
     }
 }
 
 /// The edit that gives a copy the content of `message` (as sent): its text,
-/// or its media with the caption, or (a voice message) its caption.
+/// or its media with the caption, or (a voice message) its caption, or a
+/// live location's new position.
 #[must_use]
 pub fn content_edit(message: &Value) -> Option<(EditKind, Value)> {
     if message.get("text").is_some_and(Value::is_string) {
         return Some((EditKind::Text, text_params(message)));
+    }
+    if let Some(location) = message
+        .get("location")
+        .filter(|l| l.get("live_period").is_some())
+    {
+        let params = mirror::strip_nulls(json!({
+            "latitude": location.get("latitude"),
+            "longitude": location.get("longitude"),
+            "horizontal_accuracy": location.get("horizontal_accuracy"),
+            "heading": location.get("heading"),
+            "proximity_alert_radius": location.get("proximity_alert_radius"),
+        }));
+        return Some((EditKind::LiveLocation, params));
     }
     if let Some(media) = mirror::input_media(message) {
         return Some((EditKind::Media, json!({ "media": media })));
@@ -125,5 +171,13 @@ mod tests {
             Some((EditKind::Caption, json!({"caption": "said"})))
         );
         assert_eq!(content_edit(&json!({"location": {}})), None);
+        let live = json!({"location": {"latitude": 1.5, "longitude": 2.5, "live_period": 900, "heading": 90}});
+        assert_eq!(
+            content_edit(&live),
+            Some((
+                EditKind::LiveLocation,
+                json!({"latitude": 1.5, "longitude": 2.5, "heading": 90})
+            ))
+        );
     }
 }

@@ -209,6 +209,7 @@ impl Ctx<'_> {
                     None
                 },
                 reply_to: if album == 1 { first.reply_to } else { None },
+                forward: false,
             };
             self.queue(dialog, Purpose::Mirror { dialog: dialog.id }, action)?;
             rest = after;

@@ -571,10 +571,22 @@ impl Ctx<'_> {
 
     /// Tells operators something in the dialog's topic, cut to fit a message.
     pub fn notify_topic(&mut self, dialog: &Dialog, text: &str) -> anyhow::Result<()> {
+        self.notify_topic_replying(dialog, text, None)
+    }
+
+    /// Like [`Ctx::notify_topic`], as a reply to message `reply_to` of the
+    /// topic (if that still exists).
+    pub fn notify_topic_replying(
+        &mut self,
+        dialog: &Dialog,
+        text: &str,
+        reply_to: Option<i64>,
+    ) -> anyhow::Result<()> {
         let action = Action::SendText {
             to: Target::TopicOf(dialog.id),
             text: texts::fit_message(text),
             html: false,
+            reply_to,
         };
         self.queue(dialog, Purpose::TopicNotice { dialog: dialog.id }, action)
     }
@@ -603,6 +615,7 @@ impl Ctx<'_> {
             to: Target::TopicOf(dialog.id),
             text: card,
             html: true,
+            reply_to: None,
         };
         self.queue(dialog, Purpose::TopicNotice { dialog: dialog.id }, action)
     }
@@ -615,6 +628,7 @@ impl Ctx<'_> {
                 to: Target::General(group),
                 text: texts::fit_message(text),
                 html: false,
+                reply_to: None,
             },
         };
         self.queue_in(&Lane::General, group, &job)
@@ -631,6 +645,7 @@ impl Ctx<'_> {
             to: Target::User(dialog.user_id),
             text: texts::fit_message(text),
             html: false,
+            reply_to: None,
         };
         self.queue(dialog, purpose, action)
     }

@@ -106,6 +106,7 @@ impl Ctx<'_> {
                 dialog: dialog.id,
                 toward: Direction::ToUser,
                 reply_to,
+                forwarded: false,
             };
             return self.gather((message.chat.id, thread), album, &part);
         }
@@ -115,6 +116,8 @@ impl Ctx<'_> {
             message_ids: vec![message.message_id],
             keyboard: None,
             reply_to,
+            // A forward would show operators' own chats as its origin.
+            forward: false,
         };
         let purpose = Purpose::Reply {
             dialog: dialog.id,

@@ -20,8 +20,8 @@ use tracing::debug;
 
 use super::{Ctx, texts};
 use crate::outbox::{Action, FailureKind, Job, Purpose, SenderReport, Target};
-use crate::store::dialogs;
 use crate::store::users;
+use crate::store::{dialogs, links};
 
 impl Ctx<'_> {
     pub(super) fn handle_report(&mut self, report: &SenderReport) -> anyhow::Result<()> {
@@ -82,22 +82,42 @@ impl Ctx<'_> {
                 let Some(dialog) = dialogs::by_id(self.tx, *dialog)? else {
                     return Ok(());
                 };
-                let now = match &job.action {
-                    Action::Edit { params, .. } => params
-                        .get("text")
-                        .or_else(|| params.get("caption"))
-                        .or_else(|| params.pointer("/media/caption"))
-                        .and_then(serde_json::Value::as_str)
-                        .map(str::to_owned),
-                    _ => None,
+                let Action::EditCopy {
+                    chat,
+                    original_chat,
+                    original_id,
+                    params,
+                    ..
+                } = &job.action
+                else {
+                    return Ok(());
                 };
-                self.notify_topic(&dialog, &texts::user_edit_not_shown(error, now.as_deref()))
+                // The new content, as a reply to the copy that could not follow.
+                let copy = links::counterpart(
+                    self.tx,
+                    &self.bot.name,
+                    *original_chat,
+                    *original_id,
+                    *chat,
+                )?;
+                let now = params
+                    .get("text")
+                    .or_else(|| params.get("caption"))
+                    .or_else(|| params.pointer("/media/caption"))
+                    .and_then(serde_json::Value::as_str);
+                let text = texts::user_edit_not_shown(error, now);
+                self.notify_topic_replying(&dialog, &text, copy)
             }
             (Purpose::OperatorEdit { dialog }, _) => {
                 let Some(dialog) = dialogs::by_id(self.tx, *dialog)? else {
                     return Ok(());
                 };
-                self.notify_topic(&dialog, &texts::edit_not_delivered(error))
+                // A reply to the operator's message.
+                let original = match &job.action {
+                    Action::EditCopy { original_id, .. } => Some(*original_id),
+                    _ => None,
+                };
+                self.notify_topic_replying(&dialog, &texts::edit_not_delivered(error), original)
             }
             (Purpose::Mirror { dialog }, _) => {
                 let Some(dialog) = dialogs::by_id(self.tx, *dialog)? else {

@@ -99,6 +99,10 @@ pub fn user_edit_not_shown(error: &str, now: Option<&str>) -> String {
     }
 }
 
+/// Why an edit of a kind no edit call applies did not follow.
+pub const EDIT_CANNOT_FOLLOW: &str =
+    "Telegram lets bots edit only texts, captions, media and live locations";
+
 pub fn edit_not_delivered(error: &str) -> String {
     format!("⚠️ Your edit did not reach the user: {error}")
 }

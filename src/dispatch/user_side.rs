@@ -91,12 +91,15 @@ impl Ctx<'_> {
                 return self.notify_topic(&dialog, &texts::not_copyable(what, message));
             }
         };
+        // A forward is forwarded: operators see where it came from.
+        let forwarded = message.keys.contains("forward_origin");
         if let Some(album) = album {
             let part = Part {
                 message_id: message.message_id,
                 dialog: dialog.id,
                 toward: Direction::ToTopic,
                 reply_to: message.reply_to,
+                forwarded,
             };
             return self.gather((message.chat.id, 0), album, &part);
         }
@@ -106,6 +109,7 @@ impl Ctx<'_> {
             message_ids: vec![message.message_id],
             keyboard: None,
             reply_to: message.reply_to,
+            forward: forwarded,
         };
         let purpose = Purpose::Inbound {
             dialog: dialog.id,
@@ -134,6 +138,7 @@ impl Ctx<'_> {
             to: Target::User(dialog.user_id),
             text: rules::welcome_text(template, &user.first_name),
             html: true,
+            reply_to: None,
         };
         self.queue(dialog, Purpose::Welcome { dialog: dialog.id }, action)
     }

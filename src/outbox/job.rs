@@ -93,6 +93,11 @@ pub enum Action {
         /// message. A single message only.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reply_to: Option<i32>,
+        /// `forwardMessage(s)` instead: the copy shows where the original
+        /// came from (the first origin of a forwarded message, which
+        /// Telegram keeps). Neither a keyboard nor a reply.
+        #[serde(default, skip_serializing_if = "is_false")]
+        forward: bool,
     },
     /// `sendMessage`; with `html`, the text is in Telegram's HTML format
     /// (`parse_mode = "HTML"`).
@@ -101,6 +106,10 @@ pub enum Action {
         text: String,
         #[serde(default, skip_serializing_if = "is_false")]
         html: bool,
+        /// The message of the target chat it replies to (if that still
+        /// exists; else it is a plain message).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<i64>,
     },
     /// `createForumTopic` for the dialog, unless it has a topic already.
     /// Always runs at the head of the dialog's topic lane (see `sender`).
@@ -124,6 +133,18 @@ pub enum Action {
         params: serde_json::Value,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         keyboard: Option<Keyboard>,
+    },
+    /// An edit (`change`, with `params`) of the copy in `chat` of message
+    /// `original_id` of `original_chat`, a user's or an operator's. The copy
+    /// is found through the message links when the job runs (it may still
+    /// have been in flight when the edit was queued); a message that was
+    /// never copied needs nothing.
+    EditCopy {
+        chat: i64,
+        original_chat: i64,
+        original_id: i64,
+        change: EditKind,
+        params: serde_json::Value,
     },
     /// `editForumTopic` of the dialog's topic, if it has one: its name
     /// becomes `name` (a status shown in it).
@@ -193,7 +214,7 @@ fn is_false(value: &bool) -> bool {
     !*value
 }
 
-/// What an [`Action::Edit`] changes.
+/// What an [`Action::Edit`] or [`Action::EditCopy`] changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EditKind {
@@ -201,6 +222,8 @@ pub enum EditKind {
     Caption,
     Media,
     Keyboard,
+    /// A live location's new position.
+    LiveLocation,
 }
 
 impl EditKind {
@@ -212,6 +235,7 @@ impl EditKind {
             EditKind::Caption => "editMessageCaption",
             EditKind::Media => "editMessageMedia",
             EditKind::Keyboard => "editMessageReplyMarkup",
+            EditKind::LiveLocation => "editMessageLiveLocation",
         }
     }
 }
@@ -243,6 +267,7 @@ impl Job {
             Action::Copy { .. }
             | Action::SendText { .. }
             | Action::Edit { .. }
+            | Action::EditCopy { .. }
             | Action::React { .. } => None,
         }
     }
@@ -261,7 +286,9 @@ impl Job {
             | Action::CloseTopic { .. }
             | Action::ReopenTopic { .. }
             | Action::RenameTopic { .. } => group,
-            Action::Edit { chat, .. } | Action::React { chat, .. } => *chat,
+            Action::Edit { chat, .. }
+            | Action::EditCopy { chat, .. }
+            | Action::React { chat, .. } => *chat,
         }
     }
 
@@ -444,6 +471,7 @@ mod tests {
                 message_ids: vec![7],
                 keyboard: None,
                 reply_to: None,
+                forward: false,
             },
         };
         let json = serde_json::to_value(&job).unwrap();

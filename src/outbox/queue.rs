@@ -107,7 +107,8 @@ pub fn complete(conn: &Connection, id: i64) -> rusqlite::Result<()> {
 }
 
 /// Removes the edits of message `message_id` of `chat` still waiting in
-/// `lane` (not yet tried): a newer edit of it replaces them.
+/// `lane` (not yet tried): a newer edit of it replaces them. The message is
+/// the one edited: a mirror (`edit`) or a relayed original (`edit_copy`).
 pub fn drop_waiting_edits(
     conn: &Connection,
     bot: &str,
@@ -118,9 +119,12 @@ pub fn drop_waiting_edits(
     conn.prepare_cached(
         "DELETE FROM outbox
          WHERE bot = ?1 AND priority = ?2 AND state = 'pending' AND lane = ?3 AND attempts = 0
-           AND json_extract(job, '$.action.kind') = 'edit'
-           AND json_extract(job, '$.action.chat') = ?4
-           AND json_extract(job, '$.action.message_id') = ?5",
+           AND ((json_extract(job, '$.action.kind') = 'edit'
+                 AND json_extract(job, '$.action.chat') = ?4
+                 AND json_extract(job, '$.action.message_id') = ?5)
+             OR (json_extract(job, '$.action.kind') = 'edit_copy'
+                 AND json_extract(job, '$.action.original_chat') = ?4
+                 AND json_extract(job, '$.action.original_id') = ?5))",
     )?
     .execute(params![
         bot,
@@ -163,6 +167,7 @@ mod tests {
                 to: Target::User(1),
                 text: t.into(),
                 html: false,
+                reply_to: None,
             },
         }
     }

@@ -27,14 +27,16 @@ pub struct Part {
     pub toward: Direction,
     /// The message it replies to, in its chat.
     pub reply_to: Option<i32>,
+    /// A forwarded message (relayed as a forward, showing its origin).
+    pub forwarded: bool,
 }
 
 /// Adds a part to its album; returns how many parts the album has now.
 pub fn add(conn: &Connection, key: &AlbumKey, part: &Part) -> rusqlite::Result<usize> {
     conn.prepare_cached(
         "INSERT OR REPLACE INTO album_parts
-            (bot, chat, thread, album, message_id, dialog, toward, reply_to)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            (bot, chat, thread, album, message_id, dialog, toward, reply_to, forwarded)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         key.bot,
@@ -45,6 +47,7 @@ pub fn add(conn: &Connection, key: &AlbumKey, part: &Part) -> rusqlite::Result<u
         part.dialog,
         part.toward.as_str(),
         part.reply_to,
+        part.forwarded,
     ])?;
     conn.prepare_cached(
         "SELECT count(*) FROM album_parts
@@ -86,7 +89,7 @@ pub fn take(conn: &Connection, key: &AlbumKey) -> rusqlite::Result<Vec<Part>> {
     let place = params![key.bot, key.chat, key.thread, key.album];
     let parts = conn
         .prepare_cached(
-            "SELECT message_id, dialog, toward, reply_to FROM album_parts
+            "SELECT message_id, dialog, toward, reply_to, forwarded FROM album_parts
              WHERE bot = ?1 AND chat = ?2 AND thread = ?3 AND album = ?4
              ORDER BY message_id",
         )?
@@ -97,6 +100,7 @@ pub fn take(conn: &Connection, key: &AlbumKey) -> rusqlite::Result<Vec<Part>> {
                 dialog: row.get(1)?,
                 toward: Direction::parse(&toward)?,
                 reply_to: row.get(3)?,
+                forwarded: row.get(4)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -140,6 +144,7 @@ mod tests {
             dialog: 1,
             toward: Direction::ToTopic,
             reply_to: None,
+            forwarded: false,
         }
     }
 

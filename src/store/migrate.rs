@@ -253,6 +253,7 @@ mod legacy {
                         message_ids: vec![message_id],
                         keyboard: None,
                         reply_to: None,
+                        forward: false,
                     },
                 }
             }
@@ -271,6 +272,7 @@ mod legacy {
                         to: to.into(),
                         text,
                         html: false,
+                        reply_to: None,
                     },
                 }
             }
@@ -402,6 +404,7 @@ mod tests {
                 message_ids: vec![3],
                 keyboard: None,
                 reply_to: None,
+                forward: false,
             }
         );
         let payload: String = conn

@@ -12,6 +12,7 @@ CREATE TABLE album_parts (
     dialog INTEGER NOT NULL,
     toward TEXT NOT NULL,
     reply_to INTEGER,
+    forwarded INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (bot, chat, message_id)
 );
 CREATE INDEX album_parts_by_place ON album_parts (bot, chat, thread);

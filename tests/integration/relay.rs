@@ -315,6 +315,7 @@ async fn several_messages_copied_at_once_each_get_their_link() {
             message_ids: originals.clone(),
             keyboard: None,
             reply_to: None,
+            forward: false,
         },
     };
     queue::enqueue(&conn, "shop", &Lane::Topic(alice.id), group, &job, 0).expect("enqueue");
@@ -501,6 +502,17 @@ async fn an_edit_telegram_refuses_becomes_a_note_with_the_new_text() {
         ],
     )
     .await;
+    // The note replies to the copy that could not follow.
+    let shown: Vec<_> = desk
+        .fake
+        .topic_messages(desk.group(), thread)
+        .into_iter()
+        .filter(|m| !m.is_service && !crate::util::is_user_card(m))
+        .collect();
+    assert_eq!(
+        shown[1].json["reply_to_message"]["message_id"],
+        shown[0].message_id
+    );
 }
 
 #[tokio::test]
@@ -591,4 +603,100 @@ async fn an_operator_message_in_a_topic_not_yet_recorded_is_relayed() {
     desk.wait_topic_texts(group, topic, &["Yes, hello!", "anyone there?"])
         .await;
     desk.settle().await;
+}
+
+/// A live location moves on both sides: each move of the user's changes
+/// the copy in the topic, and each of an operator's changes the user's copy
+/// (`editMessageLiveLocation`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_location_moves_on_both_sides() {
+    use switchboard::fake::live_location_content;
+    let desk = Desk::one_bot().await;
+    let (ann, topic) = desk.open_dialog("Ann", "I am on my way").await;
+    let (bot, group) = (desk.bot(), desk.group());
+    let position = |m: &switchboard::fake::FakeMessage| {
+        let location = &m.json["location"];
+        (
+            location["latitude"].as_f64(),
+            location["longitude"].as_f64(),
+        )
+    };
+    let sent = desk
+        .fake
+        .user_sends_content(bot, &ann, live_location_content(52.52, 13.40, 3600));
+    let copy = desk
+        .wait("the live location in the topic", |f| {
+            f.topic_messages(group, topic)
+                .into_iter()
+                .find(|m| m.json.get("location").is_some())
+        })
+        .await;
+    for (lat, lon) in [(52.53, 13.41), (52.54, 13.42)] {
+        desk.fake
+            .user_moves_live_location(bot, &ann, sent, lat, lon);
+        desk.wait("the copy moved", |f| {
+            f.topic_messages(group, topic)
+                .into_iter()
+                .find(|m| m.message_id == copy.message_id)
+                .filter(|m| position(m) == (Some(lat), Some(lon)))
+        })
+        .await;
+    }
+
+    let shared = desk.fake.operator_sends_content(
+        group,
+        Some(topic),
+        &desk.operator,
+        live_location_content(48.85, 2.35, 900),
+    );
+    let copy = desk
+        .wait("the operator's live location with the user", |f| {
+            f.private_chat(bot, &ann)
+                .into_iter()
+                .find(|m| m.from_is_bot && m.json.get("location").is_some())
+        })
+        .await;
+    desk.fake
+        .operator_moves_live_location(group, &desk.operator, shared, 48.86, 2.36);
+    desk.wait("the user's copy moved", |f| {
+        f.private_chat(bot, &ann)
+            .into_iter()
+            .find(|m| m.message_id == copy.message_id)
+            .filter(|m| position(m) == (Some(48.86), Some(2.36)))
+    })
+    .await;
+    desk.settle().await;
+    assert!(desk.failed_jobs().is_empty());
+}
+
+/// A forwarded message reaches the topic as a forward: operators see
+/// where it came from, as the user did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forwarded_message_shows_operators_its_origin() {
+    let desk = Desk::one_bot().await;
+    let (ann, topic) = desk.open_dialog("Ann", "look at this").await;
+    let origin = serde_json::json!({
+        "type": "channel",
+        "chat": {"id": -1_001_234_567_890_i64, "type": "channel", "title": "Shop News", "username": "shopnews"},
+        "message_id": 77,
+        "date": 1_700_000_000,
+    });
+    desk.fake.user_sends_content(
+        desk.bot(),
+        &ann,
+        serde_json::json!({"text": "Sale ends today", "forward_origin": origin}),
+    );
+    let group = desk.group();
+    let shown = desk
+        .wait("the forward in the topic", |f| {
+            f.topic_messages(group, topic)
+                .into_iter()
+                .find(|m| m.text.as_deref() == Some("Sale ends today"))
+        })
+        .await;
+    assert_eq!(
+        shown.json["forward_origin"], origin,
+        "the first origin kept"
+    );
+    assert!(shown.from_is_bot);
 }

@@ -17,11 +17,11 @@ use frankenstein::methods::{
 };
 use frankenstein::types::ReplyParameters;
 use lru::LruCache;
-use tracing::info;
+use tracing::{debug, info};
 
 use super::Sender;
 use crate::outbox::queue::Row;
-use crate::outbox::{Action, FailureKind, Keyboard, Target};
+use crate::outbox::{Action, EditKind, FailureKind, Keyboard, Target};
 use crate::store::{self, dialogs};
 use crate::telegram;
 
@@ -258,6 +258,7 @@ impl Sender {
                 message_ids,
                 keyboard,
                 reply_to,
+                forward,
             } => {
                 let (chat, thread) = self.resolve(to).await?;
                 let reply = match reply_to {
@@ -271,6 +272,7 @@ impl Sender {
                     topic: thread.map(i64::from),
                 };
                 let copies = match message_ids.as_slice() {
+                    _ if *forward => self.forward(chat, thread, *from_chat, message_ids).await?,
                     [one] => {
                         let params = CopyMessageParams::builder()
                             .chat_id(chat)
@@ -305,7 +307,12 @@ impl Sender {
                 };
                 Ok((None, Some(copied)))
             }
-            Action::SendText { to, text, html } => {
+            Action::SendText {
+                to,
+                text,
+                html,
+                reply_to,
+            } => {
                 let (chat, thread) = self.resolve(to).await?;
                 *used = Used {
                     chat: Some(chat),
@@ -316,8 +323,43 @@ impl Sender {
                     .maybe_message_thread_id(thread)
                     .text(text.clone())
                     .maybe_parse_mode(html.then_some(frankenstein::ParseMode::Html))
+                    .maybe_reply_parameters(reply_to.and_then(|id| i32::try_from(id).ok()).map(
+                        |id| {
+                            ReplyParameters::builder()
+                                .message_id(id)
+                                .allow_sending_without_reply(true)
+                                .build()
+                        },
+                    ))
                     .build();
                 self.client.send_message(&params).await?;
+                Ok((None, None))
+            }
+            Action::EditCopy {
+                chat,
+                original_chat,
+                original_id,
+                change,
+                params,
+            } => {
+                let copy = i32::try_from(*original_id)
+                    .ok()
+                    .map(|id| self.counterpart(*original_chat, id, *chat));
+                let copy = match copy {
+                    Some(found) => found.await?,
+                    None => None,
+                };
+                let Some(copy) = copy else {
+                    debug!(bot = %self.bot, original = original_id,
+                        "an edit of a message that was not copied: nothing to do");
+                    return Ok((None, None));
+                };
+                *used = Used {
+                    chat: Some(*chat),
+                    topic: None,
+                };
+                self.edit(*chat, i64::from(copy), *change, params, None)
+                    .await?;
                 Ok((None, None))
             }
             Action::Edit {
@@ -331,20 +373,7 @@ impl Sender {
                     chat: Some(*chat),
                     topic: None,
                 };
-                let mut call = match params {
-                    serde_json::Value::Object(params) => params.clone(),
-                    _ => serde_json::Map::new(),
-                };
-                call.insert("chat_id".into(), (*chat).into());
-                call.insert("message_id".into(), (*message_id).into());
-                if let Some(keyboard) = keyboard {
-                    // Plain data: serialising it cannot fail.
-                    let markup = serde_json::to_value(inline_keyboard(keyboard))
-                        .unwrap_or(serde_json::Value::Null);
-                    call.insert("reply_markup".into(), markup);
-                }
-                self.client
-                    .call_json(change.method(), &serde_json::Value::Object(call))
+                self.edit(*chat, *message_id, *change, params, keyboard.as_ref())
                     .await?;
                 Ok((None, None))
             }
@@ -405,6 +434,63 @@ impl Sender {
                 Ok((None, None))
             }
         }
+    }
+
+    /// Makes edit `change` (with `params`, and `keyboard` shown) of message
+    /// `message_id` of `chat`.
+    async fn edit(
+        &self,
+        chat: i64,
+        message_id: i64,
+        change: EditKind,
+        params: &serde_json::Value,
+        keyboard: Option<&Keyboard>,
+    ) -> Result<(), Failure> {
+        let mut call = match params {
+            serde_json::Value::Object(params) => params.clone(),
+            _ => serde_json::Map::new(),
+        };
+        call.insert("chat_id".into(), chat.into());
+        call.insert("message_id".into(), message_id.into());
+        if let Some(keyboard) = keyboard {
+            // Plain data: serialising it cannot fail.
+            let markup =
+                serde_json::to_value(inline_keyboard(keyboard)).unwrap_or(serde_json::Value::Null);
+            call.insert("reply_markup".into(), markup);
+        }
+        self.client
+            .call_json(change.method(), &serde_json::Value::Object(call))
+            .await?;
+        Ok(())
+    }
+
+    /// Forwards `message_ids` of `from_chat` to `chat` (`forwardMessage`,
+    /// or `forwardMessages` for several); returns the new ids, in order.
+    async fn forward(
+        &self,
+        chat: i64,
+        thread: Option<i32>,
+        from_chat: i64,
+        message_ids: &[i32],
+    ) -> Result<Vec<i32>, Failure> {
+        let mut params = serde_json::json!({"chat_id": chat, "from_chat_id": from_chat});
+        if let Some(thread) = thread {
+            params["message_thread_id"] = thread.into();
+        }
+        let answer = if let [one] = message_ids {
+            params["message_id"] = (*one).into();
+            let message = self.client.call_json("forwardMessage", &params).await?;
+            vec![message]
+        } else {
+            params["message_ids"] = message_ids.into();
+            let ids = self.client.call_json("forwardMessages", &params).await?;
+            ids.as_array().cloned().unwrap_or_default()
+        };
+        Ok(answer
+            .iter()
+            .filter_map(|m| m.get("message_id")?.as_i64())
+            .filter_map(|id| i32::try_from(id).ok())
+            .collect())
     }
 
     /// Where the dialog's topic is, from the cache or the database.

@@ -180,6 +180,7 @@ mod tests {
                     to: Target::User(1),
                     text: id.to_string(),
                     html: false,
+                    reply_to: None,
                 },
             },
             attempts: 0,
