@@ -92,7 +92,7 @@ impl Ctx<'_> {
     /// The bot changed a message: its mirror, if it has one, follows, in
     /// the dialog's topic lane (after the mirror itself). A message edited
     /// before its mirror was made needs nothing: the copy shows it as it is
-    /// then. Live locations are not followed.
+    /// then.
     fn on_bot_edit(&mut self, call: &Intercepted) -> anyhow::Result<()> {
         let message = &call.result;
         let (Some(chat), Some(id)) = (
@@ -118,6 +118,10 @@ impl Ctx<'_> {
                 None => return Ok(()),
             },
             "editmessagereplymarkup" => (EditKind::Keyboard, Value::Null),
+            "editmessagelivelocation" => match edits::content_edit(message) {
+                Some((EditKind::LiveLocation, params)) => (EditKind::LiveLocation, params),
+                _ => return Ok(()),
+            },
             _ => return Ok(()),
         };
         let job = Job {

@@ -1140,3 +1140,45 @@ async fn the_bots_reply_to_a_users_message_is_a_reply_in_the_topic_too() {
         Some(hello_here.message_id)
     );
 }
+
+#[tokio::test]
+async fn the_bots_live_location_moves_its_mirror_too() {
+    use frankenstein::methods::{EditMessageLiveLocationParams, SendLocationParams};
+    let (desk, user, thread, api) = open_dialog_beside_the_bot().await;
+    let sent = api
+        .send_location(
+            &SendLocationParams::builder()
+                .chat_id(user.id)
+                .latitude(52.52)
+                .longitude(13.40)
+                .live_period(900)
+                .build(),
+        )
+        .await
+        .unwrap()
+        .result;
+    let group = desk.group();
+    let at = |lat: f64, lon: f64| {
+        move |fake: &switchboard::fake::FakeTelegram| {
+            fake.topic_messages(group, thread).into_iter().find(|m| {
+                m.json["location"]["latitude"].as_f64() == Some(lat)
+                    && m.json["location"]["longitude"].as_f64() == Some(lon)
+            })
+        }
+    };
+    let mirror = desk
+        .wait("the mirror of the location", at(52.52, 13.40))
+        .await;
+    api.edit_message_live_location(
+        &EditMessageLiveLocationParams::builder()
+            .chat_id(user.id)
+            .message_id(sent.message_id)
+            .latitude(52.53)
+            .longitude(13.41)
+            .build(),
+    )
+    .await
+    .unwrap();
+    let moved = desk.wait("the mirror moved", at(52.53, 13.41)).await;
+    assert_eq!(moved.message_id, mirror.message_id);
+}
