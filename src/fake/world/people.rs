@@ -73,17 +73,7 @@ impl World {
     /// # Panics
     /// If the chat has no such message of the user's.
     pub(in crate::fake) fn user_edits(&mut self, bot: i64, user: i64, message_id: i64, text: &str) {
-        let message = self
-            .private_chats
-            .get_mut(&(bot, user))
-            .and_then(|chat| message_index(message_id).and_then(|i| chat.messages.get_mut(i)))
-            .filter(|m| m["from"]["id"].as_i64() == Some(user))
-            .unwrap_or_else(|| {
-                panic!("fake Telegram: user {user} wrote no message {message_id} to bot {bot}")
-            });
-        edit_text(message, text);
-        let edited = message.clone();
-        self.enqueue(bot, "edited_message", edited);
+        self.user_changes(bot, user, message_id, |message| edit_text(message, text));
     }
 
     /// `operator` edits their message `message_id` in `group` to `text`:
@@ -98,20 +88,9 @@ impl World {
         message_id: i64,
         text: &str,
     ) {
-        let message = message_index(message_id)
-            .and_then(|i| self.group_mut(group).messages.get_mut(i))
-            .filter(|m| m["from"]["id"].as_i64() == Some(operator))
-            .unwrap_or_else(|| {
-                panic!(
-                    "fake Telegram: operator {operator} wrote no message {message_id} in {group}"
-                )
-            });
-        edit_text(message, text);
-        let edited = message.clone();
-        let bots: Vec<i64> = self.group(group).bots.keys().copied().collect();
-        for bot in bots {
-            self.enqueue(bot, "edited_message", edited.clone());
-        }
+        self.operator_changes(group, operator, message_id, |message| {
+            edit_text(message, text);
+        });
     }
 
     /// The user's live location `message_id` moves to a new point: the bot
@@ -129,17 +108,9 @@ impl World {
         latitude: f64,
         longitude: f64,
     ) {
-        let message = self
-            .private_chats
-            .get_mut(&(bot, user))
-            .and_then(|chat| message_index(message_id).and_then(|i| chat.messages.get_mut(i)))
-            .filter(|m| m["from"]["id"].as_i64() == Some(user))
-            .unwrap_or_else(|| {
-                panic!("fake Telegram: user {user} wrote no message {message_id} to bot {bot}")
-            });
-        move_live_location(message, latitude, longitude, now());
-        let edited = message.clone();
-        self.enqueue(bot, "edited_message", edited);
+        self.user_changes(bot, user, message_id, |message| {
+            move_live_location(message, latitude, longitude, now());
+        });
     }
 
     /// `operator`'s live location `message_id` in `group` moves to a new
@@ -156,6 +127,42 @@ impl World {
         latitude: f64,
         longitude: f64,
     ) {
+        self.operator_changes(group, operator, message_id, |message| {
+            move_live_location(message, latitude, longitude, now());
+        });
+    }
+
+    /// The user changes their message `message_id` with `change`; the bot
+    /// gets it as an `edited_message` update.
+    fn user_changes(
+        &mut self,
+        bot: i64,
+        user: i64,
+        message_id: i64,
+        change: impl FnOnce(&mut Value),
+    ) {
+        let message = self
+            .private_chats
+            .get_mut(&(bot, user))
+            .and_then(|chat| message_index(message_id).and_then(|i| chat.messages.get_mut(i)))
+            .filter(|m| m["from"]["id"].as_i64() == Some(user))
+            .unwrap_or_else(|| {
+                panic!("fake Telegram: user {user} wrote no message {message_id} to bot {bot}")
+            });
+        change(message);
+        let edited = message.clone();
+        self.enqueue(bot, "edited_message", edited);
+    }
+
+    /// `operator` changes their message `message_id` in `group` with
+    /// `change`; the group's bots get it as an `edited_message` update.
+    fn operator_changes(
+        &mut self,
+        group: i64,
+        operator: i64,
+        message_id: i64,
+        change: impl FnOnce(&mut Value),
+    ) {
         let message = message_index(message_id)
             .and_then(|i| self.group_mut(group).messages.get_mut(i))
             .filter(|m| m["from"]["id"].as_i64() == Some(operator))
@@ -164,7 +171,7 @@ impl World {
                     "fake Telegram: operator {operator} wrote no message {message_id} in {group}"
                 )
             });
-        move_live_location(message, latitude, longitude, now());
+        change(message);
         let edited = message.clone();
         let bots: Vec<i64> = self.group(group).bots.keys().copied().collect();
         for bot in bots {
