@@ -220,7 +220,7 @@ pub fn plan_operator_message(
     let as_group = message.sender_chat == Some(group);
     let from_bot = message.from.as_ref().is_none_or(|from| from.is_bot);
     let content = classify(message);
-    if (from_bot && !as_group) || content == Content::Service {
+    if (from_bot && !as_group) || matches!(content, Content::Service(_)) {
         return OperatorPlan::Ignore;
     }
     let text = message.text.as_deref().unwrap_or_default();
@@ -236,7 +236,7 @@ pub fn plan_operator_message(
         Content::Copyable => OperatorPlan::Relay { what: None },
         Content::Unknown(what) => OperatorPlan::Relay { what: Some(what) },
         Content::NotCopyable(what) => OperatorPlan::NotCopyable(what),
-        Content::Service => OperatorPlan::Ignore,
+        Content::Service(_) => OperatorPlan::Ignore,
     }
 }
 
@@ -284,8 +284,8 @@ pub enum Content {
     /// giveaway", "an invoice", ...
     NotCopyable(&'static str),
     /// A service message ("topic created", "user joined", "payment
-    /// received", ...): not relayed.
-    Service,
+    /// received", ...), by its key: not relayed.
+    Service(&'static str),
     /// Keys this code does not know, in words: "a message with `hologram`".
     /// Probably content from a newer Bot API version: worth a try.
     Unknown(String),
@@ -461,8 +461,8 @@ pub fn classify(message: &Message) -> Content {
     if copyable {
         return Content::Copyable;
     }
-    if SERVICE.iter().any(|key| has(key)) {
-        return Content::Service;
+    if let Some(key) = SERVICE.iter().find(|key| has(key)) {
+        return Content::Service(key);
     }
     if unknown.is_empty() {
         // Only attributes: nothing this code recognises, so nothing to name.
@@ -782,15 +782,15 @@ mod tests {
             classify_content(json!({"text": "secret", "has_protected_content": true})),
             Content::NotCopyable("a message with protected content")
         );
-        for service in [
-            json!({"forum_topic_created": {}}),
-            json!({"successful_payment": {}}),
-            json!({"write_access_allowed": {}}),
-            json!({"giveaway_created": {}}),
+        for (service, key) in [
+            (json!({"forum_topic_created": {}}), "forum_topic_created"),
+            (json!({"successful_payment": {}}), "successful_payment"),
+            (json!({"write_access_allowed": {}}), "write_access_allowed"),
+            (json!({"giveaway_created": {}}), "giveaway_created"),
         ] {
             assert_eq!(
                 classify_content(service.clone()),
-                Content::Service,
+                Content::Service(key),
                 "{service}"
             );
         }

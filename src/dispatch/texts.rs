@@ -99,6 +99,35 @@ pub fn user_edit_not_shown(error: &str, now: Option<&str>) -> String {
     }
 }
 
+/// A note for a service message in a user's chat (by its key): what
+/// happened, in words where switchboard knows them.
+#[must_use]
+pub fn user_service_message(key: &str) -> String {
+    let what = match key {
+        "pinned_message" => "pinned a message",
+        "successful_payment" => "completed a payment",
+        "refunded_payment" => "got a payment refunded",
+        "users_shared" | "user_shared" => "shared a user with the bot",
+        "chat_shared" => "shared a chat with the bot",
+        "gift" | "unique_gift" | "gift_upgrade_sent" => "sent a gift",
+        "write_access_allowed" => "allowed the bot to write to them",
+        "web_app_data" => "sent data from a Web App",
+        "connected_website" => "logged in to a website with Telegram",
+        "passport_data" => "shared Telegram Passport data",
+        "proximity_alert_triggered" => "came near a shared live location",
+        "message_auto_delete_timer_changed" => "changed the auto-delete timer of the chat",
+        "chat_background_set" => "changed the chat's background",
+        "checklist_tasks_done" => "marked checklist tasks done",
+        "checklist_tasks_added" => "added checklist tasks",
+        other => {
+            return format!(
+                "ℹ️ A service message (`{other}`) in the user's chat; Telegram does not let bots copy it."
+            );
+        }
+    };
+    format!("ℹ️ The user {what} (a service message; Telegram does not let bots copy it).")
+}
+
 /// Why an edit of a kind no edit call applies did not follow.
 pub const EDIT_CANNOT_FOLLOW: &str =
     "Telegram lets bots edit only texts, captions, media and live locations";

@@ -26,9 +26,8 @@ impl Ctx<'_> {
         let album = message.media_group_id.as_deref();
         self.complete_albums_at(message.chat.id, 0, album)?;
         let content = rules::classify(message);
-        if content == Content::Service {
-            debug!(bot = %self.bot.name, user = from.id, "a service message; not relayed");
-            return Ok(());
+        if let Content::Service(key) = content {
+            return self.on_user_service_message(from.id, key);
         }
         let user = User {
             user_id: from.id,
@@ -83,7 +82,7 @@ impl Ctx<'_> {
             self.show_status(dialog.id)?;
         }
         let what = match content {
-            Content::Copyable | Content::Service => None,
+            Content::Copyable | Content::Service(_) => None,
             Content::Unknown(what) => Some(what),
             Content::NotCopyable(what) => {
                 // Telegram would refuse the copy: say what arrived instead.
@@ -116,6 +115,21 @@ impl Ctx<'_> {
             what,
         };
         self.queue(&dialog, purpose, copy)
+    }
+
+    /// A service message in the user's chat (a payment, a shared contact, a
+    /// pinned message, ...): it cannot be copied, so operators of an open
+    /// dialog get a note saying what happened. It opens no dialog.
+    fn on_user_service_message(&mut self, user: i64, key: &str) -> anyhow::Result<()> {
+        match dialogs::by_user(self.tx, &self.bot.name, user)? {
+            Some(dialog) if dialog.status != Status::Closed => {
+                self.notify_topic(&dialog, &texts::user_service_message(key))
+            }
+            _ => {
+                debug!(bot = %self.bot.name, user, key, "a service message outside a dialog; not relayed");
+                Ok(())
+            }
+        }
     }
 
     /// Tells the user their message did not reach support, unless the bot

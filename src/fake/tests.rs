@@ -474,6 +474,19 @@ async fn error_answers_have_telegrams_shape() {
         (err.error_code, err.description.as_str()),
         (403, "Forbidden: bot was blocked by the user")
     );
+
+    // Protected content cannot be copied.
+    let protected = d.fake.user_sends_content(
+        &d.bot,
+        &d.user,
+        json!({ "text": "secret", "has_protected_content": true }),
+    );
+    let copy_protected =
+        json!({ "chat_id": d.group, "from_chat_id": d.user.id, "message_id": protected });
+    assert_eq!(
+        fails(&d.fake, &d.bot, "copyMessage", copy_protected, 400).await,
+        "Bad Request: message can't be copied"
+    );
 }
 
 #[tokio::test]

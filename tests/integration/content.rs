@@ -278,3 +278,36 @@ async fn a_huge_unknown_command_still_gets_its_help_note() {
         ["question", welcome().as_str()]
     );
 }
+
+/// A service message in a user's chat (a payment, say) cannot be copied:
+/// operators of an open dialog get a note saying what happened; without an
+/// open dialog it opens none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_message_in_an_open_dialog_becomes_a_note() {
+    let desk = Desk::one_bot().await;
+    let bob = desk.fake.add_user("Bob", None);
+    let payment = json!({"successful_payment": {
+        "currency": "EUR", "total_amount": 1000, "invoice_payload": "order-1",
+        "telegram_payment_charge_id": "t1", "provider_payment_charge_id": "p1",
+    }});
+    // No dialog yet: nothing opens.
+    desk.fake
+        .user_sends_content(desk.bot(), &bob, payment.clone());
+    desk.settle().await;
+    assert!(
+        desk.fake.topics(desk.group()).is_empty(),
+        "no topic for a service message"
+    );
+
+    let (alice, topic) = desk.open_dialog("Alice", "I paid").await;
+    desk.fake.user_sends_content(desk.bot(), &alice, payment);
+    desk.wait_topic_texts(
+        desk.group(),
+        topic,
+        &[
+            "I paid",
+            "ℹ️ The user completed a payment (a service message; Telegram does not let bots copy it).",
+        ],
+    )
+    .await;
+}

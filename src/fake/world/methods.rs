@@ -862,6 +862,9 @@ fn origin_of(message: &Value) -> Value {
 
 /// The fields a copy of `message` carries, or `None` if it cannot be copied.
 fn copy_content(message: &Value) -> Option<Map<String, Value>> {
+    if message["has_protected_content"] == true {
+        return None;
+    }
     let content: Map<String, Value> = CONTENT_FIELDS
         .iter()
         .filter_map(|&field| Some((field.to_owned(), message.get(field)?.clone())))
