@@ -43,6 +43,22 @@ pub async fn warm_up(desk: &mut Desk, people: &[FakeUser]) -> anyhow::Result<()>
     desk.settle(WARM_UP_LIMIT).await
 }
 
+/// The topic (thread id) of each of `people` in `group`, after the warm-up.
+pub fn topics_of(fake: &FakeTelegram, group: i64, people: &[FakeUser]) -> anyhow::Result<Vec<i64>> {
+    let topics = fake.topics(group);
+    people
+        .iter()
+        .map(|user| {
+            let suffix = format!(" {}", user.id);
+            topics
+                .iter()
+                .find(|t| t.name.ends_with(&suffix))
+                .map(|t| t.thread_id)
+                .with_context(|| format!("no topic for user {} after the warm-up", user.id))
+        })
+        .collect()
+}
+
 pub fn add_users(fake: &FakeTelegram, n: usize) -> Vec<FakeUser> {
     (0..n)
         .map(|i| fake.add_user(&format!("User{i}"), Some(&format!("user{i}"))))

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::common::{MESSAGE_LIMIT, add_users, desk, samples_ms, verdict, warm_up};
+use crate::common::{MESSAGE_LIMIT, add_users, desk, samples_ms, topics_of, verdict, warm_up};
 
 /// The target from the issue; printed next to the figure, never enforced.
 const TARGET_P99_MS: f64 = 10.0;
@@ -24,18 +24,7 @@ pub async fn latency(messages: usize, dialogs: usize) -> anyhow::Result<()> {
     warm_up(&mut desk, &people)
         .await
         .context("latency warm-up")?;
-    let topics = fake.topics(desk.group());
-    let threads = people
-        .iter()
-        .map(|user| {
-            let suffix = format!(" {}", user.id);
-            topics
-                .iter()
-                .find(|t| t.name.ends_with(&suffix))
-                .map(|t| t.thread_id)
-                .with_context(|| format!("no topic for user {} after the warm-up", user.id))
-        })
-        .collect::<anyhow::Result<Vec<i64>>>()?;
+    let threads = topics_of(&fake, desk.group(), &people)?;
 
     let group = desk.group();
     let mut samples = Vec::with_capacity(messages);

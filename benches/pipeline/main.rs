@@ -15,6 +15,8 @@
 //! - **limiter**: a burst at the default limits, the fake enforcing
 //!   Telegram's: achieved rate over the configured one, and 429s.
 //! - **priority**: an operator reply while a broadcast goes out.
+//! - **albums**: an album of ten photos to its topic, completed by the next
+//!   message or by a second of quiet: latency and calls per album.
 //!
 //! The real binary (`switchboard run`) in a process of its own, so that its
 //! CPU and memory are its own:
@@ -37,6 +39,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod albums;
 mod backlog;
 mod common;
 mod ingest;
@@ -69,6 +72,9 @@ enum Scenario {
     Limiter,
     /// an operator reply while a broadcast is being sent: its latency
     Priority,
+    /// albums of ten photos to their topics: latency from the last part,
+    /// completed by the next message or by a second of quiet; calls per album
+    Albums,
     /// the real binary and `switchboard fake`, each a process of its own:
     /// broadcast jobs/s, and switchboard's CPU per relayed message
     Sender,
@@ -121,6 +127,9 @@ struct Args {
     /// limiter: messages in the burst, one per user
     #[arg(long, default_value_t = 900, value_parser = at_least_one)]
     sends: usize,
+    /// albums: albums sent one at a time, for each way of completing them
+    #[arg(long, default_value_t = 50, value_parser = at_least_one)]
+    albums: usize,
     /// priority: broadcast messages queued before the reply
     #[arg(long, default_value_t = 10_000, value_parser = at_least_one)]
     broadcast: usize,
@@ -207,6 +216,9 @@ fn main() -> anyhow::Result<()> {
         }
         if run(Scenario::Priority) {
             priority::priority(args.broadcast).await?;
+        }
+        if run(Scenario::Albums) {
+            albums::albums(args.albums).await?;
         }
         if run(Scenario::Sender) {
             sender::sender(args.jobs, args.relayed, args.relay_users).await?;
