@@ -14,7 +14,10 @@
 //!    operator's side, the sender's reports; every text in
 //!    [`dispatch::texts`]): dialog state changes and outbox jobs, in one
 //!    transaction per batch and a savepoint per row; a row that fails is set
-//!    aside as a dead letter. No network I/O.
+//!    aside as a dead letter. Albums are gathered (`dispatch::albums`,
+//!    [`store::albums`]) and queued as one job when complete; a backend
+//!    group's update for a topic whose creation is not recorded yet waits in
+//!    [`store::held`]. No network I/O.
 //! 3. [`outbox`]: a [`outbox::Job`] is a purpose and an action, queued in a
 //!    lane ([`outbox::queue`]). Per bot, the [`outbox::sender`] loads jobs a
 //!    window per priority, runs one job per lane at a time (priorities across

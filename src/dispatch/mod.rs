@@ -82,7 +82,7 @@ pub struct Batch {
     /// Bots whose existing bot was offered updates: its waiting
     /// `getUpdates` or webhook delivery must be woken.
     pub offered: BTreeSet<String>,
-    /// Albums that got a part and wait for more (see [`albums`]).
+    /// Albums that got a part and wait for more (see `albums`).
     pub gathered: BTreeSet<AlbumKey>,
 }
 
