@@ -201,8 +201,12 @@ pub async fn run_with_reload(
         options.retry_base,
     );
     let recorder = Arc::new(recorder);
-    supervisor.spawn("proxy recorder".into(), move |shutdown| {
-        Arc::clone(&recorder).run(shutdown)
+    // The recorder outlives the HTTP server: a call the proxy answers in
+    // the server's grace at shutdown is still recorded.
+    let proxy_stopped = CancellationToken::new();
+    let recorder_stop = proxy_stopped.clone();
+    supervisor.spawn("proxy recorder".into(), move |_shutdown| {
+        Arc::clone(&recorder).run(recorder_stop.clone())
     });
     let proxy = proxy::Proxy::new(
         &config.api_url,
@@ -257,6 +261,7 @@ pub async fn run_with_reload(
         if let Err(err) = http::serve(listener, state, http_shutdown).await {
             error!(cause = %err, "the HTTP server failed");
         }
+        proxy_stopped.cancel();
     });
     info!(bots = bot_count, database = %database.display(), http = %http_address, "switchboard is running");
 

@@ -117,8 +117,10 @@ impl Recorder {
         (Records(sender), recorder)
     }
 
-    /// Writes what comes until `shutdown`, then what is left, once.
-    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+    /// Writes what comes until `proxy_stopped` (the proxy takes no more
+    /// calls: the HTTP server has stopped, its grace for calls in flight
+    /// included), then what is left, once.
+    pub async fn run(self: Arc<Self>, proxy_stopped: CancellationToken) {
         let mut queue = self.queue.lock().await;
         let mut pending: Vec<Record> = Vec::new();
         let mut failures: u32 = 0;
@@ -129,7 +131,7 @@ impl Recorder {
                         Some(record) => pending.push(record),
                         None => return,
                     },
-                    () = shutdown.cancelled() => {
+                    () = proxy_stopped.cancelled() => {
                         while let Ok(record) = queue.try_recv() {
                             pending.push(record);
                         }
@@ -162,7 +164,7 @@ impl Recorder {
                         crate::backoff::delay_from(self.retry_base, failures - 1, store::RETRY_MAX);
                     tokio::select! {
                         () = tokio::time::sleep(pause) => {}
-                        () = shutdown.cancelled() => {}
+                        () = proxy_stopped.cancelled() => {}
                     }
                 }
             }

@@ -1182,3 +1182,38 @@ async fn the_bots_live_location_moves_its_mirror_too() {
     let moved = desk.wait("the mirror moved", at(52.53, 13.41)).await;
     assert_eq!(moved.message_id, mirror.message_id);
 }
+
+/// A call of the bot's still in flight when switchboard stops is answered
+/// within the HTTP server's grace, and recorded: its mirror appears once
+/// switchboard runs again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_answered_while_switchboard_stops_is_mirrored_after_the_restart() {
+    use switchboard::fake::{Fault, FaultRule};
+    let (mut desk, user, thread, api) = open_dialog_beside_the_bot().await;
+    desk.fake.clear_requests();
+    desk.fake.inject(FaultRule::on(
+        "sendMessage",
+        Fault::Delay(std::time::Duration::from_millis(300)),
+    ));
+    let to = user.id;
+    let call = tokio::spawn(async move {
+        api.send_message(
+            &SendMessageParams::builder()
+                .chat_id(to)
+                .text("sent while stopping")
+                .build(),
+        )
+        .await
+    });
+    desk.wait("the call at Telegram", |f| {
+        (f.request_count("sendMessage") == 1).then_some(())
+    })
+    .await;
+    desk.stop().await;
+    call.await
+        .unwrap()
+        .expect("the call is answered within the grace");
+    desk.launch();
+    desk.wait_topic_texts(desk.group(), thread, &["hello", "sent while stopping"])
+        .await;
+}
