@@ -38,7 +38,7 @@ pub mod updates;
 pub mod webhook;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
@@ -48,6 +48,7 @@ use subtle::ConstantTimeEq;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::Running;
 use crate::config::{BotConfig, Forward, Mode, Token};
 use crate::http::AppState;
 use crate::store::Store;
@@ -148,6 +149,9 @@ pub struct ExistingBot {
     /// Bumped when updates were offered, and by each new `getUpdates`
     /// (which ends the one before it).
     changes: watch::Sender<u64>,
+    /// A reload is stopping the bot: what replaces it (if anything) is
+    /// about to be published.
+    retired: AtomicBool,
     /// `getUpdates` calls so far: a long poll ends when a newer one starts.
     polls: AtomicU64,
     /// The update types it asked for; the poller follows it.
@@ -180,6 +184,7 @@ impl ExistingBot {
             take_over_webhook,
             intercept: bot.settings.intercept_external,
             changes: watch::Sender::new(0),
+            retired: AtomicBool::new(false),
             polls: AtomicU64::new(0),
             wanted: watch::Sender::new(Wanted::default()),
         }))
@@ -225,9 +230,15 @@ impl ExistingBot {
     }
 
     /// The bot stops (a reload stops or restarts it): a long poll waiting
-    /// here answers now, and the bot's next call finds what replaced it.
+    /// here answers now, and the bot's next `getUpdates` waits for what
+    /// replaces it (see [`handle`]).
     pub fn retire(&self) {
+        self.retired.store(true, Ordering::SeqCst);
         self.start_poll();
+    }
+
+    fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::SeqCst)
     }
 }
 
@@ -318,17 +329,19 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
     let token = match &route {
         Route::Method { token, .. } | Route::File { token, .. } => token,
     };
-    let running = Arc::clone(&state.running.borrow());
-    // Every bot is compared, matched or not: the time taken tells nothing.
-    let mut found = None;
-    for bot in running.existing.values() {
-        if bot.owns(token) {
-            found = Some(Arc::clone(bot));
-        }
-    }
-    let Some(bot) = found else {
+    let Some(mut bot) = owner(&state.running.borrow(), token) else {
         return answer::unauthorized();
     };
+    let polls =
+        matches!(&route, Route::Method { method, .. } if method.eq_ignore_ascii_case("getupdates"));
+    if polls && bot.is_retired() {
+        // A reload is replacing it: poll what replaces it, not a bot that
+        // is stopping (whose poll would wait out its whole timeout).
+        match replacement(&state, token).await {
+            Some(next) => bot = next,
+            None => return answer::unauthorized(),
+        }
+    }
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -349,6 +362,43 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
             ),
             _ => pass::method(&state.proxy, &bot, method, request).await,
         },
+    }
+}
+
+/// The existing bot of `running` whose token is `token`. Every bot is
+/// compared, matched or not: the time taken tells nothing.
+fn owner(running: &Running, token: &[u8]) -> Option<Arc<ExistingBot>> {
+    let mut found = None;
+    for bot in running.existing.values() {
+        if bot.owns(token) {
+            found = Some(Arc::clone(bot));
+        }
+    }
+    found
+}
+
+/// How long a call waits for a reload to publish what replaces a bot it is
+/// stopping (the reload waits that long for the bot's tasks, see `app`).
+const RELOAD_WAIT: Duration = Duration::from_secs(10);
+
+/// The existing bot that owns `token` once the reload under way publishes
+/// the running set that follows it: `None` if the reload removed it (or made
+/// it standalone); the stopping one still, if the reload takes longer than
+/// [`RELOAD_WAIT`].
+async fn replacement(state: &AppState, token: &[u8]) -> Option<Arc<ExistingBot>> {
+    let mut running = state.running.clone();
+    let deadline = tokio::time::Instant::now() + RELOAD_WAIT;
+    loop {
+        let found = owner(&running.borrow_and_update(), token);
+        match found {
+            Some(bot) if bot.is_retired() => {
+                let changed = tokio::time::timeout_at(deadline, running.changed()).await;
+                if !matches!(changed, Ok(Ok(()))) {
+                    return Some(bot);
+                }
+            }
+            other => return other,
+        }
     }
 }
 

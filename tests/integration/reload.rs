@@ -446,3 +446,84 @@ async fn wait_for_log(process: &Switchboard, needle: &str, times: usize) -> Stri
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// An existing bot long-polling the proxy through a reload that restarts
+/// its bot: the poll the reload ends is answered, and the bot's next poll,
+/// made while the reload still stops the bot, waits for what replaces it
+/// (not for its own timeout on a bot that no longer gets updates), so the
+/// user's next message reaches it at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bots_long_poll_through_a_reload_gets_the_next_update_at_once() {
+    let fake = FakeTelegram::start().await.expect("fake Telegram");
+    let p = Bot::new(&fake, "p");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("bots.toml");
+    let http = free_port();
+    let file = |welcome: &str| {
+        let extra = format!("mode = \"proxy\"\nwelcome = \"{welcome}\"");
+        write_config(&path, &fake.api_url(), http, "5s", &[(&p, &extra)]);
+    };
+    file("first version");
+    let mut command = switchboard_command(&path);
+    command.env(&p.variable, &p.fake.token);
+    command.env("RUST_LOG", "info");
+    let process = Switchboard::spawn(command, None);
+    wait_for_health(http, |health| health["bots"]["p"]["state"] == "polling").await;
+
+    // The existing bot: long polls of 30 s, one after the other, as a
+    // library makes them; what it gets goes to `received`.
+    let (sent, mut received) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let url = format!("http://{http}/bot{}/getUpdates", p.fake.token);
+    let polling = tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        let mut offset = 0;
+        loop {
+            let Ok(answer) = client
+                .get(&url)
+                .query(&[("timeout", "30"), ("offset", &offset.to_string())])
+                .send()
+                .await
+            else {
+                return;
+            };
+            let Ok(body) = answer.json::<serde_json::Value>().await else {
+                return;
+            };
+            for update in body["result"].as_array().into_iter().flatten() {
+                offset = update["update_id"].as_i64().unwrap_or(0) + 1;
+                if let Some(text) = update["message"]["text"].as_str() {
+                    let _ = sent.send(text.to_owned());
+                }
+            }
+        }
+    });
+    let nina = fake.add_user("Nina", None);
+    fake.user_sends(&p.fake, &nina, "before");
+    let got = tokio::time::timeout(PATIENCE, received.recv()).await;
+    assert_eq!(got.ok().flatten().as_deref(), Some("before"));
+    let topic = p
+        .wait_topic(&fake, &nina, |shown| shown == ["before"])
+        .await;
+
+    // A reply on the wire keeps the bot stopping for a while.
+    fake.inject(FaultRule::on("copyMessage", Fault::Delay(IN_FLIGHT)).for_bot(&p.fake));
+    let olga = fake.add_user("Olga", None);
+    fake.operator_sends(p.group, Some(topic), &olga, "answer");
+    fake.wait_until(PATIENCE, |f| {
+        (calls_of(f, &p, Some("copyMessage")) > 0).then_some(())
+    })
+    .await
+    .expect("the reply on the wire");
+    file("second version");
+    hang_up(&process);
+    wait_for_log(&process, "configuration reloaded", 1).await;
+
+    fake.user_sends(&p.fake, &nina, "after");
+    let got = tokio::time::timeout(PATIENCE, received.recv()).await;
+    assert_eq!(
+        got.ok().flatten().as_deref(),
+        Some("after"),
+        "the update after the reload reached the bot's next poll"
+    );
+    polling.abort();
+}
