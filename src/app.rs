@@ -269,7 +269,7 @@ pub async fn run_with_reload(
         tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
-            () = reload.notified() => bots.reload(&shutdown).await,
+            () = reload.notified() => bots.reload(&shutdown, http_address).await,
         }
     }
     info!("stopping");
@@ -478,7 +478,8 @@ impl Bots {
 
     /// Re-reads the configuration file and carries out what changed in its
     /// bots; on any problem logs why and keeps the running configuration.
-    async fn reload(&mut self, shutdown: &CancellationToken) {
+    /// `http` is where the HTTP server (and the Bot API proxy) listens.
+    async fn reload(&mut self, shutdown: &CancellationToken, http: SocketAddr) {
         let current = Arc::clone(&self.running.borrow());
         let source = current.config.source.clone();
         info!(file = %source.display(), "reloading the configuration");
@@ -521,6 +522,15 @@ impl Bots {
         let (new_senders, new_existing) = BotTasks::handles(&built);
         senders.extend(new_senders);
         existing.extend(new_existing);
+        let had_proxy = current
+            .config
+            .bots
+            .iter()
+            .any(|bot| bot.mode.is_connected());
+        if !had_proxy {
+            // The first proxy bot: the proxy's exposure matters from now on.
+            warn_if_exposed(http, &config);
+        }
         self.running
             .send_replace(Arc::new(Running::new(config, senders, existing)));
         for tasks in built {

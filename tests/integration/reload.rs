@@ -527,3 +527,37 @@ async fn a_bots_long_poll_through_a_reload_gets_the_next_update_at_once() {
     );
     polling.abort();
 }
+
+/// A reload that adds the first proxy bot, on an address other machines
+/// reach, warns of the risk as a start with it would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_adds_the_first_proxy_bot_warns_of_an_exposed_listen() {
+    let fake = FakeTelegram::start().await.expect("fake Telegram");
+    let s = Bot::new(&fake, "s");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("bots.toml");
+    let port = free_port().port();
+    let all: SocketAddr = format!("0.0.0.0:{port}").parse().unwrap();
+    let local: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    write_config(&path, &fake.api_url(), all, "5s", &[(&s, "")]);
+    let mut command = switchboard_command(&path);
+    command.env(&s.variable, &s.fake.token);
+    command.env("RUST_LOG", "info");
+    let process = Switchboard::spawn(command, None);
+    wait_for_health(local, |health| health["bots"]["s"]["state"] == "polling").await;
+    assert!(!process.logs().contains("other machines can reach"));
+
+    write_config(
+        &path,
+        &fake.api_url(),
+        all,
+        "5s",
+        &[(&s, "mode = \"proxy\"")],
+    );
+    hang_up(&process);
+    let logs = wait_for_log(&process, "configuration reloaded", 1).await;
+    assert!(
+        logs.contains("other machines can reach") && logs.contains("0.0.0.0"),
+        "{logs}"
+    );
+}
