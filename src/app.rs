@@ -355,6 +355,7 @@ impl BotContext {
                 proxy: self.proxy.clone(),
                 clock: Arc::clone(&self.clock),
                 retry_base: self.retry_base,
+                health: Arc::clone(&self.health),
             })
         });
         BotTasks {

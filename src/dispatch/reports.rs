@@ -82,24 +82,30 @@ impl Ctx<'_> {
                 let Some(dialog) = dialogs::by_id(self.tx, *dialog)? else {
                     return Ok(());
                 };
-                let Action::EditCopy {
-                    chat,
-                    original_chat,
-                    original_id,
-                    params,
-                    ..
-                } = &job.action
-                else {
-                    return Ok(());
+                // The new content, as a reply to the copy that could not
+                // follow (an edit queued before EditCopy names the copy).
+                let (copy, params) = match &job.action {
+                    Action::EditCopy {
+                        chat,
+                        original_chat,
+                        original_id,
+                        params,
+                        ..
+                    } => {
+                        let copy = links::counterpart(
+                            self.tx,
+                            &self.bot.name,
+                            *original_chat,
+                            *original_id,
+                            *chat,
+                        )?;
+                        (copy, params)
+                    }
+                    Action::Edit {
+                        message_id, params, ..
+                    } => (Some(*message_id), params),
+                    _ => return Ok(()),
                 };
-                // The new content, as a reply to the copy that could not follow.
-                let copy = links::counterpart(
-                    self.tx,
-                    &self.bot.name,
-                    *original_chat,
-                    *original_id,
-                    *chat,
-                )?;
                 let now = params
                     .get("text")
                     .or_else(|| params.get("caption"))

@@ -55,11 +55,24 @@ pub struct TaskHealth {
     pub running: bool,
 }
 
+/// An existing bot's webhook (proxy or forward mode) that does not take
+/// its updates: switchboard keeps them and tries again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WebhookHealth {
+    /// What the last delivery got, as `getWebhookInfo` says it (no URL).
+    pub error: String,
+    /// Unix time of the first failed delivery in a row.
+    pub since: i64,
+    pub failures: u64,
+}
+
 /// What `/healthz` reports, shared by the tasks (writers) and the server.
 #[derive(Debug, Default)]
 pub struct Health {
     bots: Mutex<BTreeMap<String, BotHealth>>,
     tasks: Mutex<BTreeMap<String, TaskHealth>>,
+    /// Only the webhooks failing now.
+    webhooks: Mutex<BTreeMap<String, WebhookHealth>>,
     dead_letters: AtomicU64,
 }
 
@@ -71,6 +84,29 @@ impl Health {
     /// Forgets a bot (it was removed from the configuration).
     pub fn remove(&self, bot: &str) {
         lock(&self.bots).remove(bot);
+        lock(&self.webhooks).remove(bot);
+    }
+
+    /// A delivery to `bot`'s webhook failed with `error` at `now`.
+    pub fn webhook_failed(&self, bot: &str, error: &str, now: i64) {
+        let mut webhooks = lock(&self.webhooks);
+        let webhook = webhooks.entry(bot.to_owned()).or_insert(WebhookHealth {
+            error: String::new(),
+            since: now,
+            failures: 0,
+        });
+        error.clone_into(&mut webhook.error);
+        webhook.failures += 1;
+    }
+
+    /// `bot`'s webhook took an update (or has none waiting).
+    pub fn webhook_delivered(&self, bot: &str) {
+        lock(&self.webhooks).remove(bot);
+    }
+
+    #[must_use]
+    pub fn webhooks(&self) -> BTreeMap<String, WebhookHealth> {
+        lock(&self.webhooks).clone()
     }
 
     #[must_use]
@@ -145,6 +181,9 @@ struct HealthReport {
     storage: StorageReport,
     dead_letters: u64,
     tasks: BTreeMap<String, TaskHealth>,
+    /// Existing bots' webhooks that do not take their updates now (not
+    /// switchboard's own fault: the status stays "ok").
+    webhooks: BTreeMap<String, WebhookHealth>,
 }
 
 /// The application's state, shared by the HTTP handlers: `/healthz` now,
@@ -188,6 +227,7 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<HealthRepor
         storage,
         dead_letters: state.health.dead_letters(),
         tasks,
+        webhooks: state.health.webhooks(),
     };
     (code, Json(report))
 }

@@ -23,6 +23,7 @@ use tracing::{debug, info, warn};
 
 use super::{ExistingBot, Proxy};
 use crate::clock::Clock;
+use crate::http::Health;
 use crate::store::{self, Store, offered};
 
 /// Longest pause between two tries of a failing webhook.
@@ -47,6 +48,8 @@ pub struct Delivery {
     pub clock: Arc<dyn Clock>,
     /// The first pause after a failed delivery (doubling after).
     pub retry_base: Duration,
+    /// Where a webhook that does not take its updates shows.
+    pub health: Arc<Health>,
 }
 
 impl Delivery {
@@ -63,6 +66,7 @@ impl Delivery {
                             .store
                             .write(move |tx| Ok(offered::delivered(tx, &name, id)?))
                             .await;
+                        self.health.webhook_delivered(&self.bot.name);
                         if taken.is_ok() {
                             failures = 0;
                             if let Some(reply) = reply {
@@ -82,6 +86,7 @@ impl Delivery {
                                 "the bot's webhook did not take an update; trying again");
                         }
                         let (name, now) = (self.bot.name.clone(), self.clock.now());
+                        self.health.webhook_failed(&name, &error, now);
                         let _ = self
                             .store
                             .write(move |tx| {
@@ -93,6 +98,7 @@ impl Delivery {
                 },
                 Ok(None) => {
                     failures = 0;
+                    self.health.webhook_delivered(&self.bot.name);
                     tokio::select! {
                         () = shutdown.cancelled() => return,
                         _ = changes.changed() => continue,

@@ -1217,3 +1217,31 @@ async fn a_call_answered_while_switchboard_stops_is_mirrored_after_the_restart()
     desk.wait_topic_texts(desk.group(), thread, &["hello", "sent while stopping"])
         .await;
 }
+
+/// A webhook that does not take its updates shows in `/healthz`, with the
+/// error and no URL; the status stays "ok" (it is the bot's side).
+#[tokio::test]
+async fn a_webhook_that_refuses_updates_shows_in_healthz() {
+    let mut desk = Desk::prepare(&[("shop", BotSettings::default())]).await;
+    let nobody = crate::util::free_port();
+    desk.bots[0].config.mode = Mode::Forward(switchboard::config::Forward {
+        url: format!("http://{nobody}/hook/s3cret-path"),
+        secret: None,
+    });
+    desk.launch();
+    let user = desk.fake.add_user("Ann", None);
+    desk.fake.user_sends(desk.bot(), &user, "hello");
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let (code, health) = loop {
+        let (code, health) = desk.health().await;
+        if health["webhooks"]["shop"]["failures"].as_u64() >= Some(1) {
+            break (code, health);
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{health}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(code, 200, "{health}");
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["webhooks"]["shop"]["error"], "Connection refused");
+    assert!(!health.to_string().contains("s3cret-path"), "{health}");
+}
