@@ -57,6 +57,8 @@ use crate::telegram::{self, Client};
 
 /// How long a stop waits for the tasks to finish.
 const STOP_DEADLINE: Duration = Duration::from_secs(5);
+/// Message links the scheduler prunes in one pass, at most.
+const LINKS_PRUNED_PER_PASS: usize = 5_000;
 /// Bound on every call but the long poll, by default.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// A long poll may take this much longer than `poll_timeout` before it counts as lost.
@@ -759,6 +761,10 @@ impl Scheduler {
                 let longest = i64::try_from(longest.as_millis()).unwrap_or(i64::MAX);
                 let now_ms = crate::clock::unix_now_ms();
                 store::sends::prune(tx, now_ms.saturating_sub(longest))?;
+                // Old message links, a batch a pass (the first passes after
+                // an upgrade may find many); stamped by the system clock.
+                let links_before = crate::clock::unix_now().saturating_sub(store::links::KEEP_SECS);
+                store::links::prune(tx, links_before, LINKS_PRUNED_PER_PASS)?;
                 Ok(())
             })
             .await;

@@ -144,15 +144,64 @@ pub fn counterpart(
     .optional()
 }
 
+/// How long a link is kept: replies, edits and reactions to an older
+/// message are not mapped (a reply arrives plain).
+pub const KEEP_SECS: i64 = 90 * 24 * 3600;
+
+/// Removes up to `most` links recorded before `before`, oldest first, and
+/// adds them to their dialogs' pruned counts; returns how many it removed.
+pub fn prune(conn: &Connection, before: i64, most: usize) -> rusqlite::Result<usize> {
+    let old: Vec<(String, i64, i64, i64, String)> = conn
+        .prepare_cached(
+            "SELECT bot, original_chat, original_id, dialog, direction FROM message_links
+             WHERE at < ?1 ORDER BY at LIMIT ?2",
+        )?
+        .query_map(
+            params![before, i64::try_from(most).unwrap_or(i64::MAX)],
+            |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                ))
+            },
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut remove = conn.prepare_cached(
+        "DELETE FROM message_links WHERE bot = ?1 AND original_chat = ?2 AND original_id = ?3",
+    )?;
+    let mut counted = conn.prepare_cached(
+        "UPDATE dialogs SET pruned_in = pruned_in + ?2, pruned_out = pruned_out + ?3 WHERE id = ?1",
+    )?;
+    for (bot, chat, id, dialog, direction) in &old {
+        remove.execute(params![bot, chat, id])?;
+        let (to_topic, to_user) = match direction.as_str() {
+            "to_topic" => (1, 0),
+            "to_user" => (0, 1),
+            _ => (0, 0),
+        };
+        if to_topic + to_user > 0 {
+            counted.execute(params![dialog, to_topic, to_user])?;
+        }
+    }
+    Ok(old.len())
+}
+
 /// How many messages of a dialog were copied each way: (to the topic, to
-/// the user).
+/// the user), pruned links included.
 pub fn counts(conn: &Connection, bot: &str, dialog: i64) -> rusqlite::Result<(i64, i64)> {
     conn.prepare_cached(
-        "SELECT count(*) FILTER (WHERE direction = 'to_topic'),
-                count(*) FILTER (WHERE direction = 'to_user')
-         FROM message_links WHERE bot = ?1 AND dialog = ?2",
+        "SELECT pruned_in + (SELECT count(*) FROM message_links
+                             WHERE bot = ?1 AND dialog = ?2 AND direction = 'to_topic'),
+                pruned_out + (SELECT count(*) FROM message_links
+                              WHERE bot = ?1 AND dialog = ?2 AND direction = 'to_user')
+         FROM dialogs WHERE id = ?2",
     )?
     .query_row(params![bot, dialog], |row| Ok((row.get(0)?, row.get(1)?)))
+    .optional()
+    .map(Option::unwrap_or_default)
 }
 
 /// Every link of a dialog, oldest first.
@@ -192,5 +241,40 @@ mod tests {
         record(&conn, "a", &again, 11).unwrap();
         assert_eq!(by_original(&conn, "a", 42, 7).unwrap(), Some(again.clone()));
         assert_eq!(of_dialog(&conn, "a", 1).unwrap(), [again]);
+    }
+
+    #[test]
+    fn pruned_links_still_count_in_the_dialogs_figures() {
+        let (store, _dir) = temp_store();
+        let conn = store.conn().unwrap();
+        let dialog = crate::store::dialogs::insert(&conn, "a", 42, -100, 0).unwrap();
+        let link = |id: i64, direction: Direction| Link {
+            dialog: dialog.id,
+            direction,
+            original_chat: 42,
+            original_id: id,
+            copy_chat: -100,
+            copy_id: id + 100,
+        };
+        record(&conn, "a", &link(1, Direction::ToTopic), 10).unwrap();
+        record(&conn, "a", &link(2, Direction::ToUser), 20).unwrap();
+        record(&conn, "a", &link(3, Direction::ToTopic), 30).unwrap();
+        record(&conn, "a", &link(4, Direction::FromBot), 40).unwrap();
+        assert_eq!(counts(&conn, "a", dialog.id).unwrap(), (2, 1));
+        // Oldest first, a batch at a time.
+        assert_eq!(prune(&conn, 35, 1).unwrap(), 1);
+        assert_eq!(by_original(&conn, "a", 42, 1).unwrap(), None);
+        assert_eq!(prune(&conn, 35, 10).unwrap(), 2);
+        assert_eq!(prune(&conn, 35, 10).unwrap(), 0);
+        assert!(
+            by_original(&conn, "a", 42, 4).unwrap().is_some(),
+            "newer kept"
+        );
+        assert_eq!(
+            counts(&conn, "a", dialog.id).unwrap(),
+            (2, 1),
+            "counts kept"
+        );
+        assert_eq!(counts(&conn, "a", dialog.id + 1).unwrap(), (0, 0));
     }
 }

@@ -26,6 +26,7 @@ const STEPS: &[Step] = &[
     Step::Sql(include_str!("schema_v6.sql")),
     Step::Sql(include_str!("schema_v7.sql")),
     Step::Sql(include_str!("schema_v8.sql")),
+    Step::Sql(include_str!("schema_v9.sql")),
 ];
 
 /// The schema version this switchboard writes.

@@ -599,3 +599,51 @@ async fn without_auto_info_a_topic_starts_with_the_conversation() {
     desk.settle().await;
     assert_eq!(card_of(&desk, thread), None);
 }
+
+/// Message links older than 90 days are pruned: `/info` still counts their
+/// messages, and a reply to such an old message arrives as a plain message.
+#[tokio::test]
+async fn old_message_links_are_pruned_and_info_still_counts_them() {
+    let desk = Desk::one_bot().await;
+    let (ann, thread) = desk.open_dialog("Ann", "an old question").await;
+    let old = desk.fake.private_chat(desk.bot(), &ann)[0].message_id;
+    // Ninety-one days pass for the links.
+    {
+        let store = switchboard::store::Store::open(&desk.database).unwrap();
+        let conn = store.conn().unwrap();
+        conn.execute("UPDATE message_links SET at = at - 91 * 24 * 3600", [])
+            .unwrap();
+    }
+    desk.scheduler_pass().await;
+    desk.fake.user_replies(desk.bot(), &ann, old, "about that");
+    desk.wait_topic_texts(desk.group(), thread, &["an old question", "about that"])
+        .await;
+    let reply = desk
+        .fake
+        .topic_messages(desk.group(), thread)
+        .into_iter()
+        .find(|m| m.text.as_deref() == Some("about that"))
+        .unwrap();
+    // No link, so a plain message: in a topic, that "replies" to the
+    // topic's first message.
+    assert_eq!(
+        reply.json["reply_to_message"]["message_id"], thread,
+        "{}",
+        reply.json
+    );
+    desk.fake
+        .operator_sends(desk.group(), Some(thread), &desk.operator, "/info");
+    let info = desk
+        .wait("/info", |fake| {
+            fake.topic_messages(desk.group(), thread)
+                .into_iter()
+                .filter(crate::util::is_user_card)
+                .nth(1)
+                .and_then(|m| m.text)
+        })
+        .await;
+    assert!(
+        info.contains("2 messages from the user, 0 to the user"),
+        "{info}"
+    );
+}
