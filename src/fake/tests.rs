@@ -92,6 +92,18 @@ async fn fails(
     body["description"].as_str().unwrap().to_owned()
 }
 
+/// Asserts that `method` refuses each of `cases` with 400 and its
+/// description.
+async fn refuses(fake: &FakeTelegram, bot: &FakeBot, method: &str, cases: &[(Value, &str)]) {
+    for (params, expected) in cases {
+        assert_eq!(
+            fails(fake, bot, method, params.clone(), 400).await,
+            *expected,
+            "{method} {params}"
+        );
+    }
+}
+
 fn frankenstein_bot(fake: &FakeTelegram, bot: &FakeBot) -> Bot {
     Bot::new_url(format!("{}/bot{}", fake.api_url(), bot.token))
 }
@@ -2380,13 +2392,7 @@ async fn text_edits_telegram_refuses_change_nothing() {
         (to_group(others), "Bad Request: message can't be edited"),
         (to_group(operators), "Bad Request: message can't be edited"),
     ];
-    for (params, expected) in cases {
-        assert_eq!(
-            fails(&d.fake, &d.bot, "editMessageText", params.clone(), 400).await,
-            expected,
-            "{params}"
-        );
-    }
+    refuses(&d.fake, &d.bot, "editMessageText", &cases).await;
     let unchanged = d.fake.private_chat(&d.bot, &d.user);
     assert!(
         unchanged.iter().all(|m| m.edit_date().is_none()),
@@ -2519,13 +2525,7 @@ async fn captions_are_edited_above_the_media_and_removed() {
             "Bad Request: inline messages are not modelled by the fake",
         ),
     ];
-    for (params, expected) in cases {
-        assert_eq!(
-            fails(&d.fake, &d.bot, "editMessageCaption", params.clone(), 400).await,
-            expected,
-            "{params}"
-        );
-    }
+    refuses(&d.fake, &d.bot, "editMessageCaption", &cases).await;
 }
 
 #[tokio::test]
@@ -2741,13 +2741,7 @@ async fn media_edits_telegram_refuses_change_nothing() {
             "Bad Request: inline messages are not modelled by the fake",
         ),
     ];
-    for (params, expected) in cases {
-        assert_eq!(
-            fails(&d.fake, &d.bot, "editMessageMedia", params.clone(), 400).await,
-            expected,
-            "{params}"
-        );
-    }
+    refuses(&d.fake, &d.bot, "editMessageMedia", &cases).await;
     let shown = d.fake.private_chat(&d.bot, &d.user);
     assert!(
         shown.iter().all(|m| m.edit_date().is_none()),
@@ -3470,20 +3464,7 @@ async fn live_location_edits_telegram_refuses_change_nothing() {
             "Bad Request: inline messages are not modelled by the fake",
         ),
     ];
-    for (params, expected) in cases {
-        assert_eq!(
-            fails(
-                &d.fake,
-                &d.bot,
-                "editMessageLiveLocation",
-                params.clone(),
-                400
-            )
-            .await,
-            expected,
-            "{params}"
-        );
-    }
+    refuses(&d.fake, &d.bot, "editMessageLiveLocation", &cases).await;
     let stop = |id: i64| json!({ "chat_id": d.user.id, "message_id": id });
     for (id, expected) in [
         (still, "Bad Request: message can't be edited"),
@@ -3610,13 +3591,7 @@ async fn live_location_edits_telegram_refuses_change_nothing() {
             "Bad Request: chat not found",
         ),
     ];
-    for (params, expected) in cases {
-        assert_eq!(
-            fails(&d.fake, &d.bot, "sendLocation", params.clone(), 400).await,
-            expected,
-            "{params}"
-        );
-    }
+    refuses(&d.fake, &d.bot, "sendLocation", &cases).await;
 }
 
 #[tokio::test]
@@ -3841,13 +3816,7 @@ async fn forwards_carry_the_content_and_the_first_origin() {
             "Bad Request: message_id is empty",
         ),
     ];
-    for (params, expected) in cases {
-        assert_eq!(
-            fails(&d.fake, &d.bot, "forwardMessage", params.clone(), 400).await,
-            expected,
-            "{params}"
-        );
-    }
+    refuses(&d.fake, &d.bot, "forwardMessage", &cases).await;
     // A deleted topic's messages are gone.
     let in_topic_id = in_topic.last().unwrap().message_id;
     d.fake.delete_topic(d.group, topic);
@@ -3949,11 +3918,5 @@ async fn forward_messages_keeps_albums_and_skips_what_cannot_be_forwarded() {
             "Bad Request: message_ids is empty",
         ),
     ];
-    for (params, expected) in cases {
-        assert_eq!(
-            fails(&d.fake, &d.bot, "forwardMessages", params.clone(), 400).await,
-            expected,
-            "{params}"
-        );
-    }
+    refuses(&d.fake, &d.bot, "forwardMessages", &cases).await;
 }

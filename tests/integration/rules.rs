@@ -515,17 +515,7 @@ async fn a_new_topic_starts_with_the_user_card_and_info_shows_the_figures() {
     )
     .await;
     desk.settle().await;
-    desk.fake
-        .operator_sends(desk.group(), Some(thread), &desk.operator, "/info");
-    let info = desk
-        .wait("/info", |fake| {
-            fake.topic_messages(desk.group(), thread)
-                .into_iter()
-                .filter(crate::util::is_user_card)
-                .nth(1)
-                .and_then(|m| m.text)
-        })
-        .await;
+    let info = info(&desk, thread).await;
     assert!(
         info.contains("1 messages from the user, 1 to the user"),
         "{info}"
@@ -631,19 +621,24 @@ async fn old_message_links_are_pruned_and_info_still_counts_them() {
         "{}",
         reply.json
     );
-    desk.fake
-        .operator_sends(desk.group(), Some(thread), &desk.operator, "/info");
-    let info = desk
-        .wait("/info", |fake| {
-            fake.topic_messages(desk.group(), thread)
-                .into_iter()
-                .filter(crate::util::is_user_card)
-                .nth(1)
-                .and_then(|m| m.text)
-        })
-        .await;
+    let info = info(&desk, thread).await;
     assert!(
         info.contains("2 messages from the user, 0 to the user"),
         "{info}"
     );
+}
+
+/// An operator asks for `/info` in the topic; returns the card it shows (the
+/// topic's second card: the first opened it).
+async fn info(desk: &Desk, thread: i64) -> String {
+    desk.fake
+        .operator_sends(desk.group(), Some(thread), &desk.operator, "/info");
+    desk.wait("/info", |fake| {
+        fake.topic_messages(desk.group(), thread)
+            .into_iter()
+            .filter(crate::util::is_user_card)
+            .nth(1)
+            .and_then(|m| m.text)
+    })
+    .await
 }
