@@ -57,8 +57,8 @@ use crate::telegram::{self, Client};
 
 /// How long a stop waits for the tasks to finish.
 const STOP_DEADLINE: Duration = Duration::from_secs(5);
-/// Message links the scheduler prunes in one pass, at most.
-const LINKS_PRUNED_PER_PASS: usize = 5_000;
+/// Dialogs whose old message links the scheduler prunes in one pass.
+const LINKS_PRUNED_DIALOGS: usize = 1_000;
 /// Bound on every call but the long poll, by default.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// A long poll may take this much longer than `poll_timeout` before it counts as lost.
@@ -246,6 +246,7 @@ pub async fn run_with_reload(
         store: store.clone(),
         running: bots.subscribe(),
         options,
+        links_pruned_to: std::sync::atomic::AtomicI64::new(0),
     });
     supervisor.spawn("scheduler".into(), move |shutdown| {
         Arc::clone(&scheduler).run(shutdown)
@@ -702,6 +703,9 @@ struct Scheduler {
     /// The running bots (it follows reloads).
     running: watch::Receiver<Arc<Running>>,
     options: Options,
+    /// The last dialog whose old message links were pruned: the next pass
+    /// goes on after it.
+    links_pruned_to: std::sync::atomic::AtomicI64,
 }
 
 impl Scheduler {
@@ -743,6 +747,9 @@ impl Scheduler {
             }
         }
         let running = Arc::clone(&self.running.borrow());
+        let links_after = self
+            .links_pruned_to
+            .load(std::sync::atomic::Ordering::Relaxed);
         let pruned = self
             .store
             .write(move |tx| {
@@ -761,16 +768,22 @@ impl Scheduler {
                 let longest = i64::try_from(longest.as_millis()).unwrap_or(i64::MAX);
                 let now_ms = crate::clock::unix_now_ms();
                 store::sends::prune(tx, now_ms.saturating_sub(longest))?;
-                // Old message links, a batch a pass (the first passes after
-                // an upgrade may find many); stamped by the system clock.
+                // Old message links (stamped by the system clock), some
+                // dialogs a pass, round and round.
                 let links_before = crate::clock::unix_now().saturating_sub(store::links::KEEP_SECS);
-                store::links::prune(tx, links_before, LINKS_PRUNED_PER_PASS)?;
-                Ok(())
+                let (last, _) =
+                    store::links::prune(tx, links_before, links_after, LINKS_PRUNED_DIALOGS)?;
+                Ok(last)
             })
             .await;
-        if let Err(err) = pruned {
-            if !store::is_storage_error(&err) {
-                warn!(cause = %format!("{err:#}"), "pruning old records failed; will retry");
+        match pruned {
+            Ok(last) => self
+                .links_pruned_to
+                .store(last.unwrap_or(0), std::sync::atomic::Ordering::Relaxed),
+            Err(err) => {
+                if !store::is_storage_error(&err) {
+                    warn!(cause = %format!("{err:#}"), "pruning old records failed; will retry");
+                }
             }
         }
     }

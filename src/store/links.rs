@@ -148,45 +148,54 @@ pub fn counterpart(
 /// message are not mapped (a reply arrives plain).
 pub const KEEP_SECS: i64 = 90 * 24 * 3600;
 
-/// Removes up to `most` links recorded before `before`, oldest first, and
-/// adds them to their dialogs' pruned counts; returns how many it removed.
-pub fn prune(conn: &Connection, before: i64, most: usize) -> rusqlite::Result<usize> {
-    let old: Vec<(String, i64, i64, i64, String)> = conn
-        .prepare_cached(
-            "SELECT bot, original_chat, original_id, dialog, direction FROM message_links
-             WHERE at < ?1 ORDER BY at LIMIT ?2",
-        )?
+/// Removes the links recorded before `before` of up to `dialogs` dialogs,
+/// those with ids after `after`, and adds them to their dialogs' pruned
+/// counts. Each dialog's old links are one range of the index by dialog and
+/// time, so no index by time alone is kept (it would cost every relayed
+/// message a write). Returns the last dialog looked at (`None`: the end of
+/// the table, start again from the first) and how many links it removed.
+pub fn prune(
+    conn: &Connection,
+    before: i64,
+    after: i64,
+    dialogs: usize,
+) -> rusqlite::Result<(Option<i64>, usize)> {
+    let batch: Vec<(i64, String)> = conn
+        .prepare_cached("SELECT id, bot FROM dialogs WHERE id > ?1 ORDER BY id LIMIT ?2")?
         .query_map(
-            params![before, i64::try_from(most).unwrap_or(i64::MAX)],
-            |row| {
-                Ok((
-                    row.get(0)?,
-                    row.get(1)?,
-                    row.get(2)?,
-                    row.get(3)?,
-                    row.get(4)?,
-                ))
-            },
+            params![after, i64::try_from(dialogs).unwrap_or(i64::MAX)],
+            |row| Ok((row.get(0)?, row.get(1)?)),
         )?
         .collect::<rusqlite::Result<_>>()?;
-    let mut remove = conn.prepare_cached(
-        "DELETE FROM message_links WHERE bot = ?1 AND original_chat = ?2 AND original_id = ?3",
+    let mut old = conn.prepare_cached(
+        "SELECT count(*) FILTER (WHERE direction = 'to_topic'),
+                count(*) FILTER (WHERE direction = 'to_user'),
+                count(*)
+         FROM message_links WHERE bot = ?1 AND dialog = ?2 AND at < ?3",
     )?;
     let mut counted = conn.prepare_cached(
         "UPDATE dialogs SET pruned_in = pruned_in + ?2, pruned_out = pruned_out + ?3 WHERE id = ?1",
     )?;
-    for (bot, chat, id, dialog, direction) in &old {
-        remove.execute(params![bot, chat, id])?;
-        let (to_topic, to_user) = match direction.as_str() {
-            "to_topic" => (1, 0),
-            "to_user" => (0, 1),
-            _ => (0, 0),
-        };
-        if to_topic + to_user > 0 {
-            counted.execute(params![dialog, to_topic, to_user])?;
+    let mut remove = conn
+        .prepare_cached("DELETE FROM message_links WHERE bot = ?1 AND dialog = ?2 AND at < ?3")?;
+    let mut removed = 0;
+    for (dialog, bot) in &batch {
+        let (to_topic, to_user, all): (i64, i64, i64) = old
+            .query_row(params![bot, dialog, before], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?;
+        if all == 0 {
+            continue;
         }
+        counted.execute(params![dialog, to_topic, to_user])?;
+        removed += remove.execute(params![bot, dialog, before])?;
     }
-    Ok(old.len())
+    let last = if batch.len() < dialogs {
+        None
+    } else {
+        batch.last().map(|(id, _)| *id)
+    };
+    Ok((last, removed))
 }
 
 /// How many messages of a dialog were copied each way: (to the topic, to
@@ -261,20 +270,22 @@ mod tests {
         record(&conn, "a", &link(3, Direction::ToTopic), 30).unwrap();
         record(&conn, "a", &link(4, Direction::FromBot), 40).unwrap();
         assert_eq!(counts(&conn, "a", dialog.id).unwrap(), (2, 1));
-        // Oldest first, a batch at a time.
-        assert_eq!(prune(&conn, 35, 1).unwrap(), 1);
+        let other = crate::store::dialogs::insert(&conn, "a", 43, -100, 0).unwrap();
+        // A dialog at a time: the first, then the second and the end.
+        assert_eq!(prune(&conn, 35, 0, 1).unwrap(), (Some(dialog.id), 3));
         assert_eq!(by_original(&conn, "a", 42, 1).unwrap(), None);
-        assert_eq!(prune(&conn, 35, 10).unwrap(), 2);
-        assert_eq!(prune(&conn, 35, 10).unwrap(), 0);
         assert!(
             by_original(&conn, "a", 42, 4).unwrap().is_some(),
             "newer kept"
         );
+        assert_eq!(prune(&conn, 35, dialog.id, 1).unwrap(), (Some(other.id), 0));
+        assert_eq!(prune(&conn, 35, other.id, 1).unwrap(), (None, 0));
+        assert_eq!(prune(&conn, 35, 0, 10).unwrap(), (None, 0), "nothing twice");
         assert_eq!(
             counts(&conn, "a", dialog.id).unwrap(),
             (2, 1),
             "counts kept"
         );
-        assert_eq!(counts(&conn, "a", dialog.id + 1).unwrap(), (0, 0));
+        assert_eq!(counts(&conn, "a", other.id + 1).unwrap(), (0, 0));
     }
 }
