@@ -1,7 +1,7 @@
 use serde_json::Value;
 use switchboard::fake::{FakeMessage, FakeTelegram, photo_content};
 
-use crate::util::{Desk, PATIENCE, is_user_card, spawn_switchboard, write_config};
+use crate::util::{Desk, OnDisk, PATIENCE, is_user_card, spawn_switchboard};
 
 /// `n` photos, the first with a caption.
 fn photos(n: usize, caption: &str) -> Vec<Value> {
@@ -210,13 +210,9 @@ async fn an_album_split_across_two_batches_stays_one() {
 /// once, whole, with one call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_album_interrupted_by_a_kill_arrives_whole_once() {
-    let fake = FakeTelegram::start().await.expect("fake");
-    let bot = fake.add_bot("shop_bot");
-    let group = fake.add_forum_group("Support", &[&bot]);
-    let alice = fake.add_user("Alice", None);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = write_config(dir.path(), &fake, group);
-    let database = dir.path().join("state/switchboard.db");
+    let on_disk = OnDisk::new().await;
+    let (fake, bot, group, alice) = (&on_disk.fake, &on_disk.bot, on_disk.group, &on_disk.alice);
+    let (config, database) = (&on_disk.config, on_disk.database());
 
     let album = "88800011122233";
     let items: Vec<Value> = photos(5, "interrupted")
@@ -226,9 +222,9 @@ async fn an_album_interrupted_by_a_kill_arrives_whole_once() {
             item
         })
         .collect();
-    let mut first = spawn_switchboard(&config, &bot);
+    let mut first = spawn_switchboard(config, bot);
     for item in &items[..3] {
-        fake.user_sends_content(&bot, &alice, item.clone());
+        fake.user_sends_content(bot, alice, item.clone());
     }
     // Killed while the three parts wait for the rest.
     let deadline = tokio::time::Instant::now() + PATIENCE;
@@ -241,9 +237,9 @@ async fn an_album_interrupted_by_a_kill_arrives_whole_once() {
     }
     first.kill();
     for item in &items[3..] {
-        fake.user_sends_content(&bot, &alice, item.clone());
+        fake.user_sends_content(bot, alice, item.clone());
     }
-    let mut second = spawn_switchboard(&config, &bot);
+    let mut second = spawn_switchboard(config, bot);
     // (A topic creation in flight at the kill is made again: look in each.)
     let shown_albums = |f: &FakeTelegram| -> Vec<Vec<FakeMessage>> {
         f.topics(group)
@@ -257,7 +253,7 @@ async fn an_album_interrupted_by_a_kill_arrives_whole_once() {
         .expect("the album in the topic");
     // Nothing more comes.
     fake.wait_until(PATIENCE, |f| {
-        (f.pending_update_count(&bot) == 0 && f.request_count("copyMessages") >= 1).then_some(())
+        (f.pending_update_count(bot) == 0 && f.request_count("copyMessages") >= 1).then_some(())
     })
     .await
     .expect("settled");
@@ -272,12 +268,12 @@ async fn an_album_interrupted_by_a_kill_arrives_whole_once() {
     second.kill();
     // The user's album in their chat (the welcome may come between its parts).
     let sent: Vec<FakeMessage> = fake
-        .private_chat(&bot, &alice)
+        .private_chat(bot, alice)
         .into_iter()
         .filter(|m| m.media_group_id() == Some(album))
         .collect();
     assert_same_album(&sent, &copied, "after the kill");
-    assert_eq!(shown_albums(&fake).len(), 1, "nothing else");
+    assert_eq!(shown_albums(fake).len(), 1, "nothing else");
     assert_eq!(fake.request_count("copyMessages"), 1, "one call");
     assert_eq!(fake.request_count("copyMessage"), 0);
 }

@@ -1,7 +1,7 @@
 use switchboard::fake::{FakeTelegram, Fault, FaultRule};
 
 use crate::util::{
-    PATIENCE, spawn_switchboard, texts, wait_delivered_in_order, welcome, write_config,
+    OnDisk, PATIENCE, spawn_switchboard, texts, wait_delivered_in_order, welcome, write_config,
 };
 
 /// The process is killed (SIGKILL, no graceful stop) after it fetched the
@@ -10,16 +10,13 @@ use crate::util::{
 /// exactly once, in order, in the one topic.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_mid_relay_then_restarted_loses_and_repeats_nothing() {
-    let fake = FakeTelegram::start().await.expect("fake");
-    let bot = fake.add_bot("shop_bot");
-    let group = fake.add_forum_group("Support", &[&bot]);
-    let alice = fake.add_user("Alice", None);
+    let on_disk = OnDisk::new().await;
+    let (fake, bot, group, alice) = (&on_disk.fake, &on_disk.bot, on_disk.group, &on_disk.alice);
+    let (config, dir) = (&on_disk.config, &on_disk.dir);
     let operator = fake.add_user("Olga", None);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = write_config(dir.path(), &fake, group);
 
     for text in ["one", "two", "three"] {
-        fake.user_sends(&bot, &alice, text);
+        fake.user_sends(bot, alice, text);
     }
     // The topic creation never answers: the messages are fetched, stored and
     // dispatched, and their relay is in flight when the process dies.
@@ -29,10 +26,9 @@ async fn killed_mid_relay_then_restarted_loses_and_repeats_nothing() {
         times: 1,
         fault: Fault::Hang,
     });
-    let mut first = spawn_switchboard(&config, &bot);
+    let mut first = spawn_switchboard(config, bot);
     fake.wait_until(PATIENCE, |f| {
-        (f.request_count("createForumTopic") == 1 && f.pending_update_count(&bot) == 0)
-            .then_some(())
+        (f.request_count("createForumTopic") == 1 && f.pending_update_count(bot) == 0).then_some(())
     })
     .await
     .expect("the updates confirmed and the topic creation in flight");
@@ -50,7 +46,7 @@ async fn killed_mid_relay_then_restarted_loses_and_repeats_nothing() {
     }
     first.kill();
 
-    let mut second = spawn_switchboard(&config, &bot);
+    let mut second = spawn_switchboard(config, bot);
     let relayed = fake
         .wait_until(PATIENCE, |f| {
             let topic = f.topics(group).first()?.thread_id;
@@ -63,7 +59,7 @@ async fn killed_mid_relay_then_restarted_loses_and_repeats_nothing() {
     fake.operator_sends(group, Some(topic), &operator, "answer");
     let answered = fake
         .wait_until(PATIENCE, |f| {
-            texts(&f.private_chat(&bot, &alice))
+            texts(&f.private_chat(bot, alice))
                 .contains(&"answer".to_string())
                 .then_some(())
         })
@@ -77,11 +73,11 @@ async fn killed_mid_relay_then_restarted_loses_and_repeats_nothing() {
     assert_eq!(shown, ["one", "two", "three"]);
     assert_eq!(fake.topics(group).len(), 1, "one topic");
     assert_eq!(
-        texts(&fake.private_chat(&bot, &alice)),
+        texts(&fake.private_chat(bot, alice)),
         ["one", "two", "three", &welcome(), "answer"],
         "the welcome and the answer once each"
     );
-    assert_eq!(fake.pending_update_count(&bot), 0);
+    assert_eq!(fake.pending_update_count(bot), 0);
 }
 
 /// Whether no job toward a user is pending in the database at `path`.
@@ -140,14 +136,10 @@ async fn restart_goes_on_where_the_last_run_stopped() {
 /// with success, and what it was told before is not lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_gracefully() {
-    let fake = FakeTelegram::start().await.expect("fake");
-    let bot = fake.add_bot("shop_bot");
-    let group = fake.add_forum_group("Support", &[&bot]);
-    let alice = fake.add_user("Alice", None);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = write_config(dir.path(), &fake, group);
-    let mut process = spawn_switchboard(&config, &bot);
-    fake.user_sends(&bot, &alice, "hello");
+    let on_disk = OnDisk::new().await;
+    let (fake, bot, group, alice) = (&on_disk.fake, &on_disk.bot, on_disk.group, &on_disk.alice);
+    let mut process = spawn_switchboard(&on_disk.config, bot);
+    fake.user_sends(bot, alice, "hello");
     fake.wait_until(PATIENCE, |f| (!f.topics(group).is_empty()).then_some(()))
         .await
         .expect("relaying");

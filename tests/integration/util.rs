@@ -300,6 +300,42 @@ backend_group = {group}
     path
 }
 
+/// What the tests of the real binary start from: a fake with one bot
+/// (`shop_bot`), its forum group, a user, Alice, and a bots.toml for the
+/// bot in a temporary directory (the database goes under it, in `state/`).
+pub struct OnDisk {
+    pub fake: FakeTelegram,
+    pub bot: FakeBot,
+    pub group: i64,
+    pub alice: FakeUser,
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+impl OnDisk {
+    pub async fn new() -> OnDisk {
+        let fake = FakeTelegram::start().await.expect("fake");
+        let bot = fake.add_bot("shop_bot");
+        let group = fake.add_forum_group("Support", &[&bot]);
+        let alice = fake.add_user("Alice", None);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = write_config(dir.path(), &fake, group);
+        OnDisk {
+            fake,
+            bot,
+            group,
+            alice,
+            dir,
+            config,
+        }
+    }
+
+    /// Where the app keeps its database.
+    pub fn database(&self) -> PathBuf {
+        self.dir.path().join("state/switchboard.db")
+    }
+}
+
 /// A running switchboard process, killed with SIGKILL when dropped (so a
 /// failing test leaves no process behind).
 pub struct Process(Child);
