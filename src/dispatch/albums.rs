@@ -21,12 +21,12 @@ use std::time::Duration;
 
 use rusqlite::Transaction;
 
-use super::{Ctx, Touched, note_touched};
+use super::{Ctx, Touched, note_touched, texts};
 use crate::config::BotConfig;
 use crate::outbox::{Action, Purpose, Target};
 use crate::store::albums::{self, AlbumKey, Part};
-use crate::store::dialogs;
 use crate::store::links::Direction;
+use crate::store::{dialogs, users};
 
 /// How long an album waits for its next part.
 pub const QUIET: Duration = Duration::from_secs(1);
@@ -81,6 +81,12 @@ impl Ctx<'_> {
         let Some(dialog) = dialogs::by_id(self.tx, first.dialog)? else {
             return Ok(());
         };
+        if first.toward == Direction::ToUser
+            && users::is_blocked(self.tx, &self.bot.name, dialog.user_id)?
+        {
+            // Telegram would refuse it (403): one note for the album.
+            return self.notify_topic(&dialog, texts::BLOCKED);
+        }
         let (to, purpose) = match first.toward {
             Direction::ToUser => (
                 Target::User(dialog.user_id),

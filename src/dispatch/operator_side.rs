@@ -89,12 +89,13 @@ impl Ctx<'_> {
         if dialog.status == Status::Closed {
             self.change_topic(dialog, Action::ReopenTopic { dialog: dialog.id })?;
         }
-        if users::is_blocked(self.tx, &self.bot.name, dialog.user_id)? {
-            // Telegram would refuse it (403): say so now and spend no call.
-            return self.notify_topic(dialog, texts::BLOCKED);
+        // Telegram would refuse a message to a user who blocked the bot
+        // (403): say so and spend no call (for an album, once it is whole).
+        let blocked = users::is_blocked(self.tx, &self.bot.name, dialog.user_id)?;
+        if !blocked {
+            dialogs::record_operator_reply(self.tx, dialog.id, self.now)?;
+            self.show_status(dialog.id)?;
         }
-        dialogs::record_operator_reply(self.tx, dialog.id, self.now)?;
-        self.show_status(dialog.id)?;
         // In a topic, a message that is not a reply replies to the topic's
         // first message (whose id is the thread's).
         let reply_to = message
@@ -109,6 +110,9 @@ impl Ctx<'_> {
                 forwarded: false,
             };
             return self.gather((message.chat.id, thread), album, &part);
+        }
+        if blocked {
+            return self.notify_topic(dialog, texts::BLOCKED);
         }
         let copy = Action::Copy {
             to: Target::User(dialog.user_id),

@@ -288,3 +288,31 @@ fn gathered(path: &std::path::Path) -> i64 {
     conn.query_row("SELECT count(*) FROM album_parts", [], |row| row.get(0))
         .unwrap_or(0)
 }
+
+/// An operator's album for a user who blocked the bot is not sent: one
+/// note says so, not one per photo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_album_for_a_user_who_blocked_the_bot_gets_one_note() {
+    let desk = Desk::one_bot().await;
+    let (alice, topic) = desk.open_dialog("Alice", "hello").await;
+    let (bot, group) = (desk.bot(), desk.group());
+    desk.fake.user_blocks_bot(bot, &alice);
+    desk.wait_topic_texts(
+        group,
+        topic,
+        &["hello", switchboard::dispatch::texts::USER_BLOCKED],
+    )
+    .await;
+    desk.fake.clear_requests();
+    desk.fake
+        .operator_sends_album(group, Some(topic), &desk.operator, photos(4, "for Alice"));
+    desk.settle().await;
+    let notes = desk
+        .fake
+        .topic_messages(group, topic)
+        .into_iter()
+        .filter(|m| m.text.as_deref() == Some(switchboard::dispatch::texts::BLOCKED))
+        .count();
+    assert_eq!(notes, 1, "one note for the album");
+    assert_eq!(desk.fake.request_count("copyMessages"), 0, "no call");
+}
