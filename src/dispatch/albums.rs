@@ -15,6 +15,10 @@
 //! of running bots changes) every album being gathered gets a fresh quiet
 //! time, which gives the poller the time to fetch an album's remaining
 //! parts after a crash or a restart.
+//!
+//! An album of forwards goes as one `forwardMessages` (its origin shows);
+//! an operator's album for a user who blocked the bot becomes one note.
+//! `copyMessages` takes no reply: only an album of one keeps its reply.
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -25,7 +25,6 @@ mod status;
 pub mod texts;
 mod user_side;
 
-pub use albums::QUIET as ALBUM_QUIET;
 pub use status::renames_due;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
