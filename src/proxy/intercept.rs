@@ -155,6 +155,14 @@ impl Recorder {
                     failures = 0;
                 }
                 Err(err) => {
+                    if proxy_stopped.is_cancelled() {
+                        // That was the last try: the process is stopping.
+                        warn!(
+                            records = pending.len(),
+                            "stopping with messages of existing bots not recorded; they are not mirrored"
+                        );
+                        return;
+                    }
                     if failures == 0 && !store::is_storage_error(&err) {
                         error!(cause = %format!("{err:#}"),
                             "cannot record messages existing bots sent; retrying");
@@ -211,6 +219,34 @@ pub async fn record(proxy: &Proxy, bot: &ExistingBot, call: Intercepted) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// While the disk refuses, a recorder told to stop tries its final
+    /// write once and returns (it used to retry at once, forever).
+    #[tokio::test]
+    async fn a_stopped_recorder_whose_disk_refuses_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let faults = crate::store::FaultSwitch::default();
+        let store = Store::open_with(&dir.path().join("db"), faults.clone()).unwrap();
+        let (records, recorder) =
+            Recorder::new(store, Arc::new(Notify::new()), Duration::from_millis(1));
+        faults.set_disk_full(true);
+        records
+            .0
+            .send(Record {
+                bot: "a".into(),
+                payload: "{}".into(),
+            })
+            .await
+            .unwrap();
+        let stopped = CancellationToken::new();
+        let run = tokio::spawn(Arc::new(recorder).run(stopped.clone()));
+        while faults.refused_commits() == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        stopped.cancel();
+        let ended = tokio::time::timeout(Duration::from_secs(5), run).await;
+        assert!(ended.is_ok(), "the recorder kept retrying after the stop");
+    }
 
     #[test]
     fn sending_and_editing_calls_are_recorded() {
