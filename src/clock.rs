@@ -33,6 +33,15 @@ pub fn unix_now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// Sleeps until `deadline` (tokio's monotonic clock), or forever without
+/// one: a `select!` branch for the next timer a task may have.
+pub async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// A clock that only moves when told to.
 #[derive(Clone, Default)]
 pub struct ManualClock(Arc<AtomicI64>);

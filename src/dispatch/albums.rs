@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use rusqlite::Transaction;
 
-use super::{Ctx, Touched, note_touched, texts};
+use super::{Ctx, Touched, act_as, texts};
 use crate::config::BotConfig;
 use crate::outbox::{Action, Purpose, Target};
 use crate::store::albums::{self, AlbumKey, Part};
@@ -133,9 +133,7 @@ pub fn complete(
         let Some(bot) = bots.get(&key.bot) else {
             continue;
         };
-        let mut ctx = Ctx::new(tx, bot, now);
-        ctx.complete_album(key)?;
-        note_touched(&mut touched, &bot.name, ctx.queued);
+        act_as(tx, bot, now, &mut touched, |ctx| ctx.complete_album(key))?;
     }
     Ok(touched)
 }

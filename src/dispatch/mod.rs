@@ -168,7 +168,7 @@ impl Dispatcher {
                 () = self.wake.notified() => {}
                 // A bot that starts (or comes back) may have rows waiting.
                 Ok(()) = running.changed() => {}
-                () = sleep_until(next_album) => {}
+                () = crate::clock::sleep_until(next_album) => {}
             }
         }
     }
@@ -211,14 +211,6 @@ impl Dispatcher {
                 }
             }
         }
-    }
-}
-
-/// Sleeps until `deadline`, or forever without one.
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
     }
 }
 
@@ -429,6 +421,21 @@ struct Effects {
     gathered: Vec<AlbumKey>,
 }
 
+/// Runs `act` on `bot`'s view of `tx` at `now` (a pass of the scheduler's
+/// or the dispatcher's own timers), noting in `touched` what it queued.
+fn act_as<'a>(
+    tx: &'a Transaction<'a>,
+    bot: &'a BotConfig,
+    now: i64,
+    touched: &mut Touched,
+    act: impl FnOnce(&mut Ctx<'a>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut ctx = Ctx::new(tx, bot, now);
+    act(&mut ctx)?;
+    note_touched(touched, &bot.name, ctx.queued);
+    Ok(())
+}
+
 /// Adds the priorities `bot` got to `touched`.
 fn note_touched(touched: &mut Touched, bot: &str, queued: PrioritySet) {
     if !queued.is_empty() {
@@ -507,12 +514,12 @@ pub fn autoclose_due(
         if last_reply > now.saturating_sub(secs(after)) {
             continue;
         }
-        let mut ctx = Ctx::new(tx, bot, now);
         let after = crate::config::format_duration(after);
-        ctx.notify_topic(&dialog, &texts::closed_automatically(&after))?;
-        commands::close::close(&mut ctx, &dialog)?;
+        act_as(tx, bot, now, &mut touched, |ctx| {
+            ctx.notify_topic(&dialog, &texts::closed_automatically(&after))?;
+            commands::close::close(ctx, &dialog)
+        })?;
         info!(bot = %bot.name, dialog = dialog.id, "dialog closed automatically");
-        note_touched(&mut touched, &bot.name, ctx.queued);
     }
     Ok(touched)
 }

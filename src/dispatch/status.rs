@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use rusqlite::Transaction;
 
-use super::{Ctx, Touched, note_touched, rules};
+use super::{Ctx, Touched, act_as, rules};
 use crate::config::BotConfig;
 use crate::outbox::{Action, Job, Lane, Purpose};
 use crate::store::dialogs::{self, Dialog};
@@ -78,9 +78,9 @@ pub fn renames_due(
         let Some(bot) = bots.get(&dialog.bot) else {
             continue;
         };
-        let mut ctx = Ctx::new(tx, bot, now);
-        ctx.rename_if_due(&dialog, &wanted)?;
-        note_touched(&mut touched, &bot.name, ctx.queued);
+        act_as(tx, bot, now, &mut touched, |ctx| {
+            ctx.rename_if_due(&dialog, &wanted)
+        })?;
     }
     Ok(touched)
 }

@@ -280,12 +280,7 @@ impl Sender {
                             .from_chat_id(*from_chat)
                             .message_id(*one)
                             .maybe_reply_markup(keyboard.as_ref().map(inline_keyboard))
-                            .maybe_reply_parameters(reply.map(|id| {
-                                ReplyParameters::builder()
-                                    .message_id(id)
-                                    .allow_sending_without_reply(true)
-                                    .build()
-                            }))
+                            .maybe_reply_parameters(reply.map(reply_parameters))
                             .build();
                         vec![self.client.copy_message(&params).await?.message_id]
                     }
@@ -323,14 +318,11 @@ impl Sender {
                     .maybe_message_thread_id(thread)
                     .text(text.clone())
                     .maybe_parse_mode(html.then_some(frankenstein::ParseMode::Html))
-                    .maybe_reply_parameters(reply_to.and_then(|id| i32::try_from(id).ok()).map(
-                        |id| {
-                            ReplyParameters::builder()
-                                .message_id(id)
-                                .allow_sending_without_reply(true)
-                                .build()
-                        },
-                    ))
+                    .maybe_reply_parameters(
+                        reply_to
+                            .and_then(|id| i32::try_from(id).ok())
+                            .map(reply_parameters),
+                    )
                     .build();
                 self.client.send_message(&params).await?;
                 Ok((None, None))
@@ -342,12 +334,9 @@ impl Sender {
                 change,
                 params,
             } => {
-                let copy = i32::try_from(*original_id)
-                    .ok()
-                    .map(|id| self.counterpart(*original_chat, id, *chat));
-                let copy = match copy {
-                    Some(found) => found.await?,
-                    None => None,
+                let copy = match i32::try_from(*original_id) {
+                    Ok(id) => self.counterpart(*original_chat, id, *chat).await?,
+                    Err(_) => None,
                 };
                 let Some(copy) = copy else {
                     debug!(bot = %self.bot, original = original_id,
@@ -563,6 +552,15 @@ impl Sender {
 }
 
 /// A mirror's keyboard as Telegram takes it.
+/// A reply to message `id` of the target chat, sent plain if that message
+/// is gone.
+fn reply_parameters(id: i32) -> ReplyParameters {
+    ReplyParameters::builder()
+        .message_id(id)
+        .allow_sending_without_reply(true)
+        .build()
+}
+
 fn inline_keyboard(keyboard: &Keyboard) -> frankenstein::types::ReplyMarkup {
     use frankenstein::types::{InlineKeyboardButton, InlineKeyboardMarkup, ReplyMarkup};
     let rows = keyboard

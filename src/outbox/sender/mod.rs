@@ -365,7 +365,7 @@ impl Sender {
                 () = this.token.accepted(), if paused => {
                     info!(bot = %this.bot, "the token is accepted again; sending resumes");
                 }
-                () = sleep_until(wake_at) => {}
+                () = crate::clock::sleep_until(wake_at) => {}
             }
         }
         // Calls already on the wire: let them land so their results are
@@ -894,11 +894,4 @@ fn report_to_dispatcher(
         &serde_json::to_string(report)?,
     )?;
     Ok(())
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
 }
